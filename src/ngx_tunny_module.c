@@ -1,0 +1,555 @@
+/*
+ * ngx_tunny_module: the core module.
+ *
+ * The tunny_pool directive (main context), pool sizing, and the life of
+ * the pools in each worker process: started in init_process (after fork,
+ * never in the master), stopped in exit_process.
+ *
+ * Runs in the master (configuration) and in the event loop of each worker
+ * process; nothing here runs in a pool thread.
+ */
+
+#include <ngx_config.h>
+#include <ngx_core.h>
+#include <ngx_event.h>
+#include <sys/resource.h>
+#include "ngx_tunny_module.h"
+#include "ngx_tunny_stats.h"
+
+
+#define NGX_TUNNY_DEFAULT_MAX_QUEUE   64
+#define NGX_TUNNY_DEFAULT_STACK       (2 * 1024 * 1024)
+#define NGX_TUNNY_DEFAULT_NICE_DELTA  5
+#define NGX_TUNNY_MAX_THREADS         512
+
+
+static void *ngx_tunny_create_conf(ngx_cycle_t *cycle);
+static char *ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf);
+static char *ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_tunny_pool_conf_t *ngx_tunny_pool_find(ngx_conf_t *cf,
+    ngx_tunny_conf_t *tcf, ngx_str_t *name);
+static ngx_uint_t ngx_tunny_usable_cpus(ngx_log_t *log);
+static ngx_int_t ngx_tunny_cgroup_cpus(ngx_log_t *log);
+static ngx_int_t ngx_tunny_init_process(ngx_cycle_t *cycle);
+static void ngx_tunny_exit_process(ngx_cycle_t *cycle);
+
+
+static ngx_command_t  ngx_tunny_commands[] = {
+
+    { ngx_string("tunny_pool"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_1MORE,
+      ngx_tunny_pool_directive,
+      0,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_core_module_t  ngx_tunny_module_ctx = {
+    ngx_string("tunny"),
+    ngx_tunny_create_conf,
+    ngx_tunny_init_conf
+};
+
+
+ngx_module_t  ngx_tunny_module = {
+    NGX_MODULE_V1,
+    &ngx_tunny_module_ctx,                 /* module context */
+    ngx_tunny_commands,                    /* module directives */
+    NGX_CORE_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    ngx_tunny_init_process,                /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    ngx_tunny_exit_process,                /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+/*
+ * The CPU set of the master, taken at configuration time before
+ * worker_cpu_affinity pins the workers: pool threads get it, so that they
+ * spread over the CPU budget instead of competing with their own event
+ * loop on the worker's CPU.  Written in the master, inherited by fork,
+ * read-only in workers.
+ */
+static cpu_set_t   ngx_tunny_cpuset;
+static ngx_uint_t  ngx_tunny_cpuset_valid;
+
+
+static ngx_str_t  ngx_tunny_default_name = ngx_string("default");
+
+
+static void *
+ngx_tunny_create_conf(ngx_cycle_t *cycle)
+{
+    ngx_tunny_conf_t  *tcf;
+
+    tcf = ngx_pcalloc(cycle->pool, sizeof(ngx_tunny_conf_t));
+    if (tcf == NULL) {
+        return NULL;
+    }
+
+    if (ngx_array_init(&tcf->pools, cycle->pool, 4,
+                       sizeof(ngx_tunny_pool_conf_t *))
+        != NGX_OK)
+    {
+        return NULL;
+    }
+
+    return tcf;
+}
+
+
+ngx_tunny_conf_t *
+ngx_tunny_get_conf(ngx_cycle_t *cycle)
+{
+    return (ngx_tunny_conf_t *) ngx_get_conf(cycle->conf_ctx,
+                                             ngx_tunny_module);
+}
+
+
+static ngx_tunny_pool_conf_t *
+ngx_tunny_pool_find(ngx_conf_t *cf, ngx_tunny_conf_t *tcf, ngx_str_t *name)
+{
+    ngx_uint_t              i;
+    ngx_tunny_pool_conf_t  *pcf, **pcfp;
+
+    pcfp = tcf->pools.elts;
+
+    for (i = 0; i < tcf->pools.nelts; i++) {
+        if (pcfp[i]->name.len == name->len
+            && ngx_strncmp(pcfp[i]->name.data, name->data, name->len) == 0)
+        {
+            return pcfp[i];
+        }
+    }
+
+    pcf = ngx_pcalloc(cf->pool, sizeof(ngx_tunny_pool_conf_t));
+    if (pcf == NULL) {
+        return NULL;
+    }
+
+    pcfp = ngx_array_push(&tcf->pools);
+    if (pcfp == NULL) {
+        return NULL;
+    }
+
+    *pcfp = pcf;
+
+    pcf->name = *name;
+    pcf->threads = NGX_CONF_UNSET;
+    pcf->max_queue = NGX_CONF_UNSET;
+    pcf->nice = NGX_CONF_UNSET;
+    pcf->stack_size = NGX_CONF_UNSET_SIZE;
+    pcf->index = tcf->pools.nelts - 1;
+    pcf->file = cf->conf_file->file.name.data;
+    pcf->line = cf->conf_file->line;
+
+    return pcf;
+}
+
+
+ngx_tunny_pool_conf_t *
+ngx_tunny_pool_use(ngx_conf_t *cf, ngx_str_t *name)
+{
+    ngx_tunny_conf_t  *tcf;
+
+    tcf = ngx_tunny_get_conf(cf->cycle);
+
+    if (name == NULL) {
+        name = &ngx_tunny_default_name;
+    }
+
+    return ngx_tunny_pool_find(cf, tcf, name);
+}
+
+
+/* tunny_pool NAME [threads=N|auto] [max_queue=N] [nice=N] [stack=SIZE] */
+
+static char *
+ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_tunny_conf_t *tcf = conf;
+
+    ngx_int_t               n;
+    ngx_str_t              *value, s;
+    ngx_uint_t              i;
+    ngx_tunny_pool_conf_t  *pcf;
+
+    value = cf->args->elts;
+
+    if (value[1].len == 0 || value[1].len > 64) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid tunny_pool name \"%V\"", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    pcf = ngx_tunny_pool_find(cf, tcf, &value[1]);
+    if (pcf == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (pcf->declared) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "duplicate tunny_pool \"%V\", first declared "
+                           "in %s:%ui", &value[1], pcf->file, pcf->line);
+        return NGX_CONF_ERROR;
+    }
+
+    pcf->declared = 1;
+    pcf->file = cf->conf_file->file.name.data;
+    pcf->line = cf->conf_file->line;
+
+    for (i = 2; i < cf->args->nelts; i++) {
+
+        if (ngx_strncmp(value[i].data, "threads=", 8) == 0) {
+
+            if (ngx_strcmp(value[i].data + 8, "auto") == 0) {
+                continue;
+            }
+
+            n = ngx_atoi(value[i].data + 8, value[i].len - 8);
+
+            if (n < 1 || n > NGX_TUNNY_MAX_THREADS) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid threads value \"%V\" in "
+                                   "tunny_pool \"%V\" (1..%d or auto)",
+                                   &value[i], &value[1],
+                                   NGX_TUNNY_MAX_THREADS);
+                return NGX_CONF_ERROR;
+            }
+
+            pcf->threads = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "max_queue=", 10) == 0) {
+
+            n = ngx_atoi(value[i].data + 10, value[i].len - 10);
+
+            if (n == NGX_ERROR || n > 1048576) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid max_queue value \"%V\" in "
+                                   "tunny_pool \"%V\"", &value[i], &value[1]);
+                return NGX_CONF_ERROR;
+            }
+
+            pcf->max_queue = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "nice=", 5) == 0) {
+
+            s.data = value[i].data + 5;
+            s.len = value[i].len - 5;
+
+            if (s.len && s.data[0] == '-') {
+                n = ngx_atoi(s.data + 1, s.len - 1);
+                n = (n == NGX_ERROR) ? 100 : -n;
+
+            } else {
+                n = ngx_atoi(s.data, s.len);
+                n = (n == NGX_ERROR) ? 100 : n;
+            }
+
+            if (n < -20 || n > 19) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid nice value \"%V\" in "
+                                   "tunny_pool \"%V\" (-20..19)",
+                                   &value[i], &value[1]);
+                return NGX_CONF_ERROR;
+            }
+
+            pcf->nice = n;
+            continue;
+        }
+
+        if (ngx_strncmp(value[i].data, "stack=", 6) == 0) {
+
+            s.data = value[i].data + 6;
+            s.len = value[i].len - 6;
+
+            pcf->stack_size = ngx_parse_size(&s);
+
+            if (pcf->stack_size == (size_t) NGX_ERROR
+                || pcf->stack_size < 64 * 1024)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid stack value \"%V\" in "
+                                   "tunny_pool \"%V\" (64k or more)",
+                                   &value[i], &value[1]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in tunny_pool \"%V\"",
+                           &value[i], &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
+{
+    ngx_tunny_conf_t *tcf = conf;
+
+    ngx_uint_t              i, cpus, workers;
+    ngx_core_conf_t        *ccf;
+    ngx_tunny_pool_conf_t  *pcf, **pcfp;
+
+    ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    workers = (ccf->worker_processes > 0) ? ccf->worker_processes : 1;
+
+    cpus = 0;
+
+    pcfp = tcf->pools.elts;
+
+    for (i = 0; i < tcf->pools.nelts; i++) {
+        pcf = pcfp[i];
+
+        if (!pcf->declared
+            && !(pcf->name.len == ngx_tunny_default_name.len
+                 && ngx_strncmp(pcf->name.data, "default", 7) == 0))
+        {
+            ngx_log_error(NGX_LOG_EMERG, cycle->log, 0,
+                          "unknown tunny_pool \"%V\" in %s:%ui",
+                          &pcf->name, pcf->file, pcf->line);
+            return NGX_CONF_ERROR;
+        }
+
+        if (pcf->threads == NGX_CONF_UNSET) {
+            if (cpus == 0) {
+                cpus = ngx_tunny_usable_cpus(cycle->log);
+            }
+
+            pcf->threads = ngx_max(cpus / workers, 1);
+        }
+
+        ngx_conf_init_value(pcf->max_queue, NGX_TUNNY_DEFAULT_MAX_QUEUE);
+        ngx_conf_init_size_value(pcf->stack_size, NGX_TUNNY_DEFAULT_STACK);
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+/*
+ * CPUs this process may use: its affinity mask, capped by a cgroup v2
+ * cpu.max quota anywhere up its cgroup path.  Also remembers the mask.
+ */
+
+static ngx_uint_t
+ngx_tunny_usable_cpus(ngx_log_t *log)
+{
+    ngx_int_t   quota;
+    ngx_uint_t  cpus;
+
+    cpus = ngx_ncpu > 0 ? ngx_ncpu : 1;
+
+    CPU_ZERO(&ngx_tunny_cpuset);
+
+    if (sched_getaffinity(0, sizeof(cpu_set_t), &ngx_tunny_cpuset) == 0) {
+        cpus = CPU_COUNT(&ngx_tunny_cpuset);
+        ngx_tunny_cpuset_valid = 1;
+    }
+
+    quota = ngx_tunny_cgroup_cpus(log);
+
+    if (quota > 0 && (ngx_uint_t) quota < cpus) {
+        cpus = quota;
+    }
+
+    return cpus ? cpus : 1;
+}
+
+
+static ngx_int_t
+ngx_tunny_cgroup_cpus(ngx_log_t *log)
+{
+    FILE       *f;
+    char        line[512], path[640], *p, *slash;
+    long long   q, period;
+    ngx_int_t   cpus, n;
+
+    f = fopen("/proc/self/cgroup", "r");
+    if (f == NULL) {
+        return 0;
+    }
+
+    p = NULL;
+
+    while (fgets(line, sizeof(line), f)) {
+        if (ngx_strncmp(line, "0::", 3) == 0) {
+            p = line + 3;
+            p[strcspn(p, "\n")] = '\0';
+            break;
+        }
+    }
+
+    (void) fclose(f);
+
+    if (p == NULL) {
+        return 0;
+    }
+
+    cpus = 0;
+
+    /* the leaf and every parent may carry a quota: the smallest wins */
+
+    for ( ;; ) {
+        (void) snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cpu.max",
+                        (p[0] == '/' && p[1] == '\0') ? "" : p);
+
+        f = fopen(path, "r");
+
+        if (f) {
+            if (fscanf(f, "%lld %lld", &q, &period) == 2 && period > 0) {
+                n = (ngx_int_t) ((q + period - 1) / period);
+
+                if (n > 0 && (cpus == 0 || n < cpus)) {
+                    cpus = n;
+                }
+            }
+
+            (void) fclose(f);
+        }
+
+        slash = strrchr(p, '/');
+
+        if (slash == NULL || (slash == p && p[1] == '\0')) {
+            break;
+        }
+
+        if (slash == p) {
+            p[1] = '\0';
+
+        } else {
+            *slash = '\0';
+        }
+    }
+
+    if (cpus) {
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
+                       "tunny: cgroup cpu.max allows %i CPUs", cpus);
+    }
+
+    return cpus;
+}
+
+
+static ngx_int_t
+ngx_tunny_init_process(ngx_cycle_t *cycle)
+{
+    int                     prio;
+    ngx_int_t               nice;
+    ngx_uint_t              i;
+    ngx_tunny_conf_t       *tcf;
+    ngx_tunny_pool_conf_t  *pcf, **pcfp;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return NGX_OK;
+    }
+
+    tcf = ngx_tunny_get_conf(cycle);
+
+    if (tcf == NULL || tcf->pools.nelts == 0) {
+        return NGX_OK;
+    }
+
+    pcfp = tcf->pools.elts;
+
+    if (ngx_tunny_stats_init_process(cycle, pcfp, tcf->pools.nelts)
+        != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    errno = 0;
+    prio = getpriority(PRIO_PROCESS, 0);
+    if (prio == -1 && errno) {
+        prio = 0;
+    }
+
+    for (i = 0; i < tcf->pools.nelts; i++) {
+        pcf = pcfp[i];
+
+        if (pcf->nice != NGX_CONF_UNSET) {
+            nice = pcf->nice;
+
+        } else {
+            nice = ngx_min(prio + NGX_TUNNY_DEFAULT_NICE_DELTA, 19);
+        }
+
+        pcf->pool = ngx_tunny_pool_start(cycle, pcf, pcf->threads, nice,
+                                         ngx_tunny_cpuset_valid
+                                         ? &ngx_tunny_cpuset : NULL,
+                                         ngx_tunny_stats_gauges());
+        if (pcf->pool == NULL) {
+            return NGX_ERROR;
+        }
+
+        ngx_tunny_stats_threads(pcf->index, pcf->pool->nthreads);
+
+        ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
+                      "tunny_pool \"%V\": %ui threads, max_queue %ui, "
+                      "nice %i", &pcf->name, pcf->pool->nthreads,
+                      pcf->max_queue, nice);
+    }
+
+    return NGX_OK;
+}
+
+
+static void
+ngx_tunny_exit_process(ngx_cycle_t *cycle)
+{
+    ngx_uint_t              i, n;
+    ngx_tunny_conf_t       *tcf;
+    ngx_tunny_pool_conf_t **pcfp;
+
+    if (ngx_process != NGX_PROCESS_WORKER
+        && ngx_process != NGX_PROCESS_SINGLE)
+    {
+        return;
+    }
+
+    tcf = ngx_tunny_get_conf(cycle);
+
+    if (tcf == NULL) {
+        return;
+    }
+
+    pcfp = tcf->pools.elts;
+
+    for (i = 0; i < tcf->pools.nelts; i++) {
+        if (pcfp[i]->pool == NULL) {
+            continue;
+        }
+
+        n = pcfp[i]->pool->nthreads;
+
+        /* a fast shutdown never waits for running jobs */
+
+        ngx_tunny_pool_stop(pcfp[i]->pool, !ngx_terminate);
+        pcfp[i]->pool = NULL;
+
+        ngx_tunny_stats_threads(pcfp[i]->index, -(ngx_int_t) n);
+    }
+
+    ngx_tunny_stats_exit_process(cycle);
+}
