@@ -13,6 +13,7 @@
 #include <ngx_core.h>
 #include <ngx_event.h>
 #include <sys/resource.h>
+#include <dlfcn.h>
 #include "ngx_tunny_module.h"
 #include "ngx_tunny_stats.h"
 
@@ -32,6 +33,7 @@ static ngx_tunny_pool_conf_t *ngx_tunny_pool_find(ngx_conf_t *cf,
 static ngx_uint_t ngx_tunny_usable_cpus(ngx_log_t *log);
 static ngx_int_t ngx_tunny_cgroup_cpus(ngx_log_t *log);
 static ngx_int_t ngx_tunny_init_process(ngx_cycle_t *cycle);
+static void ngx_tunny_pin_module(ngx_log_t *log);
 static void ngx_tunny_exit_process(ngx_cycle_t *cycle);
 
 
@@ -471,6 +473,8 @@ ngx_tunny_init_process(ngx_cycle_t *cycle)
         return NGX_OK;
     }
 
+    ngx_tunny_pin_module(cycle->log);
+
     pcfp = tcf->pools.elts;
 
     if (ngx_tunny_stats_init_process(cycle, pcfp, tcf->pools.nelts)
@@ -512,6 +516,32 @@ ngx_tunny_init_process(ngx_cycle_t *cycle)
     }
 
     return NGX_OK;
+}
+
+
+/*
+ * A fast shutdown leaves the pool threads running until the process
+ * ends, but nginx unloads dynamic modules (dlclose in a cycle pool
+ * cleanup) before it calls exit(): the module must stay mapped in worker
+ * processes, or a thread still in a job would run unmapped code.
+ */
+
+static void
+ngx_tunny_pin_module(ngx_log_t *log)
+{
+    Dl_info  info;
+
+    if (dladdr((void *) ngx_tunny_pin_module, &info) == 0
+        || info.dli_fname == NULL)
+    {
+        return;
+    }
+
+    if (dlopen(info.dli_fname, RTLD_NOW|RTLD_NOLOAD|RTLD_NODELETE) == NULL) {
+        ngx_log_error(NGX_LOG_WARN, log, 0,
+                      "tunny: dlopen(\"%s\", RTLD_NODELETE) failed: %s",
+                      info.dli_fname, dlerror());
+    }
 }
 
 

@@ -15,7 +15,7 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(bg_request bg_collect http_request nginx_pids
-                 worker_pids port);
+                 worker_pids process_gone port);
 
 my @Children;
 
@@ -134,6 +134,16 @@ sub worker_pids () {
         push @workers, $pid if $ppid == $master;
     }
     return @workers ? @workers : ($master);
+}
+
+# true when the process has exited (gone, or a zombie nobody reaped yet)
+sub process_gone ($) {
+    my ($pid) = @_;
+    open my $fh, '<', "/proc/$pid/stat" or return 1;
+    my $line = <$fh> // '';
+    close $fh;
+    my ($state) = $line =~ /^\d+ \(.*\) (\S+)/;
+    return !defined $state || $state eq 'Z' || $state eq 'X';
 }
 
 1;
