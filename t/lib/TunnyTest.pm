@@ -32,9 +32,15 @@ sub port () {
 sub http_request ($;%) {
     my ($uri, %o) = @_;
     my $start = time;
-    my $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                     PeerPort => port(), Proto => 'tcp',
-                                     Timeout => 5);
+    my $sock;
+    # nginx may still be starting (slowly, under valgrind): retry a while
+    while (1) {
+        $sock = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
+                                      PeerPort => port(), Proto => 'tcp',
+                                      Timeout => 5);
+        last if $sock || time - $start > 10;
+        sleep 0.05;
+    }
     return { status => 0, error => "connect: $!", elapsed => 0 } if !$sock;
 
     my $method = $o{method} || (defined $o{body} ? 'POST' : 'GET');
@@ -113,11 +119,17 @@ sub bg_collect () {
 # the pid in the server root's pid file, and the worker processes under it
 sub nginx_pids () {
     my $root = Test::Nginx::Util::server_root();
-    open my $fh, '<', "$root/logs/nginx.pid" or return ();
-    my $pid = <$fh>;
+    my $start = time;
+    my $fh;
+    # the pid file appears late while nginx starts under valgrind
+    until (open $fh, '<', "$root/logs/nginx.pid") {
+        return () if time - $start > 10;
+        sleep 0.05;
+    }
+    my $pid = <$fh> // '';
     close $fh;
     chomp $pid;
-    return ($pid);
+    return $pid ? ($pid) : ();
 }
 
 # processes that run the event loop: the workers of the master, or the
