@@ -41,6 +41,7 @@
 
 typedef struct {
     ngx_tunny_pool_conf_t      *pool;
+    ngx_flag_t                  needs_pool;
     ngx_uint_t                  queue_limit;
     ngx_msec_t                  timeout;
     time_t                      retry_after;
@@ -1004,6 +1005,7 @@ ngx_http_tunny_create_loc_conf(ngx_conf_t *cf)
      */
 
     conf->pool = NGX_CONF_UNSET_PTR;
+    conf->needs_pool = NGX_CONF_UNSET;
     conf->queue_limit = NGX_CONF_UNSET_UINT;
     conf->timeout = NGX_CONF_UNSET_MSEC;
     conf->retry_after = NGX_CONF_UNSET;
@@ -1021,8 +1023,11 @@ ngx_http_tunny_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_http_tunny_loc_conf_t *conf = child;
 
     ngx_conf_merge_ptr_value(conf->pool, prev->pool, NULL);
+    ngx_conf_merge_value(conf->needs_pool, prev->needs_pool, 0);
 
-    if (conf->pool == NULL) {
+    /* the default pool exists only if something uses it */
+
+    if (conf->pool == NULL && conf->needs_pool) {
         conf->pool = ngx_tunny_pool_use(cf, NULL);
         if (conf->pool == NULL) {
             return NGX_CONF_ERROR;
@@ -1087,6 +1092,8 @@ ngx_http_tunny_burn(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         return "invalid value";
     }
 
+    tlcf->needs_pool = 1;
+
     clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
     clcf->handler = ngx_http_tunny_burn_handler;
 
@@ -1127,6 +1134,16 @@ ngx_http_tunny_status(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     clcf->handler = ngx_http_tunny_status_handler;
 
     return NGX_CONF_OK;
+}
+
+
+void
+ngx_http_tunny_use_pool(ngx_conf_t *cf)
+{
+    ngx_http_tunny_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_tunny_module);
+    tlcf->needs_pool = 1;
 }
 
 

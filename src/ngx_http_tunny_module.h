@@ -51,6 +51,14 @@ ngx_int_t ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
     ngx_http_tunny_resume_pt resume);
 
 /*
+ * Configuration: the current location (server, http block) posts jobs;
+ * without tunny_offload they go to the "default" pool, which is created
+ * only when some location needs it.  Call from the directive handlers of
+ * the modules that post jobs.
+ */
+void ngx_http_tunny_use_pool(ngx_conf_t *cf);
+
+/*
  * The reason behind a 4xx from image work: logged once at info, exposed
  * as $tunny_error.  reason is copied.
  */

@@ -132,6 +132,13 @@ ngx_tunny_pool_find(ngx_conf_t *cf, ngx_tunny_conf_t *tcf, ngx_str_t *name)
         }
     }
 
+    if (tcf->pools.nelts == NGX_TUNNY_STATS_MAX_POOLS) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "too many tunny pools, at most %d",
+                           NGX_TUNNY_STATS_MAX_POOLS);
+        return NULL;
+    }
+
     pcf = ngx_pcalloc(cf->pool, sizeof(ngx_tunny_pool_conf_t));
     if (pcf == NULL) {
         return NULL;
@@ -186,7 +193,7 @@ ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     value = cf->args->elts;
 
-    if (value[1].len == 0 || value[1].len > 64) {
+    if (value[1].len == 0 || value[1].len > NGX_TUNNY_STATS_NAME_LEN) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                            "invalid tunny_pool name \"%V\"", &value[1]);
         return NGX_CONF_ERROR;
