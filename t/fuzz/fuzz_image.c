@@ -1,0 +1,115 @@
+
+/*
+ * libFuzzer harness for src/ngx_tunny_image.c:
+ *
+ *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I../../src \
+ *       fuzz_image.c ../../src/ngx_tunny_image.c \
+ *       -ljpeg -lwebp -lwebpmux -lwebpdemux -lm -o fuzz_image
+ *   ./fuzz_image -max_total_time=60 corpus/
+ *
+ * The first input byte picks the operation, the rest is the image.
+ */
+
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ngx_tunny_image.h"
+
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    unsigned                          sel;
+    ngx_tunny_image_info_t            info;
+    ngx_tunny_image_params_t          p;
+    ngx_tunny_image_result_t          res;
+    static ngx_tunny_image_state_t   *st;
+
+    if (st == NULL) {
+        st = ngx_tunny_image_state_create();
+    }
+
+    if (size < 1) {
+        return 0;
+    }
+
+    sel = data[0];
+    data++;
+    size--;
+
+    ngx_tunny_image_probe(data, size, &info);
+
+    memset(&p, 0, sizeof(p));
+    p.ops = (sel & 1) ? NGX_TUNNY_IMAGE_OP_CROP : NGX_TUNNY_IMAGE_OP_RESIZE;
+    p.width = (sel & 2) ? 64 : 0;
+    p.height = (sel & 4) ? 48 : 0;
+    p.angle = ((sel >> 3) & 3) * 90;
+    if (p.angle) {
+        p.ops |= NGX_TUNNY_IMAGE_OP_ROTATE;
+    }
+    p.out_type = (sel & 32) ? NGX_TUNNY_IMAGE_WEBP : 0;
+    p.interlace = (sel & 64) != 0;
+    p.sharpen = (sel & 128) ? 50 : 0;
+    p.jpeg_quality = 75;
+    p.webp_quality = 75;
+    p.max_pixels = 4000000;
+
+    if (ngx_tunny_image_process(st, data, size, &p, &res)
+        == NGX_TUNNY_IMAGE_OK)
+    {
+        if (res.data == NULL || res.len == 0 || res.width == 0
+            || res.height == 0)
+        {
+            abort();
+        }
+    }
+
+    free(res.data);
+    ngx_tunny_image_state_trim(st, 16 * 1024 * 1024);
+
+    return 0;
+}
+
+
+#ifdef TUNNY_FUZZ_REPLAY
+
+/* replay files without libFuzzer, e.g. under valgrind */
+
+#include <stdio.h>
+
+int
+main(int argc, char **argv)
+{
+    int             i;
+    long            n;
+    FILE           *f;
+    unsigned char  *buf;
+
+    for (i = 1; i < argc; i++) {
+        f = fopen(argv[i], "rb");
+        if (f == NULL) {
+            continue;
+        }
+
+        fseek(f, 0, SEEK_END);
+        n = ftell(f);
+        fseek(f, 0, SEEK_SET);
+
+        buf = malloc(n + 1);
+        if (buf && fread(buf, 1, n, f) == (size_t) n) {
+            LLVMFuzzerTestOneInput(buf, (size_t) n);
+        }
+
+        free(buf);
+        fclose(f);
+    }
+
+    return 0;
+}
+
+#endif

@@ -1,0 +1,847 @@
+
+/*
+ * gen-fixtures DIR: writes the image test fixtures of ngx_tunny_module
+ * into DIR, deterministically, with libjpeg and libwebp.  No binary blobs
+ * live in the repository; run this before the tests.
+ *
+ * Colour-block images have four quadrants: top-left red, top-right green,
+ * bottom-left blue, bottom-right white (as seen upright).
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include <jpeglib.h>
+#include <webp/encode.h>
+#include <webp/mux.h>
+
+
+static const char  *dir;
+
+
+static void
+die(const char *what)
+{
+    fprintf(stderr, "gen-fixtures: %s\n", what);
+    exit(1);
+}
+
+
+static void
+write_file(const char *name, const unsigned char *p, size_t len)
+{
+    char   path[4096];
+    FILE  *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+
+    f = fopen(path, "wb");
+    if (f == NULL) {
+        perror(path);
+        exit(1);
+    }
+
+    if (len && fwrite(p, 1, len, f) != len) {
+        perror(path);
+        exit(1);
+    }
+
+    fclose(f);
+}
+
+
+/* pixels */
+
+static const unsigned char  quad_colors[4][3] = {
+    { 255, 0, 0 }, { 0, 255, 0 }, { 0, 0, 255 }, { 255, 255, 255 }
+};
+
+
+static unsigned char *
+quad_rgb(unsigned w, unsigned h)
+{
+    unsigned        x, y, q;
+    unsigned char  *p, *d;
+
+    p = malloc((size_t) w * h * 3);
+    if (p == NULL) {
+        die("malloc");
+    }
+
+    d = p;
+
+    for (y = 0; y < h; y++) {
+        for (x = 0; x < w; x++) {
+            q = (y >= h / 2) * 2 + (x >= w / 2);
+            memcpy(d, quad_colors[q], 3);
+            d += 3;
+        }
+    }
+
+    return p;
+}
+
+
+/* stored pixels for EXIF orientation o of an upright w x h quad image */
+
+static unsigned char *
+oriented_rgb(unsigned w, unsigned h, int o, unsigned *sw, unsigned *sh)
+{
+    unsigned        sx, sy, ux, uy, q, W, H;
+    unsigned char  *p, *d;
+
+    W = (o >= 5) ? h : w;
+    H = (o >= 5) ? w : h;
+
+    p = malloc((size_t) W * H * 3);
+    if (p == NULL) {
+        die("malloc");
+    }
+
+    d = p;
+
+    for (sy = 0; sy < H; sy++) {
+        for (sx = 0; sx < W; sx++) {
+
+            /* where the viewer shows the stored pixel (sx, sy) */
+
+            switch (o) {
+            case 2:  ux = W - 1 - sx; uy = sy; break;
+            case 3:  ux = W - 1 - sx; uy = H - 1 - sy; break;
+            case 4:  ux = sx; uy = H - 1 - sy; break;
+            case 5:  ux = sy; uy = sx; break;                   /* transpose */
+            case 6:  ux = H - 1 - sy; uy = sx; break;           /* 90 cw */
+            case 7:  ux = H - 1 - sy; uy = W - 1 - sx; break;   /* transverse */
+            case 8:  ux = sy; uy = W - 1 - sx; break;           /* 90 ccw */
+            default: ux = sx; uy = sy; break;
+            }
+
+            q = (uy >= h / 2) * 2 + (ux >= w / 2);
+            memcpy(d, quad_colors[q], 3);
+            d += 3;
+        }
+    }
+
+    *sw = W;
+    *sh = H;
+
+    return p;
+}
+
+
+/* EXIF: TIFF header, IFD0 with orientation and Make */
+
+static size_t
+make_exif(unsigned char *b, int orientation, int big_endian, int bogus)
+{
+    size_t  n;
+
+#define PUT16(p, v)                                                          \
+    do {                                                                     \
+        if (big_endian) { (p)[0] = (v) >> 8; (p)[1] = (v) & 0xff; }          \
+        else { (p)[1] = (v) >> 8; (p)[0] = (v) & 0xff; }                     \
+    } while (0)
+
+#define PUT32(p, v)                                                          \
+    do {                                                                     \
+        if (big_endian) { PUT16(p, (v) >> 16); PUT16((p) + 2, (v) & 0xffff); }\
+        else { PUT16(p, (v) & 0xffff); PUT16((p) + 2, (v) >> 16); }          \
+    } while (0)
+
+    memcpy(b, "Exif\0\0", 6);
+    b += 6;
+
+    memcpy(b, big_endian ? "MM" : "II", 2);
+    PUT16(b + 2, 42);
+    PUT32(b + 4, bogus == 1 ? 0xfffffff0u : 8u);
+
+    /* IFD0 at 8: 2 entries */
+
+    PUT16(b + 8, bogus == 2 ? 0xffff : 2);
+
+    /* Make, ASCII, 6 bytes at offset 38 */
+    PUT16(b + 10, 0x010f);
+    PUT16(b + 12, 2);
+    PUT32(b + 14, 6);
+    PUT32(b + 18, 38);
+
+    /* Orientation, SHORT, 1 */
+    PUT16(b + 22, 0x0112);
+    PUT16(b + 24, 3);
+    PUT32(b + 26, 1);
+    PUT16(b + 30, orientation);
+    PUT16(b + 32, 0);
+
+    /* next IFD: none */
+    PUT32(b + 34, 0);
+
+    memcpy(b + 38, "tunny", 6);
+
+    n = 6 + 44;
+
+#undef PUT16
+#undef PUT32
+
+    return n;
+}
+
+
+/* a small but valid ICC v2 RGB display profile (sRGB primaries, gamma 2.2) */
+
+static void
+be32(unsigned char *p, unsigned long v)
+{
+    p[0] = (unsigned char) (v >> 24);
+    p[1] = (unsigned char) (v >> 16);
+    p[2] = (unsigned char) (v >> 8);
+    p[3] = (unsigned char) v;
+}
+
+
+static unsigned long
+s15(double v)
+{
+    return (unsigned long) (long) lrint(v * 65536.0) & 0xffffffffUL;
+}
+
+
+static size_t
+make_icc(unsigned char *b)
+{
+    size_t          pos, n, i, desc, xyz[4], curv, cprt;
+    unsigned char  *t;
+    static const char  text[] = "tunny test RGB";
+    static const double  v[4][3] = {
+        { 0.9642, 1.0, 0.8249 },
+        { 0.4361, 0.2225, 0.0139 },
+        { 0.3851, 0.7169, 0.0971 },
+        { 0.1431, 0.0606, 0.7141 }
+    };
+    static const char   *sig[9] = {
+        "desc", "wtpt", "rXYZ", "gXYZ", "bXYZ", "rTRC", "gTRC", "bTRC",
+        "cprt"
+    };
+
+    memset(b, 0, 1024);
+
+    /* header */
+    be32(b + 8, 0x02100000);
+    memcpy(b + 12, "mntr", 4);
+    memcpy(b + 16, "RGB ", 4);
+    memcpy(b + 20, "XYZ ", 4);
+    b[24] = 0x07; b[25] = 0xe8; b[27] = 1; b[29] = 1;      /* 2024-01-01 */
+    memcpy(b + 36, "acsp", 4);
+    be32(b + 68, s15(0.9642));
+    be32(b + 72, s15(1.0));
+    be32(b + 76, s15(0.8249));
+
+    /* tag table after the header: 9 tags */
+    be32(b + 128, 9);
+    pos = 128 + 4 + 9 * 12;
+
+    /* desc: textDescriptionType */
+    desc = pos;
+    t = b + pos;
+    memcpy(t, "desc", 4);
+    be32(t + 8, sizeof(text));
+    memcpy(t + 12, text, sizeof(text));
+    n = 12 + sizeof(text) + 4 + 4 + 2 + 1 + 67;
+    pos += (n + 3) & ~3UL;
+
+    for (i = 0; i < 4; i++) {
+        xyz[i] = pos;
+        t = b + pos;
+        memcpy(t, "XYZ ", 4);
+        be32(t + 8, s15(v[i][0]));
+        be32(t + 12, s15(v[i][1]));
+        be32(t + 16, s15(v[i][2]));
+        pos += 20;
+    }
+
+    curv = pos;
+    t = b + pos;
+    memcpy(t, "curv", 4);
+    be32(t + 8, 1);
+    t[12] = 0x02;
+    t[13] = 0x33;                   /* u8Fixed8 2.2 */
+    pos += 16;
+
+    cprt = pos;
+    t = b + pos;
+    memcpy(t, "text", 4);
+    memcpy(t + 8, "No copyright", 13);
+    pos += (8 + 13 + 3) & ~3UL;
+
+    for (i = 0; i < 9; i++) {
+        size_t  off, len;
+
+        switch (i) {
+        case 0: off = desc; len = 12 + sizeof(text) + 4 + 4 + 2 + 1 + 67;
+                break;
+        case 1: case 2: case 3: case 4: off = xyz[i - 1]; len = 20; break;
+        case 8: off = cprt; len = 8 + 13; break;
+        default: off = curv; len = 14; break;
+        }
+
+        t = b + 132 + i * 12;
+        memcpy(t, sig[i], 4);
+        be32(t + 4, off);
+        be32(t + 8, len);
+    }
+
+    be32(b, pos);
+
+    return pos;
+}
+
+
+/* JPEG */
+
+typedef struct {
+    int                   progressive;
+    int                   quality;
+    const unsigned char  *icc;
+    size_t                icc_len;
+    const unsigned char  *exif;
+    size_t                exif_len;
+    int                   junk;         /* COM and XMP markers */
+} jpeg_opts_t;
+
+
+static unsigned char *
+jpeg_encode(const unsigned char *pix, unsigned w, unsigned h, int comps,
+    J_COLOR_SPACE cs, const jpeg_opts_t *o, unsigned long *len)
+{
+    unsigned char                *out;
+    JSAMPROW                      row;
+    struct jpeg_error_mgr         jerr;
+    struct jpeg_compress_struct   c;
+    static const char  xmp[] =
+        "http://ns.adobe.com/xap/1.0/\0<x:xmpmeta xmlns:x='adobe:ns:meta/'>"
+        "</x:xmpmeta>";
+
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+
+    out = NULL;
+    *len = 0;
+    jpeg_mem_dest(&c, &out, len);
+
+    c.image_width = w;
+    c.image_height = h;
+    c.input_components = comps;
+    c.in_color_space = cs;
+
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, o->quality ? o->quality : 90, TRUE);
+
+    if (o->progressive) {
+        jpeg_simple_progression(&c);
+    }
+
+    jpeg_start_compress(&c, TRUE);
+
+    if (o->exif) {
+        jpeg_write_marker(&c, JPEG_APP0 + 1, o->exif, o->exif_len);
+    }
+
+    if (o->junk) {
+        jpeg_write_marker(&c, JPEG_APP0 + 1, (const JOCTET *) xmp,
+                          sizeof(xmp) - 1);
+        jpeg_write_marker(&c, JPEG_COM, (const JOCTET *) "tunny comment", 13);
+    }
+
+    if (o->icc) {
+        jpeg_write_icc_profile(&c, o->icc, o->icc_len);
+    }
+
+    while (c.next_scanline < h) {
+        row = (JSAMPROW) pix + (size_t) c.next_scanline * w * comps;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+
+    return out;
+}
+
+
+static void
+write_jpeg(const char *name, const unsigned char *pix, unsigned w,
+    unsigned h, int comps, J_COLOR_SPACE cs, const jpeg_opts_t *o)
+{
+    unsigned char  *out;
+    unsigned long   len;
+
+    out = jpeg_encode(pix, w, h, comps, cs, o, &len);
+    write_file(name, out, len);
+    free(out);
+}
+
+
+/* WebP */
+
+static void
+write_webp(const char *name, const unsigned char *pix, unsigned w,
+    unsigned h, int alpha, const unsigned char *icc, size_t icc_len)
+{
+    size_t          len;
+    uint8_t        *out;
+    WebPMux        *mux;
+    WebPData        img, prof, asm_;
+
+    len = alpha ? WebPEncodeRGBA(pix, (int) w, (int) h, (int) w * 4, 90, &out)
+                : WebPEncodeRGB(pix, (int) w, (int) h, (int) w * 3, 90, &out);
+    if (len == 0) {
+        die("WebPEncode");
+    }
+
+    if (icc == NULL) {
+        write_file(name, out, len);
+        WebPFree(out);
+        return;
+    }
+
+    img.bytes = out;
+    img.size = len;
+    prof.bytes = icc;
+    prof.size = icc_len;
+
+    mux = WebPMuxNew();
+    WebPDataInit(&asm_);
+
+    if (WebPMuxSetImage(mux, &img, 1) != WEBP_MUX_OK
+        || WebPMuxSetChunk(mux, "ICCP", &prof, 1) != WEBP_MUX_OK
+        || WebPMuxAssemble(mux, &asm_) != WEBP_MUX_OK)
+    {
+        die("WebPMux");
+    }
+
+    write_file(name, asm_.bytes, asm_.size);
+
+    WebPDataClear(&asm_);
+    WebPMuxDelete(mux);
+    WebPFree(out);
+}
+
+
+static void
+write_animated_webp(const char *name)
+{
+    int                      i;
+    unsigned char           *pix;
+    WebPData                 data;
+    WebPPicture              pic;
+    WebPAnimEncoder         *enc;
+    WebPAnimEncoderOptions   opts;
+
+    if (!WebPAnimEncoderOptionsInit(&opts)) {
+        die("WebPAnimEncoderOptionsInit");
+    }
+
+    enc = WebPAnimEncoderNew(64, 64, &opts);
+    if (enc == NULL) {
+        die("WebPAnimEncoderNew");
+    }
+
+    pix = quad_rgb(64, 64);
+
+    for (i = 0; i < 2; i++) {
+        WebPPictureInit(&pic);
+        pic.width = 64;
+        pic.height = 64;
+        pic.use_argb = 1;
+
+        if (i) {
+            memset(pix, 0x80, 64 * 64 * 3);
+        }
+
+        WebPPictureImportRGB(&pic, pix, 64 * 3);
+
+        if (!WebPAnimEncoderAdd(enc, &pic, i * 100, NULL)) {
+            die("WebPAnimEncoderAdd");
+        }
+
+        WebPPictureFree(&pic);
+    }
+
+    WebPAnimEncoderAdd(enc, NULL, 200, NULL);
+
+    WebPDataInit(&data);
+    if (!WebPAnimEncoderAssemble(enc, &data)) {
+        die("WebPAnimEncoderAssemble");
+    }
+
+    write_file(name, data.bytes, data.size);
+
+    WebPDataClear(&data);
+    WebPAnimEncoderDelete(enc);
+    free(pix);
+}
+
+
+/* PNG (stored deflate) and GIF, only to be recognised */
+
+static unsigned long
+crc32_buf(unsigned long crc, const unsigned char *p, size_t n)
+{
+    int  k;
+
+    crc ^= 0xffffffffUL;
+
+    while (n--) {
+        crc ^= *p++;
+        for (k = 0; k < 8; k++) {
+            crc = (crc >> 1) ^ (0xedb88320UL & (0UL - (crc & 1)));
+        }
+    }
+
+    return crc ^ 0xffffffffUL;
+}
+
+
+static size_t
+png_chunk(unsigned char *b, const char *type, const unsigned char *d,
+    size_t n)
+{
+    be32(b, n);
+    memcpy(b + 4, type, 4);
+    if (n) {
+        memcpy(b + 8, d, n);
+    }
+    be32(b + 8 + n, crc32_buf(0, b + 4, n + 4));
+
+    return n + 12;
+}
+
+
+static void
+write_png(const char *name, unsigned w, unsigned h)
+{
+    size_t          len, raw_len, z, i;
+    unsigned long   a, b;
+    unsigned char   ihdr[13], raw[256], zdata[300], out[1024];
+
+    /* RGB, filter byte 0 per row, grey pixels */
+
+    raw_len = (1 + w * 3) * h;
+    memset(raw, 0x80, raw_len);
+    for (i = 0; i < h; i++) {
+        raw[i * (1 + w * 3)] = 0;
+    }
+
+    z = 0;
+    zdata[z++] = 0x78;
+    zdata[z++] = 0x01;
+    zdata[z++] = 0x01;                          /* final stored block */
+    zdata[z++] = raw_len & 0xff;
+    zdata[z++] = raw_len >> 8;
+    zdata[z++] = ~raw_len & 0xff;
+    zdata[z++] = (~raw_len >> 8) & 0xff;
+    memcpy(zdata + z, raw, raw_len);
+    z += raw_len;
+
+    a = 1;
+    b = 0;
+    for (i = 0; i < raw_len; i++) {
+        a = (a + raw[i]) % 65521;
+        b = (b + a) % 65521;
+    }
+    be32(zdata + z, (b << 16) | a);
+    z += 4;
+
+    be32(ihdr, w);
+    be32(ihdr + 4, h);
+    ihdr[8] = 8;
+    ihdr[9] = 2;
+    ihdr[10] = ihdr[11] = ihdr[12] = 0;
+
+    memcpy(out, "\x89PNG\r\n\x1a\n", 8);
+    len = 8;
+    len += png_chunk(out + len, "IHDR", ihdr, 13);
+    len += png_chunk(out + len, "IDAT", zdata, z);
+    len += png_chunk(out + len, "IEND", NULL, 0);
+
+    write_file(name, out, len);
+}
+
+
+static void
+write_gif(const char *name, unsigned w, unsigned h)
+{
+    size_t         len;
+    unsigned char  out[64];
+
+    /* header, 2-colour global table, one 1x1 image */
+
+    memcpy(out, "GIF89a", 6);
+    out[6] = w & 0xff; out[7] = w >> 8;
+    out[8] = h & 0xff; out[9] = h >> 8;
+    out[10] = 0x80; out[11] = 0; out[12] = 0;
+    memcpy(out + 13, "\0\0\0\xff\xff\xff", 6);
+    len = 19;
+    memcpy(out + len, ",\0\0\0\0\x01\0\x01\0\0\x02\x02\x44\x01\0;", 16);
+    len += 16;
+
+    write_file(name, out, len);
+}
+
+
+/* a 3000x2000 photo-like JPEG for the benchmark */
+
+static void
+write_big(const char *name, unsigned w, unsigned h)
+{
+    unsigned        x, y;
+    unsigned char  *p, *d;
+    jpeg_opts_t     o;
+    double          fx, fy;
+
+    p = malloc((size_t) w * h * 3);
+    if (p == NULL) {
+        die("malloc");
+    }
+
+    d = p;
+
+    for (y = 0; y < h; y++) {
+        fy = (double) y / h;
+
+        for (x = 0; x < w; x++) {
+            fx = (double) x / w;
+
+            d[0] = (unsigned char) (127 + 100 * sin(fx * 17 + fy * 3)
+                                    + 27 * sin(x * 0.9));
+            d[1] = (unsigned char) (127 + 100 * cos(fy * 23 - fx * 5)
+                                    + 27 * sin(y * 0.7));
+            d[2] = (unsigned char) (127 + 120 * sin((fx + fy) * 11)
+                                    + 7 * sin((x ^ y) * 0.3));
+            d += 3;
+        }
+    }
+
+    memset(&o, 0, sizeof(o));
+    o.quality = 85;
+    write_jpeg(name, p, w, h, 3, JCS_RGB, &o);
+    free(p);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int             o;
+    char            name[64];
+    unsigned        i, w, h, sw, sh;
+    unsigned long   len;
+    unsigned char  *pix, *cmyk, *gray, *jpg, *rgba, exif[128], icc[1024];
+    size_t          exif_len, icc_len, n;
+    jpeg_opts_t     opt;
+    static const struct { const char *name; unsigned w, h; }  quads[] = {
+        { "land", 640, 480 }, { "port", 480, 640 }, { "square", 500, 500 }
+    };
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: gen-fixtures DIR\n");
+        return 2;
+    }
+
+    dir = argv[1];
+
+    memset(&opt, 0, sizeof(opt));
+
+    /* colour blocks */
+
+    for (i = 0; i < 3; i++) {
+        pix = quad_rgb(quads[i].w, quads[i].h);
+
+        snprintf(name, sizeof(name), "quad-%s.jpg", quads[i].name);
+        write_jpeg(name, pix, quads[i].w, quads[i].h, 3, JCS_RGB, &opt);
+
+        snprintf(name, sizeof(name), "quad-%s.webp", quads[i].name);
+        write_webp(name, pix, quads[i].w, quads[i].h, 0, NULL, 0);
+
+        free(pix);
+    }
+
+    /* the 8 EXIF orientations of an upright 160x120 quad image */
+
+    for (o = 1; o <= 8; o++) {
+        pix = oriented_rgb(160, 120, o, &sw, &sh);
+        exif_len = make_exif(exif, o, o % 2 == 0, 0);
+
+        opt.exif = exif;
+        opt.exif_len = exif_len;
+
+        snprintf(name, sizeof(name), "orient-%d.jpg", o);
+        write_jpeg(name, pix, sw, sh, 3, JCS_RGB, &opt);
+
+        free(pix);
+    }
+
+    /* ICC + EXIF + XMP + comment; progressive; bogus EXIF */
+
+    icc_len = make_icc(icc);
+    write_file("test.icc", icc, icc_len);
+
+    pix = quad_rgb(640, 480);
+
+    opt.exif = exif;
+    opt.exif_len = make_exif(exif, 1, 0, 0);
+    opt.icc = icc;
+    opt.icc_len = icc_len;
+    opt.junk = 1;
+    write_jpeg("icc-exif.jpg", pix, 640, 480, 3, JCS_RGB, &opt);
+
+    write_webp("icc.webp", pix, 640, 480, 0, icc, icc_len);
+
+    memset(&opt, 0, sizeof(opt));
+    opt.progressive = 1;
+    write_jpeg("progressive.jpg", pix, 640, 480, 3, JCS_RGB, &opt);
+
+    memset(&opt, 0, sizeof(opt));
+    opt.exif = exif;
+
+    opt.exif_len = make_exif(exif, 6, 0, 1);       /* IFD offset far out */
+    write_jpeg("bad-exif-1.jpg", pix, 640, 480, 3, JCS_RGB, &opt);
+
+    opt.exif_len = make_exif(exif, 6, 1, 2);       /* 65535 entries */
+    write_jpeg("bad-exif-2.jpg", pix, 640, 480, 3, JCS_RGB, &opt);
+
+    opt.exif_len = make_exif(exif, 9, 0, 0);       /* orientation 9 */
+    write_jpeg("bad-exif-3.jpg", pix, 640, 480, 3, JCS_RGB, &opt);
+
+    opt.exif_len = 12;                              /* cut TIFF header */
+    write_jpeg("bad-exif-4.jpg", pix, 640, 480, 3, JCS_RGB, &opt);
+
+    /* truncated, bit-flipped, huge header */
+
+    memset(&opt, 0, sizeof(opt));
+    jpg = jpeg_encode(pix, 640, 480, 3, JCS_RGB, &opt, &len);
+
+    write_file("truncated.jpg", jpg, len * 6 / 10);
+    write_file("truncated-header.jpg", jpg, 100);
+
+    for (n = 700; n < len - 2; n += 997) {
+        jpg[n] ^= (unsigned char) (1u << (n % 8));
+    }
+    write_file("bitflip.jpg", jpg, len);
+    free(jpg);
+
+    jpg = jpeg_encode(pix, 64, 48, 3, JCS_RGB, &opt, &len);
+    for (n = 2; n + 9 < len; n++) {
+        if (jpg[n] == 0xff && jpg[n + 1] == 0xc0) {
+            jpg[n + 5] = 60000 >> 8;
+            jpg[n + 6] = 60000 & 0xff;
+            jpg[n + 7] = 60000 >> 8;
+            jpg[n + 8] = 60000 & 0xff;
+            break;
+        }
+    }
+    write_file("huge.jpg", jpg, len);
+
+    for (n = 2; n + 9 < len; n++) {
+        if (jpg[n] == 0xff && jpg[n + 1] == 0xc0) {
+            jpg[n + 5] = jpg[n + 6] = jpg[n + 7] = jpg[n + 8] = 0;
+            break;
+        }
+    }
+    write_file("zero-dims.jpg", jpg, len);
+    free(jpg);
+
+    free(pix);
+
+    /* greyscale: quadrants 30, 100, 170, 240 */
+
+    w = 640;
+    h = 480;
+    gray = malloc(w * h);
+    for (i = 0; i < w * h; i++) {
+        gray[i] = (unsigned char) (30 + 70 * ((i / w >= h / 2) * 2
+                                              + (i % w >= w / 2)));
+    }
+    memset(&opt, 0, sizeof(opt));
+    write_jpeg("gray.jpg", gray, w, h, 1, JCS_GRAYSCALE, &opt);
+    free(gray);
+
+    /* CMYK, Adobe convention (inverted: 255 = no ink), quad colours */
+
+    cmyk = malloc(w * h * 4);
+    pix = quad_rgb(w, h);
+    for (i = 0; i < w * h; i++) {
+        cmyk[i * 4 + 0] = pix[i * 3 + 0];
+        cmyk[i * 4 + 1] = pix[i * 3 + 1];
+        cmyk[i * 4 + 2] = pix[i * 3 + 2];
+        cmyk[i * 4 + 3] = 255;
+    }
+    write_jpeg("cmyk.jpg", cmyk, w, h, 4, JCS_CMYK, &opt);
+    free(cmyk);
+
+    /* WebP: alpha, animated, truncated, huge canvas */
+
+    rgba = malloc(200 * 100 * 4);
+    for (i = 0; i < 200 * 100; i++) {
+        rgba[i * 4 + 0] = 255;
+        rgba[i * 4 + 1] = 0;
+        rgba[i * 4 + 2] = 0;
+        rgba[i * 4 + 3] = (i % 200 < 100) ? 255 : 0;
+    }
+    write_webp("alpha.webp", rgba, 200, 100, 1, NULL, 0);
+    free(rgba);
+
+    write_animated_webp("animated.webp");
+
+    {
+        FILE           *f;
+        char            path[4096];
+        unsigned char   buf[65536];
+
+        snprintf(path, sizeof(path), "%s/icc.webp", dir);
+        f = fopen(path, "rb");
+        if (f == NULL) {
+            die("icc.webp");
+        }
+        n = fread(buf, 1, sizeof(buf), f);
+        fclose(f);
+
+        write_file("truncated.webp", buf, n / 2);
+
+        /* VP8X canvas 16000x16000 */
+        buf[24] = (16000 - 1) & 0xff;
+        buf[25] = (16000 - 1) >> 8;
+        buf[26] = 0;
+        buf[27] = (16000 - 1) & 0xff;
+        buf[28] = (16000 - 1) >> 8;
+        buf[29] = 0;
+        write_file("huge.webp", buf, n);
+    }
+
+    free(pix);
+
+    /* not images, or not ours */
+
+    {
+        unsigned char  g[4096];
+        unsigned long  s = 12345;
+
+        for (i = 0; i < sizeof(g); i++) {
+            s = s * 1103515245UL + 12345UL;
+            g[i] = (unsigned char) (s >> 16);
+        }
+
+        write_file("garbage.bin", g, sizeof(g));
+        write_file("empty.bin", g, 0);
+        write_file("ffd8.bin", (const unsigned char *) "\xff\xd8\xff", 3);
+    }
+
+    write_png("tiny.png", 3, 2);
+    write_gif("tiny.gif", 7, 5);
+
+    write_big("big.jpg", 3000, 2000);
+
+    return 0;
+}

@@ -1,0 +1,1151 @@
+
+/*
+ * Unit tests of src/ngx_tunny_image.c, TAP output.
+ *
+ *   test_image FIXTURE_DIR
+ *
+ * The fixtures come from t/tools/gen-fixtures.  TUNNY_BENCH=0 in the
+ * environment skips the timing parts (under valgrind).
+ */
+
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jpeglib.h>
+#include <webp/decode.h>
+#include <webp/demux.h>
+
+#include "ngx_tunny_image.h"
+
+
+static const char  *dir;
+static int          tests;
+static int          failures;
+static int          bench = 1;
+
+
+static int
+ok(int cond, const char *fmt, ...)
+{
+    va_list  args;
+
+    printf("%sok %d - ", cond ? "" : "not ", ++tests);
+
+    va_start(args, fmt);
+    vprintf(fmt, args);
+    va_end(args);
+
+    printf("\n");
+    fflush(stdout);
+
+    if (!cond) {
+        failures++;
+    }
+
+    return cond;
+}
+
+
+static void
+diag(const char *fmt, ...)
+{
+    va_list  args;
+
+    printf("# ");
+    va_start(args, fmt);
+    vprintf(fmt, args);
+    va_end(args);
+    printf("\n");
+}
+
+
+static double
+now_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+
+typedef struct {
+    unsigned char  *data;
+    size_t          len;
+} blob_t;
+
+
+static blob_t
+load(const char *name)
+{
+    FILE    *f;
+    char     path[4096];
+    blob_t   b;
+    long     n;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+
+    b.data = NULL;
+    b.len = 0;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        printf("Bail out! cannot open %s\n", path);
+        exit(1);
+    }
+
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+
+    b.data = malloc(n ? (size_t) n : 1);
+    if (b.data == NULL || (n && fread(b.data, 1, n, f) != (size_t) n)) {
+        printf("Bail out! cannot read %s\n", path);
+        exit(1);
+    }
+
+    b.len = (size_t) n;
+    fclose(f);
+
+    return b;
+}
+
+
+static void
+params_init(ngx_tunny_image_params_t *p, unsigned ops, unsigned w,
+    unsigned h, unsigned angle)
+{
+    memset(p, 0, sizeof(ngx_tunny_image_params_t));
+
+    p->ops = ops;
+    p->width = w;
+    p->height = h;
+    p->angle = angle;
+    p->jpeg_quality = 80;
+    p->webp_quality = 80;
+    p->max_pixels = 50000000;
+}
+
+
+/* decoding of outputs, for checks */
+
+typedef struct {
+    unsigned char  *rgb;            /* 3 or 4 channels */
+    unsigned        w, h, ch;
+    int             progressive;
+    int             app1;           /* EXIF or XMP seen */
+    int             com;
+    int             gray;
+    unsigned char  *icc;
+    unsigned        icc_len;
+    int             webp;           /* rgb from WebPDecode*() */
+} decoded_t;
+
+
+static int
+decode_jpeg(const unsigned char *p, size_t len, decoded_t *d)
+{
+    JSAMPROW                        row;
+    jpeg_saved_marker_ptr           m;
+    struct jpeg_error_mgr           jerr;
+    struct jpeg_decompress_struct   c;
+
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_decompress(&c);
+    jpeg_mem_src(&c, p, len);
+    jpeg_save_markers(&c, JPEG_APP0 + 1, 0xffff);
+    jpeg_save_markers(&c, JPEG_APP0 + 2, 0xffff);
+    jpeg_save_markers(&c, JPEG_COM, 0xffff);
+
+    if (jpeg_read_header(&c, TRUE) != JPEG_HEADER_OK) {
+        return -1;
+    }
+
+    for (m = c.marker_list; m; m = m->next) {
+        if (m->marker == JPEG_APP0 + 1) {
+            d->app1++;
+        }
+
+        if (m->marker == JPEG_COM) {
+            d->com++;
+        }
+    }
+
+    jpeg_read_icc_profile(&c, &d->icc, &d->icc_len);
+
+    d->progressive = c.progressive_mode;
+    d->gray = (c.jpeg_color_space == JCS_GRAYSCALE);
+    c.out_color_space = JCS_RGB;
+
+    jpeg_start_decompress(&c);
+
+    d->w = c.output_width;
+    d->h = c.output_height;
+    d->ch = 3;
+    d->rgb = malloc((size_t) d->w * d->h * 3);
+
+    while (c.output_scanline < c.output_height) {
+        row = d->rgb + (size_t) c.output_scanline * d->w * 3;
+        jpeg_read_scanlines(&c, &row, 1);
+    }
+
+    jpeg_finish_decompress(&c);
+    jpeg_destroy_decompress(&c);
+
+    return 0;
+}
+
+
+static int
+decode_webp(const unsigned char *p, size_t len, decoded_t *d)
+{
+    int                w, h;
+    WebPData           data;
+    WebPDemuxer       *dmux;
+    WebPChunkIterator  it;
+    WebPBitstreamFeatures  f;
+
+    if (WebPGetFeatures(p, len, &f) != VP8_STATUS_OK) {
+        return -1;
+    }
+
+    d->ch = f.has_alpha ? 4 : 3;
+    d->rgb = f.has_alpha ? WebPDecodeRGBA(p, len, &w, &h)
+                         : WebPDecodeRGB(p, len, &w, &h);
+    if (d->rgb == NULL) {
+        return -1;
+    }
+
+    d->w = (unsigned) w;
+    d->h = (unsigned) h;
+    d->webp = 1;
+
+    data.bytes = p;
+    data.size = len;
+    dmux = WebPDemux(&data);
+
+    if (dmux) {
+        unsigned  flags = WebPDemuxGetI(dmux, WEBP_FF_FORMAT_FLAGS);
+
+        d->app1 = (flags & (EXIF_FLAG | XMP_FLAG)) != 0;
+
+        if (WebPDemuxGetChunk(dmux, "ICCP", 1, &it)) {
+            d->icc = malloc(it.chunk.size);
+            memcpy(d->icc, it.chunk.bytes, it.chunk.size);
+            d->icc_len = (unsigned) it.chunk.size;
+            WebPDemuxReleaseChunkIterator(&it);
+        }
+
+        WebPDemuxDelete(dmux);
+    }
+
+    return 0;
+}
+
+
+static int
+decode(const ngx_tunny_image_result_t *res, decoded_t *d)
+{
+    memset(d, 0, sizeof(decoded_t));
+
+    if (res->type == NGX_TUNNY_IMAGE_JPEG) {
+        return decode_jpeg(res->data, res->len, d);
+    }
+
+    if (res->type == NGX_TUNNY_IMAGE_WEBP) {
+        return decode_webp(res->data, res->len, d);
+    }
+
+    return -1;
+}
+
+
+static void
+decoded_free(decoded_t *d)
+{
+    if (d->rgb) {
+        if (d->webp) {
+            WebPFree(d->rgb);
+        } else {
+            free(d->rgb);
+        }
+    }
+
+    free(d->icc);
+    memset(d, 0, sizeof(decoded_t));
+}
+
+
+static int
+near(const decoded_t *d, unsigned x, unsigned y, int r, int g, int b,
+    int tol)
+{
+    const unsigned char  *p;
+
+    if (x >= d->w || y >= d->h) {
+        return 0;
+    }
+
+    p = d->rgb + ((size_t) y * d->w + x) * d->ch;
+
+    if (abs(p[0] - r) > tol || abs(p[1] - g) > tol || abs(p[2] - b) > tol) {
+        diag("pixel %u,%u is %d,%d,%d, expected %d,%d,%d", x, y,
+             p[0], p[1], p[2], r, g, b);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+/* colours of the quad fixtures */
+
+#define RED     255, 0, 0
+#define GREEN   0, 255, 0
+#define BLUE    0, 0, 255
+#define WHITE   255, 255, 255
+
+
+static int
+quads(const decoded_t *d, int r0, int g0, int b0, int r1, int g1, int b1,
+    int r2, int g2, int b2, int r3, int g3, int b3)
+{
+    unsigned  qx = d->w / 4, qy = d->h / 4;
+
+    /* centres of the quadrants: TL, TR, BL, BR */
+
+    return near(d, qx, qy, r0, g0, b0, 48)
+           & near(d, 3 * qx, qy, r1, g1, b1, 48)
+           & near(d, qx, 3 * qy, r2, g2, b2, 48)
+           & near(d, 3 * qx, 3 * qy, r3, g3, b3, 48);
+}
+
+
+/* tests */
+
+static void
+test_probe(void)
+{
+    unsigned                 i;
+    ngx_tunny_image_info_t   info;
+    blob_t                   b;
+    static const struct {
+        const char  *name;
+        int          type;
+        unsigned     w, h;
+        int          orientation;
+    } t[] = {
+        { "quad-land.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
+        { "quad-port.jpg", NGX_TUNNY_IMAGE_JPEG, 480, 640, 1 },
+        { "quad-square.jpg", NGX_TUNNY_IMAGE_JPEG, 500, 500, 1 },
+        { "quad-land.webp", NGX_TUNNY_IMAGE_WEBP, 640, 480, 1 },
+        { "quad-port.webp", NGX_TUNNY_IMAGE_WEBP, 480, 640, 1 },
+        { "quad-square.webp", NGX_TUNNY_IMAGE_WEBP, 500, 500, 1 },
+        { "icc.webp", NGX_TUNNY_IMAGE_WEBP, 640, 480, 1 },
+        { "alpha.webp", NGX_TUNNY_IMAGE_WEBP, 200, 100, 1 },
+        { "animated.webp", NGX_TUNNY_IMAGE_WEBP, 64, 64, 1 },
+        { "orient-1.jpg", NGX_TUNNY_IMAGE_JPEG, 160, 120, 1 },
+        { "orient-2.jpg", NGX_TUNNY_IMAGE_JPEG, 160, 120, 2 },
+        { "orient-3.jpg", NGX_TUNNY_IMAGE_JPEG, 160, 120, 3 },
+        { "orient-4.jpg", NGX_TUNNY_IMAGE_JPEG, 160, 120, 4 },
+        { "orient-5.jpg", NGX_TUNNY_IMAGE_JPEG, 120, 160, 5 },
+        { "orient-6.jpg", NGX_TUNNY_IMAGE_JPEG, 120, 160, 6 },
+        { "orient-7.jpg", NGX_TUNNY_IMAGE_JPEG, 120, 160, 7 },
+        { "orient-8.jpg", NGX_TUNNY_IMAGE_JPEG, 120, 160, 8 },
+        { "icc-exif.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
+        { "progressive.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
+        { "gray.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
+        { "cmyk.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
+        { "bad-exif-1.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
+        { "bad-exif-2.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 6 },
+        { "bad-exif-3.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
+        { "bad-exif-4.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
+        { "huge.jpg", NGX_TUNNY_IMAGE_JPEG, 60000, 60000, 1 },
+        { "huge.webp", NGX_TUNNY_IMAGE_WEBP, 16000, 16000, 1 },
+        { "truncated.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
+        { "tiny.png", NGX_TUNNY_IMAGE_PNG, 3, 2, 1 },
+        { "tiny.gif", NGX_TUNNY_IMAGE_GIF, 7, 5, 1 },
+        { "truncated-header.jpg", NGX_TUNNY_IMAGE_NONE, 0, 0, 1 },
+        { "zero-dims.jpg", NGX_TUNNY_IMAGE_NONE, 0, 0, 1 },
+        { "garbage.bin", NGX_TUNNY_IMAGE_NONE, 0, 0, 1 },
+        { "empty.bin", NGX_TUNNY_IMAGE_NONE, 0, 0, 1 },
+        { "ffd8.bin", NGX_TUNNY_IMAGE_NONE, 0, 0, 1 },
+    };
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        b = load(t[i].name);
+
+        ngx_tunny_image_probe(b.data, b.len, &info);
+
+        ok(info.type == t[i].type && info.width == t[i].w
+           && info.height == t[i].h && info.orientation == t[i].orientation,
+           "probe %s: %s %ux%u orientation %d", t[i].name,
+           ngx_tunny_image_type_name(info.type), info.width, info.height,
+           info.orientation);
+
+        free(b.data);
+    }
+
+    /* every prefix of a JPEG and a WebP probes without overreading */
+
+    b = load("icc-exif.jpg");
+    for (i = 0; i <= b.len; i++) {
+        unsigned char  *p = malloc(i + 1);
+
+        memcpy(p, b.data, i);
+        ngx_tunny_image_probe(p, i, &info);
+        free(p);
+
+        if (info.type != NGX_TUNNY_IMAGE_NONE) {
+            break;
+        }
+    }
+    ok(info.type == NGX_TUNNY_IMAGE_JPEG && i > 600,
+       "JPEG prefixes: dimensions first known at %u bytes", i);
+    free(b.data);
+
+    ok(strcmp(ngx_tunny_image_type_name(NGX_TUNNY_IMAGE_WEBP), "webp") == 0
+       && strcmp(ngx_tunny_image_mime_type(NGX_TUNNY_IMAGE_JPEG),
+                 "image/jpeg") == 0
+       && strcmp(ngx_tunny_image_mime_type(NGX_TUNNY_IMAGE_NONE), "") == 0,
+       "type and mime names");
+}
+
+
+static void
+test_dct_scale(void)
+{
+    ok(ngx_tunny_image_dct_scale(3000, 2000, 256, 170) == 1,
+       "dct scale 3000x2000 -> 256x170: 1/8");
+    ok(ngx_tunny_image_dct_scale(640, 480, 256, 192) == 4,
+       "dct scale 640x480 -> 256x192: 4/8");
+    ok(ngx_tunny_image_dct_scale(640, 480, 321, 200) == 5,
+       "dct scale 640x480 -> 321x200: 5/8");
+    ok(ngx_tunny_image_dct_scale(640, 480, 640, 480) == 8,
+       "dct scale 640x480 -> 640x480: 8/8");
+    ok(ngx_tunny_image_dct_scale(4000, 100, 256, 100) == 8,
+       "dct scale limited by the other dimension");
+    ok(ngx_tunny_image_dct_scale(9, 9, 2, 2) == 1,
+       "dct scale rounds up like libjpeg: 9 * 1/8 -> 2");
+}
+
+
+static void
+test_dims(ngx_tunny_image_state_t *st)
+{
+    int                        rc, k;
+    unsigned                   i;
+    char                       name[64];
+    blob_t                     b;
+    decoded_t                  d;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+    static const char         *ext[2] = { "jpg", "webp" };
+    static const struct {
+        const char  *name;
+        unsigned     ops, w, h, angle;
+        int          rc;
+        unsigned     ew, eh;
+    } t[] = {
+#define R NGX_TUNNY_IMAGE_OP_RESIZE
+#define C NGX_TUNNY_IMAGE_OP_CROP
+#define T NGX_TUNNY_IMAGE_OP_ROTATE
+        { "land", R, 256, 256, 0, 0, 256, 192 },
+        { "port", R, 256, 256, 0, 0, 192, 256 },
+        { "square", R, 256, 256, 0, 0, 256, 256 },
+        { "land", R, 100, 0, 0, 0, 100, 75 },
+        { "land", R, 0, 100, 0, 0, 133, 100 },
+        { "port", R, 0, 100, 0, 0, 75, 100 },
+        { "land", R, 1000, 1000, 0, 1, 640, 480 },
+        { "land", R, 640, 480, 0, 1, 640, 480 },
+        { "land", R, 639, 480, 0, 0, 639, 479 },
+        { "land", C, 200, 200, 0, 0, 200, 200 },
+        { "port", C, 200, 200, 0, 0, 200, 200 },
+        { "square", C, 200, 100, 0, 0, 200, 100 },
+        { "port", C, 200, 100, 0, 0, 200, 100 },
+        { "land", C, 100, 300, 0, 0, 100, 300 },
+        { "land", C, 200, 0, 0, 0, 200, 480 },
+        { "land", C, 0, 100, 0, 0, 640, 100 },
+        { "land", C, 1000, 1000, 0, 1, 640, 480 },
+        { "land", C, 1000, 100, 0, 0, 640, 100 },
+        { "land", R|T, 256, 256, 90, 0, 192, 256 },
+        { "land", R|T, 256, 256, 270, 0, 192, 256 },
+        { "land", R|T, 256, 256, 180, 0, 256, 192 },
+        { "port", R|T, 100, 100, 90, 0, 100, 75 },
+        { "land", C|T, 200, 100, 90, 0, 150, 100 },
+        { "land", C|T, 100, 100, 270, 0, 100, 100 },
+        { "land", T, 0, 0, 90, 0, 480, 640 },
+        { "land", T, 0, 0, 180, 0, 640, 480 },
+        { "land", T, 0, 0, 0, 1, 640, 480 },
+        { "square", R|T, 1000, 1000, 90, 0, 500, 500 },
+#undef R
+#undef C
+#undef T
+    };
+
+    for (k = 0; k < 2; k++) {
+        for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+            snprintf(name, sizeof(name), "quad-%s.%s", t[i].name, ext[k]);
+            b = load(name);
+
+            params_init(&p, t[i].ops, t[i].w, t[i].h, t[i].angle);
+            rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+
+            memset(&d, 0, sizeof(d));
+
+            if (rc == NGX_TUNNY_IMAGE_OK) {
+                decode(&res, &d);
+            }
+
+            ok(rc == t[i].rc
+               && (rc == NGX_TUNNY_IMAGE_ASIS
+                   ? res.data == NULL && res.type == (k ? 2 : 1)
+                   : res.width == t[i].ew && res.height == t[i].eh
+                     && d.w == t[i].ew && d.h == t[i].eh
+                     && res.type == (k ? 2 : 1)),
+               "%s ops %u %ux%u angle %u: rc %d %ux%u (decoded %ux%u) %s",
+               name, t[i].ops, t[i].w, t[i].h, t[i].angle, rc,
+               res.width, res.height, d.w, d.h, res.error);
+
+            decoded_free(&d);
+            free(res.data);
+            free(b.data);
+        }
+    }
+}
+
+
+static void
+test_colours(ngx_tunny_image_state_t *st)
+{
+    int                        rc, k, out;
+    char                       name[64];
+    blob_t                     b;
+    decoded_t                  d;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+    static const char         *ext[2] = { "jpg", "webp" };
+
+    for (k = 0; k < 2; k++) {
+        for (out = 0; out < 2; out++) {
+            snprintf(name, sizeof(name), "quad-land.%s", ext[k]);
+            b = load(name);
+
+            params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 256, 256, 0);
+            p.out_type = out ? NGX_TUNNY_IMAGE_WEBP : NGX_TUNNY_IMAGE_JPEG;
+
+            rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+            ok(rc == 0 && decode(&res, &d) == 0
+               && quads(&d, RED, GREEN, BLUE, WHITE),
+               "%s resize 256 to %s: quadrant colours", name,
+               ngx_tunny_image_type_name(p.out_type));
+            decoded_free(&d);
+            free(res.data);
+
+            /* a sharp edge stays sharp-ish: pixel just left of the middle */
+
+            params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE|NGX_TUNNY_IMAGE_OP_ROTATE,
+                        256, 256, 90);
+            p.out_type = out ? NGX_TUNNY_IMAGE_WEBP : NGX_TUNNY_IMAGE_JPEG;
+            rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+            ok(rc == 0 && decode(&res, &d) == 0
+               && quads(&d, GREEN, WHITE, RED, BLUE),
+               "%s rotate 90 is counter-clockwise (image_filter)", name);
+            decoded_free(&d);
+            free(res.data);
+
+            p.angle = 270;
+            rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+            ok(rc == 0 && decode(&res, &d) == 0
+               && quads(&d, BLUE, RED, WHITE, GREEN),
+               "%s rotate 270", name);
+            decoded_free(&d);
+            free(res.data);
+
+            p.angle = 180;
+            rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+            ok(rc == 0 && decode(&res, &d) == 0
+               && quads(&d, WHITE, BLUE, GREEN, RED),
+               "%s rotate 180", name);
+            decoded_free(&d);
+            free(res.data);
+
+            free(b.data);
+        }
+    }
+
+    /* crop keeps the centre: 640x480 crop 100x100 -> all four colours */
+
+    b = load("quad-land.jpg");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_CROP, 100, 100, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.w == 100 && d.h == 100
+       && quads(&d, RED, GREEN, BLUE, WHITE), "crop keeps the centre");
+    decoded_free(&d);
+    free(res.data);
+
+    /* crop a band: 640x480 crop 200 x - : x 220..420 */
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_CROP, 200, 0, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.w == 200 && d.h == 480
+       && quads(&d, RED, GREEN, BLUE, WHITE), "crop 200 x - band");
+    decoded_free(&d);
+    free(res.data);
+
+    /* sharpen keeps size and colours */
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 256, 256, 0);
+    p.sharpen = 80;
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.w == 256 && d.h == 192
+       && quads(&d, RED, GREEN, BLUE, WHITE), "sharpen 80");
+    decoded_free(&d);
+    free(res.data);
+
+    free(b.data);
+}
+
+
+static void
+test_orientation(ngx_tunny_image_state_t *st)
+{
+    int                        o, rc;
+    char                       name[64];
+    blob_t                     b;
+    decoded_t                  d;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    for (o = 1; o <= 8; o++) {
+        snprintf(name, sizeof(name), "orient-%d.jpg", o);
+        b = load(name);
+
+        params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 80, 80, 0);
+        rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+        ok(rc == 0 && decode(&res, &d) == 0 && d.w == 80 && d.h == 60
+           && quads(&d, RED, GREEN, BLUE, WHITE) && d.app1 == 0,
+           "%s resize 80x80: upright 80x60, no EXIF left", name);
+        decoded_free(&d);
+        free(res.data);
+
+        /* no resize: upright at full size, or as is when upright */
+
+        params_init(&p, 0, 0, 0, 0);
+        rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+
+        if (o == 1) {
+            ok(rc == NGX_TUNNY_IMAGE_ASIS, "%s untouched: as is", name);
+
+        } else {
+            ok(rc == 0 && decode(&res, &d) == 0 && d.w == 160 && d.h == 120
+               && quads(&d, RED, GREEN, BLUE, WHITE),
+               "%s no resize: upright 160x120", name);
+        }
+
+        decoded_free(&d);
+        free(res.data);
+
+        /* orientation then rotate 90 ccw, then crop 50x50 of the centre */
+
+        params_init(&p, NGX_TUNNY_IMAGE_OP_CROP|NGX_TUNNY_IMAGE_OP_ROTATE,
+                    60, 60, 90);
+        p.out_type = NGX_TUNNY_IMAGE_WEBP;
+        rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+        ok(rc == 0 && decode(&res, &d) == 0 && d.w == 60 && d.h == 60
+           && quads(&d, GREEN, WHITE, RED, BLUE),
+           "%s crop 60x60 rotate 90 to webp", name);
+        decoded_free(&d);
+        free(res.data);
+
+        free(b.data);
+    }
+
+    /* bogus EXIF: orientation 1 (or the valid entry), never a crash */
+
+    b = load("bad-exif-1.jpg");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 64, 64, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.w == 64 && d.h == 48,
+       "bad EXIF offset: orientation 1");
+    decoded_free(&d);
+    free(res.data);
+    free(b.data);
+
+    /* extreme factor after DCT scaling: 3000x2000 -> 3x2, and 1 x - */
+
+    b = load("big.jpg");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 3, 0, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && res.width == 3 && res.height == 2,
+       "big.jpg resize 3 x -: %ux%u %s", res.width, res.height, res.error);
+    free(res.data);
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_CROP, 1, 1, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && res.width == 1 && res.height == 1,
+       "big.jpg crop 1x1: %ux%u %s", res.width, res.height, res.error);
+    free(res.data);
+    free(b.data);
+}
+
+
+static void
+test_metadata(ngx_tunny_image_state_t *st)
+{
+    int                        rc;
+    blob_t                     b, icc;
+    decoded_t                  d;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    icc = load("test.icc");
+    b = load("icc-exif.jpg");
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 320, 320, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.w == 320 && d.h == 240,
+       "icc-exif.jpg resized");
+    ok(d.icc_len == icc.len && d.icc && memcmp(d.icc, icc.data, icc.len) == 0,
+       "JPEG output keeps the ICC profile (%u bytes)", d.icc_len);
+    ok(d.app1 == 0 && d.com == 0, "JPEG output has no EXIF, XMP, comment");
+    ok(d.progressive == 0, "baseline without interlace");
+    decoded_free(&d);
+    free(res.data);
+
+    p.out_type = NGX_TUNNY_IMAGE_WEBP;
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.icc_len == icc.len
+       && memcmp(d.icc, icc.data, icc.len) == 0 && d.app1 == 0,
+       "WebP output from JPEG keeps ICC, no EXIF/XMP");
+    decoded_free(&d);
+    free(res.data);
+
+    /* image_filter re-encodes a fitting JPEG when APPn data is over 5% */
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 1000, 1000, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.w == 640 && d.app1 == 0
+       && d.icc_len == icc.len,
+       "fitting JPEG with >5%% metadata is re-encoded (image_filter force)");
+    decoded_free(&d);
+    free(res.data);
+    free(b.data);
+
+    b = load("icc.webp");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.w == 100 && d.h == 75
+       && d.icc_len == icc.len && memcmp(d.icc, icc.data, icc.len) == 0,
+       "WebP output keeps the ICCP chunk");
+    decoded_free(&d);
+    free(res.data);
+
+    p.out_type = NGX_TUNNY_IMAGE_JPEG;
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.icc_len == icc.len
+       && quads(&d, RED, GREEN, BLUE, WHITE),
+       "JPEG output from WebP carries its ICC");
+    decoded_free(&d);
+    free(res.data);
+    free(b.data);
+
+    /* progressive */
+
+    b = load("quad-land.jpg");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 200, 200, 0);
+    p.interlace = 1;
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.progressive
+       && quads(&d, RED, GREEN, BLUE, WHITE), "interlace: progressive JPEG");
+    decoded_free(&d);
+    free(res.data);
+    free(b.data);
+
+    b = load("progressive.jpg");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 200, 200, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && !d.progressive && d.w == 200
+       && d.h == 150 && quads(&d, RED, GREEN, BLUE, WHITE),
+       "progressive input decoded");
+    decoded_free(&d);
+    free(res.data);
+    free(b.data);
+
+    /* greyscale, CMYK, alpha */
+
+    b = load("gray.jpg");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 320, 320, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.gray && d.w == 320
+       && quads(&d, 30, 30, 30, 100, 100, 100, 170, 170, 170, 240, 240, 240),
+       "greyscale JPEG stays greyscale");
+    decoded_free(&d);
+    free(res.data);
+
+    p.out_type = NGX_TUNNY_IMAGE_WEBP;
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.w == 320
+       && quads(&d, 30, 30, 30, 100, 100, 100, 170, 170, 170, 240, 240, 240),
+       "greyscale JPEG to WebP");
+    decoded_free(&d);
+    free(res.data);
+    free(b.data);
+
+    b = load("cmyk.jpg");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 320, 320, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.w == 320
+       && quads(&d, RED, GREEN, BLUE, WHITE), "Adobe CMYK JPEG to RGB");
+    decoded_free(&d);
+    free(res.data);
+    free(b.data);
+
+    b = load("alpha.webp");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.ch == 4 && d.w == 100
+       && d.h == 50 && d.rgb[(25 * 100 + 20) * 4 + 3] > 240
+       && d.rgb[(25 * 100 + 80) * 4 + 3] < 16, "WebP alpha kept");
+    decoded_free(&d);
+    free(res.data);
+
+    p.out_type = NGX_TUNNY_IMAGE_JPEG;
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == 0 && decode(&res, &d) == 0 && d.w == 100
+       && near(&d, 20, 25, RED, 40) && near(&d, 80, 25, WHITE, 40),
+       "WebP alpha to JPEG: flattened on white");
+    decoded_free(&d);
+    free(res.data);
+    free(b.data);
+
+    free(icc.data);
+}
+
+
+static void
+test_errors(ngx_tunny_image_state_t *st)
+{
+    int                        rc;
+    unsigned                   i;
+    blob_t                     b;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+    static const struct {
+        const char  *name;
+        unsigned     ops, w, h, angle;
+        int          jq;
+        uint64_t     max;
+        int          rc;
+        const char  *error;
+    } t[] = {
+#define R NGX_TUNNY_IMAGE_OP_RESIZE
+        { "garbage.bin", R, 100, 100, 0, 80, 0, -1, "not an image" },
+        { "empty.bin", R, 100, 100, 0, 80, 0, -1, "not an image" },
+        { "ffd8.bin", R, 100, 100, 0, 80, 0, -1, "truncated JPEG header" },
+        { "truncated-header.jpg", R, 100, 100, 0, 80, 0, -1,
+          "truncated JPEG header" },
+        { "zero-dims.jpg", R, 100, 100, 0, 80, 0, -1,
+          "JPEG with zero width or height" },
+        { "truncated.jpg", R, 100, 100, 0, 80, 0, -1,
+          "truncated or corrupt JPEG: Premature end of JPEG file" },
+        { "truncated.webp", R, 100, 100, 0, 80, 0, -1,
+          "WebP decode failed: truncated data" },
+        { "animated.webp", R, 10, 10, 0, 80, 0, -1,
+          "animated WebP not supported" },
+        { "huge.jpg", R, 100, 100, 0, 80, 50000000, -2,
+          "60000x60000 exceeds tunny_image_max_pixels (50000000)" },
+        { "huge.webp", R, 100, 100, 0, 80, 50000000, -2,
+          "16000x16000 exceeds tunny_image_max_pixels (50000000)" },
+        { "huge.jpg", R, 100, 100, 0, 80, 0, -1,
+          "truncated or corrupt JPEG: 1671 bytes cannot hold 60000x60000" },
+        { "quad-land.jpg", R, 100, 100, 0, 80, 100000, -2,
+          "640x480 exceeds tunny_image_max_pixels (100000)" },
+        { "quad-land.jpg", R, 100, 100, 45, 80, 0, -3,
+          "invalid rotation angle 45 (90, 180 or 270)" },
+        { "quad-land.jpg", R, 100, 100, 0, 0, 0, -3,
+          "invalid jpeg quality 0 (1..100)" },
+        { "quad-land.jpg", R, 100, 100, 0, 101, 0, -3,
+          "invalid jpeg quality 101 (1..100)" },
+        { "quad-land.jpg", R|NGX_TUNNY_IMAGE_OP_CROP, 100, 100, 0, 80, 0, -3,
+          "resize and crop are exclusive" },
+        { "tiny.png", R, 1, 1, 0, 80, 0, 1, "" },
+        { "tiny.gif", R, 1, 1, 90, 80, 0, 1, "" },
+#undef R
+    };
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        b = load(t[i].name);
+
+        params_init(&p, t[i].ops, t[i].w, t[i].h, t[i].angle);
+        p.jpeg_quality = t[i].jq;
+        p.max_pixels = t[i].max;
+
+        rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+
+        ok(rc == t[i].rc && strcmp(res.error, t[i].error) == 0
+           && res.data == NULL,
+           "%s: rc %d \"%s\"", t[i].name, rc, res.error);
+
+        free(res.data);
+        free(b.data);
+    }
+
+    /* bit flips: no crash, an image or a 415 */
+
+    b = load("bitflip.jpg");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_OK || rc == NGX_TUNNY_IMAGE_EINPUT,
+       "bit-flipped JPEG: rc %d %s", rc, res.error);
+    free(res.data);
+    free(b.data);
+
+    /* every truncation of a small JPEG and WebP: never a crash */
+
+    {
+        int         bad;
+        const char *names[3] = { "orient-6.jpg", "quad-land.webp",
+                                 "progressive.jpg" };
+
+        for (i = 0; i < 3; i++) {
+            size_t  n, step;
+
+            b = load(names[i]);
+            bad = 0;
+            step = b.len / 97 + 1;
+
+            for (n = 0; n < b.len; n += step) {
+                unsigned char  *c = malloc(n + 1);
+
+                memcpy(c, b.data, n);
+                rc = ngx_tunny_image_process(st, c, n, &p, &res);
+                bad += (rc != NGX_TUNNY_IMAGE_EINPUT);
+                free(res.data);
+                free(c);
+            }
+
+            ok(bad == 0, "%s: every truncation is EINPUT", names[i]);
+            free(b.data);
+        }
+    }
+}
+
+
+typedef struct {
+    int     *flag;
+    int      delay_ms;
+} canceller_t;
+
+
+static void *
+canceller(void *arg)
+{
+    canceller_t  *c = arg;
+
+    usleep(c->delay_ms * 1000);
+    __atomic_store_n(c->flag, 1, __ATOMIC_RELAXED);
+
+    return NULL;
+}
+
+
+static void
+test_cancel(ngx_tunny_image_state_t *st)
+{
+    int                        rc, flag, i;
+    double                     t0, t1;
+    blob_t                     b;
+    pthread_t                  th;
+    canceller_t                c;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    b = load("quad-land.jpg");
+    flag = 1;
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
+    p.cancel = &flag;
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_ECANCEL && strcmp(res.error, "cancelled") == 0,
+       "cancel flag set before the call: ECANCEL");
+    free(b.data);
+
+    if (!bench) {
+        return;
+    }
+
+    /* cancelled while running: full-size decode + rotate + encode */
+
+    b = load("big.jpg");
+
+    for (i = 0; i < 2; i++) {
+        flag = 0;
+        params_init(&p, NGX_TUNNY_IMAGE_OP_ROTATE, 0, 0, 90);
+        p.out_type = i ? NGX_TUNNY_IMAGE_WEBP : NGX_TUNNY_IMAGE_JPEG;
+        p.cancel = &flag;
+
+        c.flag = &flag;
+        c.delay_ms = i ? 150 : 20;
+
+        t0 = now_ms();
+        pthread_create(&th, NULL, canceller, &c);
+        rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+        t1 = now_ms();
+        pthread_join(th, NULL);
+
+        ok(rc == NGX_TUNNY_IMAGE_ECANCEL && t1 - t0 < c.delay_ms + 60,
+           "cancel while running (%s): rc %d after %.1f ms, flag at %d ms",
+           i ? "webp encode" : "jpeg", rc, t1 - t0, c.delay_ms);
+        free(res.data);
+    }
+
+    free(b.data);
+}
+
+
+static void
+test_state(void)
+{
+    int                        rc;
+    blob_t                     b;
+    unsigned char             *first;
+    size_t                     first_len;
+    ngx_tunny_image_state_t   *st;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    st = ngx_tunny_image_state_create();
+    b = load("quad-square.jpg");
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 99, 99, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    first = res.data;
+    first_len = res.len;
+
+    ngx_tunny_image_state_trim(st, 0);
+    rc |= ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+
+    ok(rc == 0 && res.len == first_len
+       && memcmp(res.data, first, first_len) == 0,
+       "same output after state_trim(0): deterministic, state reusable");
+
+    free(first);
+    free(res.data);
+    free(b.data);
+
+    ngx_tunny_image_state_destroy(st);
+    ngx_tunny_image_state_destroy(NULL);
+}
+
+
+static void
+test_bench(ngx_tunny_image_state_t *st)
+{
+    int                        rc, i, n;
+    double                     t0, t1, best;
+    blob_t                     b;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    b = load("big.jpg");
+    n = bench ? 30 : 1;
+    best = 1e9;
+    rc = 0;
+
+    for (i = 0; i < n; i++) {
+        params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 256, 256, 0);
+        p.jpeg_quality = 80;
+
+        t0 = now_ms();
+        rc |= ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+        t1 = now_ms();
+
+        if (t1 - t0 < best) {
+            best = t1 - t0;
+        }
+
+        if (i == 0) {
+            ok(rc == 0 && res.width == 256 && res.height == 170,
+               "big.jpg 3000x2000 -> 256x170: rc %d %ux%u %zu bytes",
+               rc, res.width, res.height, res.len);
+        }
+
+        free(res.data);
+    }
+
+    if (bench) {
+        diag("bench: 3000x2000 JPEG (%zu bytes) -> fit 256x256 q80: "
+             "best %.2f ms of %d", b.len, best, n);
+
+        params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 256, 256, 0);
+        p.out_type = NGX_TUNNY_IMAGE_WEBP;
+        best = 1e9;
+
+        for (i = 0; i < n; i++) {
+            t0 = now_ms();
+            rc |= ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+            t1 = now_ms();
+
+            if (t1 - t0 < best) {
+                best = t1 - t0;
+            }
+
+            free(res.data);
+        }
+
+        diag("bench: 3000x2000 JPEG -> fit 256x256 WebP q80: best %.2f ms",
+             best);
+    }
+
+    free(b.data);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    const char               *e;
+    ngx_tunny_image_state_t  *st;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: test_image FIXTURE_DIR\n");
+        return 2;
+    }
+
+    dir = argv[1];
+
+    e = getenv("TUNNY_BENCH");
+    if (e && strcmp(e, "0") == 0) {
+        bench = 0;
+    }
+
+    st = ngx_tunny_image_state_create();
+    if (st == NULL) {
+        printf("Bail out! state_create\n");
+        return 1;
+    }
+
+    test_probe();
+    test_dct_scale();
+    test_dims(st);
+    test_colours(st);
+    test_orientation(st);
+    test_metadata(st);
+    test_errors(st);
+    test_cancel(st);
+    test_state();
+    test_bench(st);
+
+    ngx_tunny_image_state_destroy(st);
+
+    printf("1..%d\n", tests);
+
+    return failures ? 1 : 0;
+}
