@@ -310,6 +310,13 @@ ngx_http_tunny_admit(ngx_http_request_t *r)
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tunny_module);
 
+    if (tlcf->pool == NULL) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
+                      "tunny: no pool for this location "
+                      "(ngx_http_tunny_use_pool() not called)");
+        return NGX_ERROR;
+    }
+
     pool = tlcf->pool->pool;
 
     if (pool) {
@@ -348,7 +355,7 @@ ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tunny_module);
 
     ctx = ngx_http_tunny_get_ctx(r, 1);
-    if (ctx == NULL || ctx->job) {
+    if (ctx == NULL || ctx->job || tlcf->pool == NULL) {
         return NGX_ERROR;
     }
 
