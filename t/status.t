@@ -473,3 +473,30 @@ my $j = JSON::PP::decode_json(
             TunnyTest::http_request('/status?format=json')->{body});
 Test::More::is_deeply([ grep { $_ ne 'default' } sort keys %{ $j->{pools} } ],
                       ['a"b', 'p'], 'JSON keys');
+
+
+
+=== TEST 13: outcome error (bad input): exactly one counter moves
+--- config
+    location = /status {
+        tunny_status;
+    }
+    location /img/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_offload p;
+        tunny_image resize 50 50;
+    }
+--- init
+my $res = TunnyTest::http_request('/img/truncated.jpg');
+Test::More::is($res->{status}, 415, 'a truncated JPEG answers 415');
+--- request
+GET /status
+--- check_body
+my $m = main::metrics($body);
+Test::More::is_deeply(main::jobs('p', $m),
+                      { ok => 0, error => 1, rejected => 0, timeout => 0,
+                        cancelled => 0, closed => 0 }, 'error +1');
+Test::More::is(main::hist('tunny_job_run_seconds', 'p', $m)->{count}, 1,
+               'its run is observed: _count == ok + error');
+Test::More::ok($m->{'tunny_image_bytes_total{pool="p",direction="in"}'} > 0,
+               'the input bytes are counted');
