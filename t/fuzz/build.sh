@@ -1,19 +1,75 @@
 #!/bin/sh
-# build and run the libFuzzer harness: t/fuzz/build.sh [SECONDS]
-set -e
+# Build and run the libFuzzer harness of src/ngx_tunny_image.c:
+#
+#   t/fuzz/build.sh [SECONDS [WORKDIR]]
+#
+# Builds WORKDIR/fuzz_image (clang, -fsanitize=fuzzer,address,undefined),
+# makes a seed corpus from the fixture generators (t/tools/gen-fixtures
+# and gen-hostile; one selector byte in front of each file, see
+# fuzz_image.c), then fuzzes for SECONDS (default 60) with the new inputs
+# kept in WORKDIR/corpus (it grows from run to run).  Crashes, leaks,
+# timeouts (> 10 s for one input) and out-of-memory (> 2 GB) are written
+# to WORKDIR/artifacts/ and make the exit status non-zero.
+#
+#   ./fuzz_image WORKDIR/artifacts/crash-...     replays one finding
+#
+# WORKDIR defaults to t/fuzz.  ./ngx_tunny_module fuzz [SECONDS] runs this
+# with WORKDIR=build/fuzz.
+set -eu
 cd "$(dirname "$0")"
-clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+secs=${1:-60}
+work=${2:-.}
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+
+clang -g -O1 -fno-omit-frame-pointer \
+    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
     -I../../src fuzz_image.c ../../src/ngx_tunny_image.c \
-    -ljpeg -lwebp -lwebpmux -lwebpdemux -lm -o fuzz_image
-mkdir -p corpus seeds
-make -s -C ../tools gen-fixtures CC=${CC:-cc}
-../tools/gen-fixtures seeds
-# seed: one selector byte + each small fixture
-for f in seeds/*; do
-    case "$f" in *big.jpg) continue ;; esac
+    -ljpeg -lwebp -lwebpmux -lwebpdemux -lm -o "$work/fuzz_image"
+
+make -s -C ../tools gen-fixtures gen-hostile CC="${CC:-cc}"
+
+# seeds: regenerated every run, read only for libFuzzer
+rm -rf "$work/seeds" "$work/gen"
+mkdir -p "$work/seeds" "$work/gen/hostile" "$work/corpus" "$work/artifacts"
+../tools/gen-fixtures "$work/gen" >/dev/null
+../tools/gen-hostile "$work/gen/hostile" >/dev/null 2>&1
+i=0
+for f in "$work"/gen/* "$work"/gen/hostile/*; do
+    [ -f "$f" ] || continue
+    case "$f" in
+        */MANIFEST|*/params.txt|*.icc) continue ;;
+    esac
+    # big inputs make slow fuzzing: the generators cover them at the
+    # HTTP level (t/hostile.t); libFuzzer would cut them at -max_len anyway
+    [ "$(wc -c < "$f")" -le 262144 ] || continue
+    i=$((i + 1))
     n=$(basename "$f")
-    { printf '\002'; cat "$f"; } > "corpus/s-$n"
-    { printf '\077'; cat "$f"; } > "corpus/r-$n"
+    # two selector bytes (fuzz_image.c): resize 48x64; crop 100x100 +
+    # rotate 90 + WebP out + sharpen; resize 333x7 + rotate 270 +
+    # interlace with a 1000-pixel limit
+    { printf '\006\043'; cat "$f"; } > "$work/seeds/a-$n"
+    { printf '\257\055'; cat "$f"; } > "$work/seeds/b-$n"
+    { printf '\136\126'; cat "$f"; } > "$work/seeds/c-$n"
 done
-exec ./fuzz_image -max_total_time="${1:-60}" -rss_limit_mb=2048 \
-    -max_len=65536 -timeout=10 corpus
+echo "fuzz: $i seed files x 3 selectors, $secs s" >&2
+
+before=$(ls "$work/artifacts" | wc -l)
+rc=0
+"$work/fuzz_image" -max_total_time="$secs" -rss_limit_mb=2048 \
+    -max_len=262144 -timeout=10 -dict=image.dict -print_final_stats=1 \
+    -artifact_prefix="$work/artifacts/" \
+    "$work/corpus" "$work/seeds" 2>"$work/fuzz.log" || rc=$?
+grep -E '^(stat::|INFO: Loaded|#[0-9]+ +DONE|Done [0-9]+ runs)' \
+    "$work/fuzz.log" >&2 || true
+after=$(ls "$work/artifacts" | wc -l)
+
+if [ "$rc" -ne 0 ] || [ "$after" -ne "$before" ]; then
+    grep -E -A40 'ERROR: |runtime error|==ERROR|SUMMARY' "$work/fuzz.log" \
+        | head -80 >&2 || true
+    echo "fuzz: FINDING (exit $rc), see $work/artifacts/ and" \
+         "$work/fuzz.log" >&2
+    exit 1
+fi
+
+echo "fuzz: no findings" >&2

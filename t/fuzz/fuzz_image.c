@@ -7,7 +7,8 @@
  *       -ljpeg -lwebp -lwebpmux -lwebpdemux -lm -o fuzz_image
  *   ./fuzz_image -max_total_time=60 corpus/
  *
- * The first input byte picks the operation, the rest is the image.
+ * The first input byte picks the operation, the second the target size
+ * and the pixel limit, the rest is the image.
  */
 
 
@@ -24,30 +25,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    unsigned                          sel;
+    unsigned                          sel, dim;
     ngx_tunny_image_info_t            info;
     ngx_tunny_image_params_t          p;
     ngx_tunny_image_result_t          res;
     static ngx_tunny_image_state_t   *st;
+    static const unsigned             dims[8] = {
+        0, 1, 7, 48, 64, 100, 333, 4096
+    };
+    static const uint64_t             limits[4] = {
+        4000000, 1000, 20000, 250000
+    };
 
     if (st == NULL) {
         st = ngx_tunny_image_state_create();
     }
 
-    if (size < 1) {
+    if (size < 2) {
         return 0;
     }
 
     sel = data[0];
-    data++;
-    size--;
+    dim = data[1];
+    data += 2;
+    size -= 2;
 
     ngx_tunny_image_probe(data, size, &info);
 
     memset(&p, 0, sizeof(p));
     p.ops = (sel & 1) ? NGX_TUNNY_IMAGE_OP_CROP : NGX_TUNNY_IMAGE_OP_RESIZE;
-    p.width = (sel & 2) ? 64 : 0;
-    p.height = (sel & 4) ? 48 : 0;
+    p.width = (sel & 2) ? dims[dim & 7] : 0;
+    p.height = (sel & 4) ? dims[(dim >> 3) & 7] : 0;
     p.angle = ((sel >> 3) & 3) * 90;
     if (p.angle) {
         p.ops |= NGX_TUNNY_IMAGE_OP_ROTATE;
@@ -57,7 +65,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p.sharpen = (sel & 128) ? 50 : 0;
     p.jpeg_quality = 75;
     p.webp_quality = 75;
-    p.max_pixels = 4000000;
+    p.max_pixels = limits[(dim >> 6) & 3];
 
     if (ngx_tunny_image_process(st, data, size, &p, &res)
         == NGX_TUNNY_IMAGE_OK)

@@ -2,13 +2,28 @@
 # Build and run the image unit tests; prints TAP.
 #   t/unit/run.sh                 (prove: prove --exec sh t/unit/run.sh)
 #   TUNNY_VALGRIND=1 t/unit/run.sh   under valgrind, without timing checks
+#   TUNNY_ASAN=1 t/unit/run.sh       built with ASan + UBSan (in a temporary
+#                                    directory), without timing checks
 set -e
 cd "$(dirname "$0")"
 make -s all CC="${CC:-cc}" >&2
 fixtures=$(mktemp -d "${TMPDIR:-/tmp}/tunny-fixtures.XXXXXX")
 trap 'rm -rf "$fixtures"' EXIT
 ../tools/gen-fixtures "$fixtures"
-if [ -n "$TUNNY_VALGRIND" ]; then
+make -s -C ../tools gen-hostile CC="${CC:-cc}" >&2
+mkdir -p "$fixtures/hostile"
+../tools/gen-hostile "$fixtures/hostile" 2>/dev/null
+if [ -n "$TUNNY_ASAN" ]; then
+    # not through make: the objects in t/unit stay the plain ones
+    ${CC:-cc} -g -O1 -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra \
+        -Werror -fsanitize=address,undefined -fno-sanitize-recover=all \
+        -I../../src -o "$fixtures/test_image" test_image.c \
+        ../../src/ngx_tunny_image.c \
+        -ljpeg -lwebp -lwebpmux -lwebpdemux -lm -lpthread >&2
+    TUNNY_BENCH=0 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        "$fixtures/test_image" "$fixtures"
+elif [ -n "$TUNNY_VALGRIND" ]; then
     TUNNY_BENCH=0 valgrind -q --error-exitcode=99 --leak-check=full \
         --errors-for-leak-kinds=definite,indirect ./test_image "$fixtures"
 else

@@ -939,6 +939,90 @@ test_errors(ngx_tunny_image_state_t *st)
 }
 
 
+/*
+ * The hostile corpus of t/tools/gen-hostile (DIR/hostile/MANIFEST), when
+ * present: every file through resize 100x100 and through crop 150x150 +
+ * rotate 90 + WebP output.  Never ENOMEM or EPARAM, an error always has a
+ * reason, "ok" files give an image, "reject" files an EINPUT/ELIMIT (the
+ * files over 10 MB are rejected by tunny_image_buffer in nginx, not here).
+ */
+
+static void
+test_hostile(ngx_tunny_image_state_t *st)
+{
+    int                        rc, pass, bad, n;
+    FILE                      *m;
+    char                       line[512], name[256], expect[16];
+    char                       path[4096];
+    blob_t                     b;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    snprintf(path, sizeof(path), "%s/hostile/MANIFEST", dir);
+
+    m = fopen(path, "r");
+    if (m == NULL) {
+        diag("no %s: hostile corpus skipped", path);
+        return;
+    }
+
+    for (pass = 0; pass < 2; pass++) {
+
+        rewind(m);
+        bad = 0;
+        n = 0;
+
+        while (fgets(line, sizeof(line), m)) {
+            if (line[0] == '#'
+                || sscanf(line, "%255s %15s", name, expect) != 2)
+            {
+                continue;
+            }
+
+            snprintf(path, sizeof(path), "hostile/%s", name);
+
+            b = load(path);
+
+            if (pass == 0) {
+                params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
+
+            } else {
+                params_init(&p, NGX_TUNNY_IMAGE_OP_CROP
+                                |NGX_TUNNY_IMAGE_OP_ROTATE, 150, 150, 90);
+                p.out_type = NGX_TUNNY_IMAGE_WEBP;
+                p.sharpen = 50;
+            }
+
+            rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+            n++;
+
+            if (rc == NGX_TUNNY_IMAGE_ENOMEM || rc == NGX_TUNNY_IMAGE_EPARAM
+                || (rc < 0 && res.error[0] == '\0')
+                || (rc == NGX_TUNNY_IMAGE_OK
+                    && (res.data == NULL || res.len == 0))
+                || (rc != NGX_TUNNY_IMAGE_OK && res.data != NULL)
+                || (strcmp(expect, "ok") == 0 && rc < 0)
+                || (strcmp(expect, "reject") == 0 && rc >= 0
+                    && b.len <= 10 * 1024 * 1024))
+            {
+                bad++;
+                diag("%s (%s, pass %d): rc %d \"%s\"", name, expect, pass,
+                     rc, res.error);
+            }
+
+            free(res.data);
+            free(b.data);
+            ngx_tunny_image_state_trim(st, 16 * 1024 * 1024);
+        }
+
+        ok(bad == 0 && n > 100, "hostile corpus, %s: %d files, %d wrong",
+           pass ? "crop + rotate + WebP" : "resize", n, bad);
+    }
+
+    fclose(m);
+}
+
+
 typedef struct {
     int     *flag;
     int      delay_ms;
@@ -1139,6 +1223,7 @@ main(int argc, char **argv)
     test_orientation(st);
     test_metadata(st);
     test_errors(st);
+    test_hostile(st);
     test_cancel(st);
     test_state();
     test_bench(st);

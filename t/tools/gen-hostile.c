@@ -1,0 +1,2199 @@
+
+/*
+ * gen-hostile DIR: writes a hostile input corpus for ngx_tunny_module into
+ * DIR, deterministically, with libjpeg and libwebp (no binary blobs in the
+ * repository):
+ *
+ *   truncated JPEG / WebP at many cut points, bit-flipped and zeroed files,
+ *   empty files, text and HTML named .jpg, decompression bombs (headers
+ *   claiming 65500x65500 and friends), CMYK / YCCK / greyscale /
+ *   progressive / arithmetic-coded / odd-subsampling JPEGs, 12-bit,
+ *   lossless and hierarchical SOFs, EXIF blocks with bogus offsets and
+ *   orientations, WebP with bad chunk sizes, animated WebP (real and
+ *   crafted ANIM/ANMF), huge ICC profiles split over APP2 markers, a
+ *   progressive "scan bomb".
+ *
+ * Besides the files it writes
+ *
+ *   DIR/MANIFEST     one line per file: NAME EXPECT WHAT
+ *                    EXPECT is "reject" (must be a 4xx with a reason),
+ *                    "ok" (a valid if unusual image: 200) or "any" (200,
+ *                    or a 4xx with a reason; never 5xx, never a crash),
+ *                    as seen through "tunny_image resize 100 100"
+ *   DIR/params.txt   hostile W/H/angle/quality values: QUERY STATUS
+ *                    for "tunny_image resize $arg_w $arg_h;
+ *                    tunny_image rotate $arg_a; *_quality $arg_q"
+ */
+
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <math.h>
+
+#include <jpeglib.h>
+#include <webp/encode.h>
+#include <webp/mux.h>
+
+
+typedef struct {
+    unsigned char  *p;
+    size_t          n;
+} buf_t;
+
+
+static const char  *dir;
+static FILE        *manifest;
+static unsigned     nfiles;
+static unsigned long  rnd = 20240601;
+
+
+static void
+die(const char *fmt, ...)
+{
+    va_list  args;
+
+    fprintf(stderr, "gen-hostile: ");
+    va_start(args, fmt);
+    vfprintf(stderr, fmt, args);
+    va_end(args);
+    fprintf(stderr, "\n");
+    exit(1);
+}
+
+
+static void *
+xmalloc(size_t n)
+{
+    void  *p;
+
+    p = malloc(n ? n : 1);
+    if (p == NULL) {
+        die("malloc(%zu)", n);
+    }
+
+    return p;
+}
+
+
+static unsigned
+rand32(void)
+{
+    rnd = rnd * 6364136223846793005UL + 1442695040888963407UL;
+
+    return (unsigned) (rnd >> 33);
+}
+
+
+static buf_t
+bdup(buf_t b)
+{
+    buf_t  c;
+
+    c.p = xmalloc(b.n);
+    memcpy(c.p, b.p, b.n);
+    c.n = b.n;
+
+    return c;
+}
+
+
+/* a new buffer: b[0, at) + ins + b[at + del, n) */
+
+static buf_t
+bsplice(buf_t b, size_t at, size_t del, const void *ins, size_t ins_len)
+{
+    buf_t  c;
+
+    if (at > b.n || del > b.n - at) {
+        die("bsplice %zu %zu %zu", at, del, b.n);
+    }
+
+    c.n = b.n - del + ins_len;
+    c.p = xmalloc(c.n);
+    memcpy(c.p, b.p, at);
+    if (ins_len) {
+        memcpy(c.p + at, ins, ins_len);
+    }
+    memcpy(c.p + at + ins_len, b.p + at + del, b.n - at - del);
+
+    return c;
+}
+
+
+static void
+emit(const char *name, const char *expect, const char *what,
+    const unsigned char *p, size_t n)
+{
+    char   path[4096];
+    FILE  *f;
+
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+
+    f = fopen(path, "wb");
+    if (f == NULL) {
+        die("%s: %s", path, strerror(errno));
+    }
+
+    if (n && fwrite(p, 1, n, f) != n) {
+        die("%s: write failed", path);
+    }
+
+    fclose(f);
+
+    fprintf(manifest, "%s %s %s\n", name, expect, what);
+    nfiles++;
+}
+
+
+static void
+emitb(const char *name, const char *expect, const char *what, buf_t b)
+{
+    emit(name, expect, what, b.p, b.n);
+}
+
+
+static void
+be16(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char) (v >> 8);
+    p[1] = (unsigned char) v;
+}
+
+
+static void
+be32(unsigned char *p, unsigned long v)
+{
+    p[0] = (unsigned char) (v >> 24);
+    p[1] = (unsigned char) (v >> 16);
+    p[2] = (unsigned char) (v >> 8);
+    p[3] = (unsigned char) v;
+}
+
+
+static void
+le16(unsigned char *p, unsigned v)
+{
+    p[0] = (unsigned char) v;
+    p[1] = (unsigned char) (v >> 8);
+}
+
+
+static void
+le24(unsigned char *p, unsigned long v)
+{
+    p[0] = (unsigned char) v;
+    p[1] = (unsigned char) (v >> 8);
+    p[2] = (unsigned char) (v >> 16);
+}
+
+
+static void
+le32(unsigned char *p, unsigned long v)
+{
+    le16(p, v & 0xffff);
+    le16(p + 2, (v >> 16) & 0xffff);
+}
+
+
+static unsigned
+rd_be16(const unsigned char *p)
+{
+    return (unsigned) p[0] << 8 | p[1];
+}
+
+
+static unsigned long
+rd_le32(const unsigned char *p)
+{
+    return (unsigned long) p[0] | (unsigned long) p[1] << 8
+           | (unsigned long) p[2] << 16 | (unsigned long) p[3] << 24;
+}
+
+
+/* pixels: smooth gradients plus noise, so that the entropy data is big */
+
+static unsigned char *
+photo(unsigned w, unsigned h, unsigned comps)
+{
+    unsigned        x, y, c;
+    unsigned char  *p, *d;
+    double          fx, fy;
+
+    p = xmalloc((size_t) w * h * comps);
+    d = p;
+
+    for (y = 0; y < h; y++) {
+        fy = (double) y / h;
+
+        for (x = 0; x < w; x++) {
+            fx = (double) x / w;
+
+            for (c = 0; c < comps; c++) {
+                *d++ = (unsigned char) (127 + 90 * sin(fx * (7 + c * 3)
+                                                       + fy * (5 - c))
+                                        + (rand32() % 37) - 18);
+            }
+        }
+    }
+
+    return p;
+}
+
+
+/* JPEG encoder with the knobs we need */
+
+typedef struct {
+    int                   quality;
+    int                   progressive;
+    int                   arith;
+    int                   restart;          /* MCU rows */
+    int                   h0, v0;           /* luma sampling, 0 = default */
+    int                   adobe;            /* -1 = no Adobe marker */
+    J_COLOR_SPACE         jpeg_cs;          /* 0 = default for in_cs */
+    const unsigned char  *icc;
+    size_t                icc_len;
+    const unsigned char  *app1;
+    size_t                app1_len;
+    const unsigned char  *app1b;            /* a second APP1 */
+    size_t                app1b_len;
+    unsigned              coms;             /* empty COM markers */
+} jopt_t;
+
+
+static buf_t
+jpeg(const unsigned char *pix, unsigned w, unsigned h, int comps,
+    J_COLOR_SPACE in_cs, const jopt_t *o)
+{
+    buf_t                         b;
+    unsigned                      i;
+    JSAMPROW                      row;
+    unsigned char                *out;
+    unsigned long                 len;
+    struct jpeg_error_mgr         jerr;
+    struct jpeg_compress_struct   c;
+
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+
+    out = NULL;
+    len = 0;
+    jpeg_mem_dest(&c, &out, &len);
+
+    c.image_width = w;
+    c.image_height = h;
+    c.input_components = comps;
+    c.in_color_space = in_cs;
+
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, o->quality ? o->quality : 85, TRUE);
+
+    if (o->jpeg_cs) {
+        jpeg_set_colorspace(&c, o->jpeg_cs);
+    }
+
+    if (o->h0) {
+        c.comp_info[0].h_samp_factor = o->h0;
+        c.comp_info[0].v_samp_factor = o->v0;
+    }
+
+    if (o->adobe < 0) {
+        c.write_Adobe_marker = FALSE;
+    }
+
+    if (o->arith) {
+        c.arith_code = TRUE;
+    }
+
+    if (o->restart) {
+        c.restart_in_rows = o->restart;
+    }
+
+    if (o->progressive) {
+        jpeg_simple_progression(&c);
+    }
+
+    jpeg_start_compress(&c, TRUE);
+
+    for (i = 0; i < o->coms; i++) {
+        jpeg_write_marker(&c, JPEG_COM, (const JOCTET *) "", 0);
+    }
+
+    if (o->app1) {
+        jpeg_write_marker(&c, JPEG_APP0 + 1, o->app1, o->app1_len);
+    }
+
+    if (o->app1b) {
+        jpeg_write_marker(&c, JPEG_APP0 + 1, o->app1b, o->app1b_len);
+    }
+
+    if (o->icc) {
+        jpeg_write_icc_profile(&c, o->icc, o->icc_len);
+    }
+
+    while (c.next_scanline < h) {
+        row = (JSAMPROW) pix + (size_t) c.next_scanline * w * comps;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+
+    b.p = out;
+    b.n = len;
+
+    return b;
+}
+
+
+/*
+ * The markers of a JPEG in order: header segments are walked by their
+ * lengths, entropy-coded data is scanned for 0xFF followed by a byte other
+ * than 0x00 and RSTn.  Returns the count; pos[i] is the offset of the 0xFF.
+ */
+
+#define MAX_MARKERS  4096
+
+static unsigned
+jpeg_markers(buf_t b, size_t *pos, unsigned *mk)
+{
+    size_t    i;
+    unsigned  n, m;
+
+    n = 0;
+    i = 2;
+
+    while (i + 2 <= b.n && n < MAX_MARKERS) {
+
+        if (b.p[i] != 0xff) {
+            die("jpeg_markers: no marker at %zu", i);
+        }
+
+        m = b.p[i + 1];
+        pos[n] = i;
+        mk[n++] = m;
+
+        if (m == 0xd9 || i + 4 > b.n) {
+            break;
+        }
+
+        i += 2 + rd_be16(b.p + i + 2);
+
+        if (m != 0xda) {
+            continue;
+        }
+
+        /* entropy-coded data */
+
+        while (i + 1 < b.n) {
+            if (b.p[i] == 0xff && b.p[i + 1] != 0
+                && !(b.p[i + 1] >= 0xd0 && b.p[i + 1] <= 0xd7))
+            {
+                break;
+            }
+
+            i++;
+        }
+    }
+
+    return n;
+}
+
+
+static long
+jpeg_find(buf_t b, unsigned marker, unsigned nth)
+{
+    unsigned  i, n, mk[MAX_MARKERS];
+    size_t    pos[MAX_MARKERS];
+
+    n = jpeg_markers(b, pos, mk);
+
+    for (i = 0; i < n; i++) {
+        if (mk[i] == marker && nth-- == 0) {
+            return (long) pos[i];
+        }
+    }
+
+    return -1;
+}
+
+
+static long
+jpeg_sof(buf_t b)
+{
+    unsigned  i, n, mk[MAX_MARKERS];
+    size_t    pos[MAX_MARKERS];
+
+    n = jpeg_markers(b, pos, mk);
+
+    for (i = 0; i < n; i++) {
+        if (mk[i] >= 0xc0 && mk[i] <= 0xcf && mk[i] != 0xc4
+            && mk[i] != 0xc8 && mk[i] != 0xcc)
+        {
+            return (long) pos[i];
+        }
+    }
+
+    die("no SOF");
+
+    return -1;
+}
+
+
+/* a copy with the SOF dimensions replaced */
+
+static buf_t
+jpeg_dims(buf_t b, unsigned w, unsigned h)
+{
+    long   sof;
+    buf_t  c;
+
+    c = bdup(b);
+    sof = jpeg_sof(c);
+    be16(c.p + sof + 5, h);
+    be16(c.p + sof + 7, w);
+
+    return c;
+}
+
+
+/* WebP */
+
+static buf_t
+webp_lossy(const unsigned char *rgb, unsigned w, unsigned h, int q)
+{
+    buf_t     b;
+    uint8_t  *out;
+
+    b.n = WebPEncodeRGB(rgb, (int) w, (int) h, (int) w * 3, (float) q, &out);
+    if (b.n == 0) {
+        die("WebPEncodeRGB");
+    }
+
+    b.p = xmalloc(b.n);
+    memcpy(b.p, out, b.n);
+    WebPFree(out);
+
+    return b;
+}
+
+
+static buf_t
+webp_lossless(const unsigned char *rgb, unsigned w, unsigned h)
+{
+    buf_t     b;
+    uint8_t  *out;
+
+    b.n = WebPEncodeLosslessRGB(rgb, (int) w, (int) h, (int) w * 3, &out);
+    if (b.n == 0) {
+        die("WebPEncodeLosslessRGB");
+    }
+
+    b.p = xmalloc(b.n);
+    memcpy(b.p, out, b.n);
+    WebPFree(out);
+
+    return b;
+}
+
+
+static buf_t
+webp_alpha(unsigned w, unsigned h)
+{
+    buf_t           b;
+    unsigned        i;
+    uint8_t        *out;
+    unsigned char  *rgba;
+
+    rgba = photo(w, h, 4);
+    for (i = 0; i < w * h; i++) {
+        rgba[i * 4 + 3] = (i % w < w / 2) ? 255 : (unsigned char) (i % 251);
+    }
+
+    b.n = WebPEncodeRGBA(rgba, (int) w, (int) h, (int) w * 4, 80, &out);
+    if (b.n == 0) {
+        die("WebPEncodeRGBA");
+    }
+
+    b.p = xmalloc(b.n);
+    memcpy(b.p, out, b.n);
+    WebPFree(out);
+    free(rgba);
+
+    return b;
+}
+
+
+/* image + optional ICCP / EXIF / XMP chunks: the extended format */
+
+static buf_t
+webp_mux(buf_t img, buf_t icc, buf_t exif, buf_t xmp)
+{
+    buf_t     b;
+    WebPMux  *mux;
+    WebPData  d, a;
+
+    mux = WebPMuxNew();
+    d.bytes = img.p;
+    d.size = img.n;
+
+    if (WebPMuxSetImage(mux, &d, 1) != WEBP_MUX_OK) {
+        die("WebPMuxSetImage");
+    }
+
+    if (icc.n) {
+        d.bytes = icc.p;
+        d.size = icc.n;
+        if (WebPMuxSetChunk(mux, "ICCP", &d, 1) != WEBP_MUX_OK) {
+            die("WebPMuxSetChunk ICCP");
+        }
+    }
+
+    if (exif.n) {
+        d.bytes = exif.p;
+        d.size = exif.n;
+        if (WebPMuxSetChunk(mux, "EXIF", &d, 1) != WEBP_MUX_OK) {
+            die("WebPMuxSetChunk EXIF");
+        }
+    }
+
+    if (xmp.n) {
+        d.bytes = xmp.p;
+        d.size = xmp.n;
+        if (WebPMuxSetChunk(mux, "XMP ", &d, 1) != WEBP_MUX_OK) {
+            die("WebPMuxSetChunk XMP");
+        }
+    }
+
+    WebPDataInit(&a);
+    if (WebPMuxAssemble(mux, &a) != WEBP_MUX_OK) {
+        die("WebPMuxAssemble");
+    }
+
+    b.p = xmalloc(a.size);
+    memcpy(b.p, a.bytes, a.size);
+    b.n = a.size;
+
+    WebPDataClear(&a);
+    WebPMuxDelete(mux);
+
+    return b;
+}
+
+
+static buf_t
+webp_animated(unsigned w, unsigned h, unsigned frames)
+{
+    buf_t                    b;
+    unsigned                 i;
+    unsigned char           *pix;
+    WebPData                 data;
+    WebPPicture              pic;
+    WebPAnimEncoder         *enc;
+    WebPAnimEncoderOptions   opts;
+
+    if (!WebPAnimEncoderOptionsInit(&opts)) {
+        die("WebPAnimEncoderOptionsInit");
+    }
+
+    enc = WebPAnimEncoderNew((int) w, (int) h, &opts);
+    if (enc == NULL) {
+        die("WebPAnimEncoderNew");
+    }
+
+    for (i = 0; i < frames; i++) {
+        pix = photo(w, h, 3);
+
+        WebPPictureInit(&pic);
+        pic.width = (int) w;
+        pic.height = (int) h;
+        pic.use_argb = 1;
+        WebPPictureImportRGB(&pic, pix, (int) w * 3);
+
+        if (!WebPAnimEncoderAdd(enc, &pic, (int) i * 100, NULL)) {
+            die("WebPAnimEncoderAdd");
+        }
+
+        WebPPictureFree(&pic);
+        free(pix);
+    }
+
+    WebPAnimEncoderAdd(enc, NULL, (int) frames * 100, NULL);
+
+    WebPDataInit(&data);
+    if (!WebPAnimEncoderAssemble(enc, &data)) {
+        die("WebPAnimEncoderAssemble");
+    }
+
+    b.p = xmalloc(data.size);
+    memcpy(b.p, data.bytes, data.size);
+    b.n = data.size;
+
+    WebPDataClear(&data);
+    WebPAnimEncoderDelete(enc);
+
+    return b;
+}
+
+
+/* a RIFF/WEBP file from raw chunks: fourcc, size as written, payload */
+
+typedef struct {
+    const char           *fourcc;
+    unsigned long         size;         /* written size field */
+    const unsigned char  *data;
+    size_t                len;          /* bytes actually written */
+} chunk_t;
+
+
+static buf_t
+riff(const chunk_t *ch, unsigned n, long riff_size)
+{
+    buf_t     b;
+    size_t    total, pos;
+    unsigned  i;
+
+    total = 12;
+    for (i = 0; i < n; i++) {
+        total += 8 + ch[i].len + (ch[i].len & 1);
+    }
+
+    b.p = xmalloc(total);
+    b.n = total;
+
+    memcpy(b.p, "RIFF", 4);
+    le32(b.p + 4, riff_size >= 0 ? (unsigned long) riff_size : total - 8);
+    memcpy(b.p + 8, "WEBP", 4);
+
+    pos = 12;
+    for (i = 0; i < n; i++) {
+        memcpy(b.p + pos, ch[i].fourcc, 4);
+        le32(b.p + pos + 4, ch[i].size);
+        if (ch[i].len) {
+            memcpy(b.p + pos + 8, ch[i].data, ch[i].len);
+        }
+        pos += 8 + ch[i].len;
+        if (ch[i].len & 1) {
+            b.p[pos++] = 0;
+        }
+    }
+
+    return b;
+}
+
+
+/* the payload of the first chunk with this fourcc in a WebP file */
+
+static buf_t
+webp_chunk(buf_t b, const char *fourcc)
+{
+    buf_t          c;
+    size_t         pos;
+    unsigned long  len;
+
+    pos = 12;
+
+    while (pos + 8 <= b.n) {
+        len = rd_le32(b.p + pos + 4);
+
+        if (memcmp(b.p + pos, fourcc, 4) == 0) {
+            c.p = b.p + pos + 8;
+            c.n = len;
+            return c;
+        }
+
+        pos += 8 + len + (len & 1);
+    }
+
+    die("no %s chunk", fourcc);
+
+    c.p = NULL;
+    c.n = 0;
+
+    return c;
+}
+
+
+static size_t
+webp_chunk_offset(buf_t b, const char *fourcc)
+{
+    buf_t  c;
+
+    c = webp_chunk(b, fourcc);
+
+    return (size_t) (c.p - b.p) - 8;
+}
+
+
+static void
+vp8x(unsigned char *p, unsigned flags, unsigned long w, unsigned long h)
+{
+    memset(p, 0, 10);
+    p[0] = (unsigned char) flags;
+    le24(p + 4, w - 1);
+    le24(p + 7, h - 1);
+}
+
+
+/* ICC: a profile header that passes the library's checks, padded to len */
+
+static buf_t
+icc_profile(size_t len, const char *cs)
+{
+    buf_t   b;
+    size_t  i;
+
+    b.p = xmalloc(len);
+    b.n = len;
+
+    for (i = 0; i < len; i++) {
+        b.p[i] = (unsigned char) (i * 7 + (i >> 8));
+    }
+
+    memset(b.p, 0, 132);
+    be32(b.p, len);
+    be32(b.p + 8, 0x02100000);
+    memcpy(b.p + 12, "mntr", 4);
+    memcpy(b.p + 16, cs, 4);
+    memcpy(b.p + 20, "XYZ ", 4);
+    memcpy(b.p + 36, "acsp", 4);
+    be32(b.p + 68, 0xf6d6);
+    be32(b.p + 72, 0x10000);
+    be32(b.p + 76, 0xd32d);
+
+    /* one private tag covering the rest */
+    be32(b.p + 128, 1);
+    memcpy(b.p + 132, "tnny", 4);
+    be32(b.p + 136, 144);
+    be32(b.p + 140, len - 144);
+
+    return b;
+}
+
+
+/* an APP2 ICC_PROFILE marker with any sequence numbers */
+
+static size_t
+icc_marker(unsigned char *m, unsigned seq, unsigned count,
+    const unsigned char *data, size_t len)
+{
+    m[0] = 0xff;
+    m[1] = 0xe2;
+    be16(m + 2, (unsigned) (2 + 14 + len));
+    memcpy(m + 4, "ICC_PROFILE", 12);
+    m[16] = (unsigned char) seq;
+    m[17] = (unsigned char) count;
+    memcpy(m + 18, data, len);
+
+    return 18 + len;
+}
+
+
+/* EXIF */
+
+typedef struct {
+    int            le;
+    unsigned long  ifd;             /* IFD0 offset in the TIFF header */
+    unsigned       entries;         /* entry count as written */
+    unsigned       magic;           /* 42 */
+    const char    *order;           /* "II" / "MM" / other */
+    unsigned       tag;             /* 0x0112 */
+    unsigned       type;            /* 3 = SHORT */
+    unsigned long  count;           /* 1 */
+    unsigned long  value;           /* orientation */
+    size_t         cut;             /* length of the TIFF part, 0 = all */
+} exif_t;
+
+
+static size_t
+exif_block(unsigned char *b, const exif_t *e)
+{
+    size_t          n;
+    unsigned char  *t;
+
+#define P16(p, v) (e->le ? le16(p, v) : be16(p, v))
+#define P32(p, v) (e->le ? le32(p, v) : be32(p, v))
+
+    memcpy(b, "Exif\0\0", 6);
+    t = b + 6;
+    memset(t, 0, 64);
+
+    memcpy(t, e->order, 2);
+    P16(t + 2, e->magic);
+    P32(t + 4, e->ifd);
+
+    /* IFD0 at 8: the orientation entry, then "next IFD" 0 */
+    P16(t + 8, e->entries);
+    P16(t + 10, e->tag);
+    P16(t + 12, e->type);
+    P32(t + 14, e->count);
+
+    if (e->type == 3) {
+        P16(t + 18, e->value);
+        P16(t + 20, 0);
+
+    } else {
+        P32(t + 18, e->value);
+    }
+
+    P32(t + 22, 0);
+    memcpy(t + 26, "tunny\0", 6);
+
+    n = 32;
+
+#undef P16
+#undef P32
+
+    if (e->cut && e->cut < n) {
+        n = e->cut;
+    }
+
+    return 6 + n;
+}
+
+
+/* the corpus */
+
+static unsigned char  *pix_rgb;          /* 320x240 photo */
+static unsigned char  *pix_gray;
+static unsigned char  *pix_cmyk;
+static buf_t           base_jpg, prog_jpg, arith_jpg, base_webp, ll_webp;
+
+
+static void
+gen_truncations(const char *prefix, buf_t b, const char *what,
+    size_t tail_any)
+{
+    char      name[128], desc[160];
+    size_t    cut, step, body;
+    unsigned  i;
+    long      sos;
+
+    /* every byte of the first 32, then header segments, then data */
+
+    body = b.n;
+    sos = -1;
+
+    if (b.p[0] == 0xff) {
+        sos = jpeg_find(b, 0xda, 0);
+        body = (size_t) sos + 2 + rd_be16(b.p + sos + 2);
+    }
+
+    for (cut = 1; cut < 32 && cut < b.n; cut++) {
+        snprintf(name, sizeof(name), "%s-cut-%05zu.%s", prefix, cut,
+                 b.p[0] == 0xff ? "jpg" : "webp");
+        snprintf(desc, sizeof(desc), "%s cut at %zu of %zu", what, cut, b.n);
+        emit(name, "reject", desc, b.p, cut);
+    }
+
+    step = (body > 32) ? (body - 32) / 12 + 1 : 1;
+
+    for (cut = 32 + step / 2; cut < body; cut += step) {
+        snprintf(name, sizeof(name), "%s-cut-%05zu.%s", prefix, cut,
+                 b.p[0] == 0xff ? "jpg" : "webp");
+        snprintf(desc, sizeof(desc), "%s cut at %zu of %zu (headers)", what,
+                 cut, b.n);
+        emit(name, "reject", desc, b.p, cut);
+    }
+
+    for (i = 0; i < 24; i++) {
+        cut = body + (b.n - body) * i / 24;
+        if (cut < 32 || cut + tail_any >= b.n) {
+            continue;
+        }
+
+        snprintf(name, sizeof(name), "%s-cut-%05zu.%s", prefix, cut,
+                 b.p[0] == 0xff ? "jpg" : "webp");
+        snprintf(desc, sizeof(desc), "%s cut at %zu of %zu (data)", what,
+                 cut, b.n);
+        emit(name, "reject", desc, b.p, cut);
+    }
+
+    /* the last bytes: only an EOI or padding may be missing */
+
+    for (cut = b.n - tail_any; cut < b.n; cut++) {
+        snprintf(name, sizeof(name), "%s-cut-%05zu.%s", prefix, cut,
+                 b.p[0] == 0xff ? "jpg" : "webp");
+        snprintf(desc, sizeof(desc), "%s cut at %zu of %zu (tail)", what,
+                 cut, b.n);
+        emit(name, "any", desc, b.p, cut);
+    }
+}
+
+
+static void
+gen_bitflips(const char *prefix, buf_t b, const char *what, unsigned files,
+    unsigned skip)
+{
+    char      name[128], desc[160];
+    buf_t     c;
+    size_t    at;
+    unsigned  i, k, flips;
+
+    for (i = 0; i < files; i++) {
+        c = bdup(b);
+        flips = 1 + i % 8;
+
+        for (k = 0; k < flips; k++) {
+            at = skip + rand32() % (c.n - skip);
+            c.p[at] ^= (unsigned char) (1u << (rand32() % 8));
+        }
+
+        snprintf(name, sizeof(name), "%s-flip-%02u.%s", prefix, i,
+                 b.p[0] == 0xff ? "jpg" : "webp");
+        snprintf(desc, sizeof(desc), "%s with %u flipped bits", what, flips);
+        emitb(name, "any", desc, c);
+        free(c.p);
+    }
+
+    /* a block of zeros and one of 0xff in the middle */
+
+    c = bdup(b);
+    memset(c.p + c.n / 2, 0, c.n / 8);
+    snprintf(name, sizeof(name), "%s-zeroed.%s", prefix,
+             b.p[0] == 0xff ? "jpg" : "webp");
+    snprintf(desc, sizeof(desc), "%s with an eighth zeroed", what);
+    emitb(name, "any", desc, c);
+
+    memset(c.p + c.n / 2, 0xff, c.n / 8);
+    snprintf(name, sizeof(name), "%s-ffed.%s", prefix,
+             b.p[0] == 0xff ? "jpg" : "webp");
+    snprintf(desc, sizeof(desc), "%s with an eighth 0xFF", what);
+    emitb(name, "any", desc, c);
+    free(c.p);
+}
+
+
+static void
+gen_not_images(void)
+{
+    size_t         i;
+    unsigned char  z[4096];
+    static const char  text[] = "hello, this is not an image\n";
+    static const char  html[] =
+        "<!DOCTYPE html>\n<html><head><title>404 Not Found</title></head>"
+        "<body><h1>Not Found</h1><img src=\"x.jpg\"></body></html>\n";
+    static const char  bom[] = "\xef\xbb\xbf<html><body>hi</body></html>";
+    static const char  svg[] =
+        "<?xml version=\"1.0\"?><svg xmlns=\"http://www.w3.org/2000/svg\" "
+        "width=\"65500\" height=\"65500\"><rect width=\"1\" height=\"1\"/>"
+        "</svg>";
+    static const char  json[] = "{\"error\":\"not found\"}";
+    static const char  riff[] = "RIFF\x10\0\0\0WEBPVP8 hello world";
+    static const char  jfif[] = "JFIF\0\x01\x01 not really";
+    static const char  php[] = "<?php echo 'x'; ?>\xff\xd8\xff\xe0";
+
+    emit("empty.jpg", "reject", "zero bytes", z, 0);
+    emit("empty.webp", "reject", "zero bytes", z, 0);
+
+    memset(z, 0, sizeof(z));
+    emit("zeros-4k.jpg", "reject", "4096 zero bytes", z, sizeof(z));
+    emit("zeros-1.jpg", "reject", "one zero byte", z, 1);
+
+    memset(z, 0xff, sizeof(z));
+    emit("ff-4k.jpg", "reject", "4096 0xFF bytes", z, sizeof(z));
+    z[1] = 0xd8;
+    emit("soi-ff-4k.jpg", "reject", "SOI then 0xFF fill", z, sizeof(z));
+    memset(z + 3, 0, sizeof(z) - 3);
+    emit("soi-zeros.jpg", "reject", "SOI then zeros", z, sizeof(z));
+    emit("soi-only.jpg", "reject", "FF D8 FF", z, 3);
+    emit("soi-2.jpg", "reject", "FF D8", z, 2);
+    z[2] = 0xd9;
+    emit("soi-eoi.jpg", "reject", "SOI EOI", z, 3 + 1);
+
+    emit("text.jpg", "reject", "plain text", (const unsigned char *) text,
+         sizeof(text) - 1);
+    emit("html.jpg", "reject", "an HTML error page",
+         (const unsigned char *) html, sizeof(html) - 1);
+    emit("html.webp", "reject", "an HTML error page",
+         (const unsigned char *) html, sizeof(html) - 1);
+    emit("bom-html.jpg", "reject", "HTML with a BOM",
+         (const unsigned char *) bom, sizeof(bom) - 1);
+    emit("svg.jpg", "reject", "SVG claiming 65500x65500",
+         (const unsigned char *) svg, sizeof(svg) - 1);
+    emit("json.jpg", "reject", "JSON", (const unsigned char *) json,
+         sizeof(json) - 1);
+    emit("riff-text.webp", "reject", "RIFF/WEBP with text in VP8",
+         (const unsigned char *) riff, sizeof(riff) - 1);
+    emit("jfif-text.jpg", "reject", "JFIF without SOI",
+         (const unsigned char *) jfif, sizeof(jfif) - 1);
+    emit("php-polyglot.jpg", "reject", "PHP followed by SOI",
+         (const unsigned char *) php, sizeof(php) - 1);
+
+    for (i = 0; i < sizeof(z); i++) {
+        z[i] = (unsigned char) rand32();
+    }
+    emit("random-4k.jpg", "reject", "random bytes", z, sizeof(z));
+    z[0] = 0xff; z[1] = 0xd8; z[2] = 0xff;
+    emit("soi-random.jpg", "reject", "SOI then random bytes", z, sizeof(z));
+    memcpy(z, "RIFF\xf4\x0f\0\0WEBPVP8 \xe8\x0f\0\0", 20);
+    emit("riff-random.webp", "reject", "RIFF/VP8 then random bytes", z,
+         sizeof(z));
+    memcpy(z + 12, "VP8L", 4);
+    z[20] = 0x2f;
+    emit("riff-random-ll.webp", "reject", "RIFF/VP8L then random bytes", z,
+         sizeof(z));
+}
+
+
+static void
+gen_bombs(void)
+{
+    buf_t   c;
+    size_t  off;
+
+    c = jpeg_dims(base_jpg, 65500, 65500);
+    emitb("bomb-65500x65500.jpg", "reject", "SOF claims 65500x65500", c);
+    free(c.p);
+
+    c = jpeg_dims(prog_jpg, 65500, 65500);
+    emitb("bomb-65500x65500-prog.jpg", "reject",
+          "progressive SOF claims 65500x65500", c);
+    free(c.p);
+
+    c = jpeg_dims(arith_jpg, 65500, 65500);
+    emitb("bomb-65500x65500-arith.jpg", "reject",
+          "arithmetic SOF claims 65500x65500", c);
+    free(c.p);
+
+    c = jpeg_dims(base_jpg, 65535, 65535);
+    emitb("bomb-65535x65535.jpg", "reject", "SOF claims 65535x65535", c);
+    free(c.p);
+
+    c = jpeg_dims(base_jpg, 8000, 6250);
+    emitb("bomb-8000x6250.jpg", "reject",
+          "SOF claims 50 Mpx (= the limit), data for 320x240", c);
+    free(c.p);
+
+    c = jpeg_dims(base_jpg, 65500, 1);
+    emitb("bomb-65500x1.jpg", "reject", "SOF claims 65500x1", c);
+    free(c.p);
+
+    c = jpeg_dims(base_jpg, 1, 65500);
+    emitb("bomb-1x65500.jpg", "reject", "SOF claims 1x65500", c);
+    free(c.p);
+
+    c = jpeg_dims(base_jpg, 640, 480);
+    emitb("lie-640x480.jpg", "reject", "SOF claims 640x480, data 320x240", c);
+    free(c.p);
+
+    c = jpeg_dims(base_jpg, 320, 0);
+    emitb("zero-height.jpg", "reject", "SOF height 0 (DNL style)", c);
+    free(c.p);
+
+    c = jpeg_dims(base_jpg, 0, 240);
+    emitb("zero-width.jpg", "reject", "SOF width 0", c);
+    free(c.p);
+
+    /* WebP: VP8X canvas, VP8 frame, VP8L header */
+
+    c = webp_mux(base_webp, (buf_t) { NULL, 0 },
+                 (buf_t) { (unsigned char *) "II*\0\x08\0\0\0\0\0", 10 },
+                 (buf_t) { NULL, 0 });
+    off = webp_chunk_offset(c, "VP8X");
+    le24(c.p + off + 12, 16384 - 1);
+    le24(c.p + off + 15, 16384 - 1);
+    emitb("bomb-vp8x-16384.webp", "reject", "VP8X canvas 16384x16384", c);
+
+    le24(c.p + off + 12, 0xffffff);
+    le24(c.p + off + 15, 0xffffff);
+    emitb("bomb-vp8x-2p24.webp", "reject", "VP8X canvas 2^24 x 2^24", c);
+
+    le24(c.p + off + 12, 640 - 1);
+    le24(c.p + off + 15, 480 - 1);
+    emitb("lie-vp8x-640x480.webp", "reject",
+          "VP8X canvas 640x480, frame 320x240", c);
+    free(c.p);
+
+    c = bdup(base_webp);
+    le16(c.p + 26, 16383);
+    le16(c.p + 28, 16383);
+    emitb("bomb-vp8-16383.webp", "reject", "VP8 frame 16383x16383", c);
+    le16(c.p + 26, 0);
+    le16(c.p + 28, 0);
+    emitb("zero-vp8.webp", "reject", "VP8 frame 0x0", c);
+    le16(c.p + 26, 320 | 0xc000);
+    le16(c.p + 28, 240 | 0xc000);
+    emitb("vp8-scale-bits.webp", "any", "VP8 frame with upscale bits", c);
+    free(c.p);
+
+    c = bdup(ll_webp);
+    /* 14 bits width-1, 14 bits height-1 after the 0x2f signature */
+    c.p[21] = 0xff;
+    c.p[22] = 0xff;
+    c.p[23] = 0xff;
+    c.p[24] = (c.p[24] & 0xf0) | 0x0f;
+    emitb("bomb-vp8l-16384.webp", "reject", "VP8L 16384x16384", c);
+    free(c.p);
+    c = bdup(ll_webp);
+    c.p[24] = (c.p[24] & 0x1f) | 0xe0;
+    emitb("vp8l-bad-version.webp", "reject", "VP8L version 7", c);
+    free(c.p);
+}
+
+
+static void
+gen_jpeg_variants(void)
+{
+    buf_t          c;
+    long           sof, sos, dht, dqt;
+    jopt_t         o;
+    unsigned       i;
+    unsigned char  *thin;
+    static const struct { const char *name; int h, v; const char *what; }
+        samp[] = {
+            { "samp-444.jpg", 1, 1, "4:4:4" },
+            { "samp-422.jpg", 2, 1, "4:2:2" },
+            { "samp-440.jpg", 1, 2, "4:4:0" },
+            { "samp-411.jpg", 4, 1, "4:1:1" },
+            { "samp-410.jpg", 4, 2, "4:1:0" },
+            { "samp-31.jpg", 3, 1, "3x1 luma sampling" },
+            { "samp-13.jpg", 1, 3, "1x3 luma sampling" },
+        };
+
+    memset(&o, 0, sizeof(o));
+
+    /* valid but unusual: must come out as 200 */
+
+    emitb("baseline.jpg", "ok", "plain baseline 320x240", base_jpg);
+    emitb("progressive.jpg", "ok", "progressive", prog_jpg);
+    emitb("arith.jpg", "ok", "arithmetic-coded", arith_jpg);
+
+    o.progressive = 1;
+    o.arith = 1;
+    c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb("arith-prog.jpg", "ok", "arithmetic-coded progressive", c);
+    free(c.p);
+
+    memset(&o, 0, sizeof(o));
+    o.restart = 1;
+    c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb("restart.jpg", "ok", "restart interval every MCU row", c);
+
+    /* restart markers renumbered: libjpeg resyncs with warnings */
+    for (i = 0; i + 1 < c.n; i++) {
+        if (c.p[i] == 0xff && c.p[i + 1] >= 0xd0 && c.p[i + 1] <= 0xd7) {
+            c.p[i + 1] = 0xd0 + ((c.p[i + 1] + 3) & 7);
+        }
+    }
+    emitb("restart-bad.jpg", "any", "restart markers out of order", c);
+    free(c.p);
+
+    o.restart = 0;
+    o.quality = 100;
+    c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb("q100.jpg", "ok", "quality 100", c);
+    free(c.p);
+    o.quality = 1;
+    c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb("q1.jpg", "ok", "quality 1", c);
+    free(c.p);
+    o.quality = 0;
+
+    c = jpeg(pix_gray, 320, 240, 1, JCS_GRAYSCALE, &o);
+    emitb("gray.jpg", "ok", "greyscale", c);
+    free(c.p);
+
+    o.progressive = 1;
+    c = jpeg(pix_gray, 320, 240, 1, JCS_GRAYSCALE, &o);
+    emitb("gray-prog.jpg", "ok", "greyscale progressive", c);
+    free(c.p);
+    o.progressive = 0;
+
+    c = jpeg(pix_cmyk, 320, 240, 4, JCS_CMYK, &o);
+    emitb("cmyk.jpg", "ok", "CMYK with an Adobe marker", c);
+    free(c.p);
+
+    o.adobe = -1;
+    c = jpeg(pix_cmyk, 320, 240, 4, JCS_CMYK, &o);
+    emitb("cmyk-noadobe.jpg", "ok", "CMYK without an Adobe marker", c);
+    free(c.p);
+    o.adobe = 0;
+
+    o.jpeg_cs = JCS_YCCK;
+    c = jpeg(pix_cmyk, 320, 240, 4, JCS_CMYK, &o);
+    emitb("ycck.jpg", "ok", "YCCK", c);
+    free(c.p);
+
+    o.progressive = 1;
+    c = jpeg(pix_cmyk, 320, 240, 4, JCS_CMYK, &o);
+    emitb("ycck-prog.jpg", "ok", "YCCK progressive", c);
+    free(c.p);
+    o.progressive = 0;
+    o.jpeg_cs = 0;
+
+    o.jpeg_cs = JCS_RGB;
+    c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb("rgb-stored.jpg", "ok", "RGB colour space (no YCbCr)", c);
+    free(c.p);
+    o.jpeg_cs = 0;
+
+    /* two components, colour space unknown */
+    {
+        unsigned char  *two;
+
+        two = photo(320, 240, 2);
+        o.jpeg_cs = JCS_UNKNOWN;
+        c = jpeg(two, 320, 240, 2, JCS_UNKNOWN, &o);
+        emitb("two-components.jpg", "any", "2 components, unknown colours",
+              c);
+        free(c.p);
+        free(two);
+        o.jpeg_cs = 0;
+    }
+
+    for (i = 0; i < sizeof(samp) / sizeof(samp[0]); i++) {
+        o.h0 = samp[i].h;
+        o.v0 = samp[i].v;
+        c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+        emitb(samp[i].name, "ok", samp[i].what, c);
+        free(c.p);
+    }
+    o.h0 = o.v0 = 0;
+
+    /* thin and odd sizes */
+    thin = photo(5000, 2, 3);
+    c = jpeg(thin, 5000, 1, 3, JCS_RGB, &o);
+    emitb("thin-5000x1.jpg", "ok", "5000x1", c);
+    free(c.p);
+    c = jpeg(thin, 1, 5000, 3, JCS_RGB, &o);
+    emitb("thin-1x5000.jpg", "ok", "1x5000", c);
+    free(c.p);
+    c = jpeg(thin, 101, 3, 3, JCS_RGB, &o);
+    emitb("odd-101x3.jpg", "ok", "101x3", c);
+    free(c.p);
+    free(thin);
+
+    /* small file, many pixels: a flat 6000x4000 (24 Mpx) really encoded */
+    {
+        unsigned char  *flat;
+
+        flat = xmalloc(6000 * 4000);
+        memset(flat, 0x80, 6000 * 4000);
+        o.quality = 10;
+        c = jpeg(flat, 6000, 4000, 1, JCS_GRAYSCALE, &o);
+        emitb("flat-6000x4000.jpg", "ok", "flat grey 6000x4000, small file",
+              c);
+        free(c.p);
+        free(flat);
+        o.quality = 0;
+    }
+
+    /* 20000 empty COM markers before the frame */
+    o.coms = 20000;
+    c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb("com-20000.jpg", "ok", "20000 COM markers", c);
+    free(c.p);
+    o.coms = 0;
+
+    /* SOF patches: precision, process, components, sampling, tables */
+
+    sof = jpeg_sof(base_jpg);
+
+    c = bdup(base_jpg);
+    c.p[sof + 4] = 12;
+    emitb("precision-12.jpg", "reject", "12-bit sample precision", c);
+    c.p[sof + 4] = 16;
+    emitb("precision-16.jpg", "reject", "16-bit sample precision", c);
+    c.p[sof + 4] = 0;
+    emitb("precision-0.jpg", "reject", "0-bit sample precision", c);
+    free(c.p);
+
+    {
+        static const struct { unsigned m; const char *name, *what,
+                              *expect; }  sofs[] = {
+            { 0xc1, "sof1.jpg", "SOF1 extended sequential", "ok" },
+            { 0xc2, "sof2-on-baseline.jpg", "SOF2 on baseline scans",
+              "any" },
+            { 0xc3, "sof3-lossless.jpg", "SOF3 lossless", "reject" },
+            { 0xc5, "sof5.jpg", "SOF5 differential sequential", "reject" },
+            { 0xc6, "sof6.jpg", "SOF6 differential progressive", "reject" },
+            { 0xc7, "sof7.jpg", "SOF7 differential lossless", "reject" },
+            { 0xc9, "sof9-on-huffman.jpg", "SOF9 on Huffman data", "any" },
+            { 0xcb, "sof11.jpg", "SOF11 arithmetic lossless", "reject" },
+            { 0xcd, "sof13.jpg", "SOF13 differential arithmetic",
+              "reject" },
+            { 0xcf, "sof15.jpg", "SOF15", "reject" },
+        };
+
+        for (i = 0; i < sizeof(sofs) / sizeof(sofs[0]); i++) {
+            c = bdup(base_jpg);
+            c.p[sof + 1] = (unsigned char) sofs[i].m;
+            emitb(sofs[i].name, sofs[i].expect, sofs[i].what, c);
+            free(c.p);
+        }
+    }
+
+    c = bdup(arith_jpg);
+    sof = jpeg_sof(c);
+    c.p[sof + 4] = 12;
+    emitb("arith-precision-12.jpg", "reject", "arithmetic 12-bit", c);
+    free(c.p);
+
+    sof = jpeg_sof(base_jpg);
+
+    /* components: SOF length stays, count lies */
+    c = bdup(base_jpg);
+    c.p[sof + 9] = 0;
+    emitb("ncomp-0.jpg", "reject", "0 components", c);
+    c.p[sof + 9] = 4;
+    emitb("ncomp-4-short.jpg", "reject", "4 components, 3 described", c);
+    c.p[sof + 9] = 255;
+    emitb("ncomp-255.jpg", "reject", "255 components", c);
+    free(c.p);
+
+    /* sampling factors of the first component */
+    c = bdup(base_jpg);
+    c.p[sof + 11] = 0x00;
+    emitb("samp-0.jpg", "reject", "sampling factors 0x0", c);
+    c.p[sof + 11] = 0x44;
+    emitb("samp-4x4.jpg", "reject", "4x4 luma sampling: 18 blocks per MCU",
+          c);
+    c.p[sof + 11] = 0x55;
+    emitb("samp-5.jpg", "reject", "sampling factors 5x5", c);
+    c.p[sof + 11] = 0xff;
+    emitb("samp-15.jpg", "reject", "sampling factors 15x15", c);
+    free(c.p);
+
+    /* quantisation table selector 3 (undefined) and 9 (invalid) */
+    c = bdup(base_jpg);
+    c.p[sof + 12] = 3;
+    emitb("qtable-3.jpg", "reject", "undefined quantisation table", c);
+    c.p[sof + 12] = 9;
+    emitb("qtable-9.jpg", "reject", "quantisation table 9", c);
+    free(c.p);
+
+    /* duplicate component ids */
+    c = bdup(base_jpg);
+    c.p[sof + 13] = c.p[sof + 10];
+    emitb("comp-dup-id.jpg", "any", "duplicate component ids", c);
+    free(c.p);
+
+    /* SOF length field shorter / longer than the data */
+    c = bdup(base_jpg);
+    be16(c.p + sof + 2, 8);
+    emitb("sof-len-8.jpg", "reject", "SOF length 8", c);
+    be16(c.p + sof + 2, 0xffff);
+    emitb("sof-len-ffff.jpg", "reject", "SOF length 65535", c);
+    be16(c.p + sof + 2, 1);
+    emitb("sof-len-1.jpg", "reject", "SOF length 1", c);
+    free(c.p);
+
+    /* a second SOF right after the first */
+    {
+        size_t  len = 2 + rd_be16(base_jpg.p + sof + 2);
+
+        c = bsplice(base_jpg, (size_t) sof + len, 0, base_jpg.p + sof, len);
+        emitb("two-sof.jpg", "reject", "two SOF markers", c);
+        free(c.p);
+    }
+
+    /* no Huffman tables: libjpeg-turbo falls back to the standard ones */
+    {
+        buf_t  d;
+
+        c = bdup(base_jpg);
+        while ((dht = jpeg_find(c, 0xc4, 0)) >= 0) {
+            d = bsplice(c, (size_t) dht, 2 + rd_be16(c.p + dht + 2), NULL,
+                        0);
+            free(c.p);
+            c = d;
+        }
+        emitb("no-dht.jpg", "any", "Huffman tables removed", c);
+        free(c.p);
+
+        c = bdup(base_jpg);
+        while ((dqt = jpeg_find(c, 0xdb, 0)) >= 0) {
+            d = bsplice(c, (size_t) dqt, 2 + rd_be16(c.p + dqt + 2), NULL,
+                        0);
+            free(c.p);
+            c = d;
+        }
+        emitb("no-dqt.jpg", "reject", "quantisation tables removed", c);
+        free(c.p);
+    }
+
+    /* DHT with counts claiming 4096 codes */
+    c = bdup(base_jpg);
+    dht = jpeg_find(c, 0xc4, 0);
+    memset(c.p + dht + 5, 0xff, 16);
+    emitb("dht-counts.jpg", "reject", "DHT with bogus code counts", c);
+    free(c.p);
+
+    /* DQT: 16-bit precision flag on 8-bit data, table id 7 */
+    c = bdup(base_jpg);
+    dqt = jpeg_find(c, 0xdb, 0);
+    c.p[dqt + 4] = 0x10;
+    emitb("dqt-16bit.jpg", "any", "DQT claims 16-bit entries", c);
+    c.p[dqt + 4] = 0x07;
+    emitb("dqt-id-7.jpg", "reject", "DQT table id 7", c);
+    free(c.p);
+
+    /* SOS: a component not in the frame, zero components, bad spectral */
+    sos = jpeg_find(base_jpg, 0xda, 0);
+    c = bdup(base_jpg);
+    c.p[sos + 5] = 0x77;
+    emitb("sos-bad-comp.jpg", "reject", "SOS names an unknown component", c);
+    free(c.p);
+    c = bdup(base_jpg);
+    c.p[sos + 4] = 0;
+    emitb("sos-0-comps.jpg", "reject", "SOS with 0 components", c);
+    c.p[sos + 4] = 9;
+    emitb("sos-9-comps.jpg", "reject", "SOS with 9 components", c);
+    free(c.p);
+    c = bdup(base_jpg);
+    c.p[sos + 6] = 0x77;
+    emitb("sos-bad-tables.jpg", "reject", "SOS uses Huffman tables 7", c);
+    free(c.p);
+
+    /* EOI right after the SOS header, and a marker in the data */
+    {
+        size_t          hl = 2 + rd_be16(base_jpg.p + sos + 2);
+        unsigned char   eoi[2] = { 0xff, 0xd9 };
+        unsigned char   dri[6] = { 0xff, 0xdd, 0, 4, 0, 1 };
+
+        c = bsplice(base_jpg, (size_t) sos + hl, 0, eoi, 2);
+        c.n = (size_t) sos + hl + 2;
+        emitb("eoi-after-sos.jpg", "reject", "EOI instead of scan data", c);
+        free(c.p);
+
+        c = bsplice(base_jpg, (size_t) sos + hl + (base_jpg.n - sos) / 2, 0,
+                    dri, 6);
+        emitb("dri-in-data.jpg", "reject", "DRI marker inside scan data", c);
+        free(c.p);
+
+        c = bsplice(base_jpg, (size_t) sos + hl + (base_jpg.n - sos) / 3, 0,
+                    eoi, 2);
+        emitb("eoi-in-data.jpg", "reject", "EOI inside scan data", c);
+        free(c.p);
+    }
+
+    /* progressive scan bomb: the smallest scan repeated 1100 times */
+    {
+        size_t    at, len, k, best, best_len;
+        unsigned  n, mk[MAX_MARKERS];
+        size_t    pos[MAX_MARKERS];
+        buf_t     d;
+
+        n = jpeg_markers(prog_jpg, pos, mk);
+        best = 0;
+        best_len = (size_t) -1;
+
+        for (i = 0; i + 1 < n; i++) {
+            if (mk[i] == 0xda && pos[i + 1] - pos[i] < best_len) {
+                best = pos[i];
+                best_len = pos[i + 1] - pos[i];
+            }
+        }
+
+        at = best + best_len;
+        len = best_len;
+
+        d.n = prog_jpg.n + 1100 * len;
+        d.p = xmalloc(d.n);
+        memcpy(d.p, prog_jpg.p, at);
+        for (k = 0; k < 1100; k++) {
+            memcpy(d.p + at + k * len, prog_jpg.p + best, len);
+        }
+        memcpy(d.p + at + 1100 * len, prog_jpg.p + at, prog_jpg.n - at);
+
+        emitb("scan-bomb.jpg", "reject", "progressive, 1100 repeated scans",
+              d);
+
+        /* 50 repeats: tolerated (bogus progression warnings) */
+        memcpy(d.p + at + 50 * len, prog_jpg.p + at, prog_jpg.n - at);
+        d.n = prog_jpg.n + 50 * len;
+        emitb("scan-repeat-50.jpg", "any", "progressive, 50 repeated scans",
+              d);
+        free(d.p);
+    }
+}
+
+
+static void
+gen_exif(void)
+{
+    char            name[64];
+    buf_t           c;
+    jopt_t          o;
+    size_t          n, n2;
+    unsigned        i;
+    exif_t          e, d;
+    unsigned char   blk[128], blk2[128], big[70000];
+    static const unsigned  orient[] = { 0, 2, 5, 6, 7, 8, 9, 255, 0xffff };
+
+    memset(&d, 0, sizeof(d));
+    d.le = 1;
+    d.ifd = 8;
+    d.entries = 1;
+    d.magic = 42;
+    d.order = "II";
+    d.tag = 0x0112;
+    d.type = 3;
+    d.count = 1;
+    d.value = 6;
+
+    memset(&o, 0, sizeof(o));
+    o.app1 = blk;
+
+#define EXIF(file, expect, what)                                             \
+    do {                                                                     \
+        o.app1_len = exif_block(blk, &e);                                    \
+        c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);                         \
+        emitb(file, expect, what, c);                                        \
+        free(c.p);                                                           \
+    } while (0)
+
+    for (i = 0; i < sizeof(orient) / sizeof(orient[0]); i++) {
+        e = d;
+        e.value = orient[i];
+        e.le = i & 1;
+        snprintf(name, sizeof(name), "exif-orient-%u.jpg", orient[i]);
+        EXIF(name, "ok", "EXIF orientation value");
+    }
+
+    e = d; e.ifd = 0xfffffff0; EXIF("exif-ifd-far.jpg", "ok",
+                                    "IFD0 offset 0xfffffff0");
+    e = d; e.ifd = 0; EXIF("exif-ifd-0.jpg", "ok", "IFD0 offset 0");
+    e = d; e.ifd = 7; EXIF("exif-ifd-7.jpg", "ok", "IFD0 offset 7");
+    e = d; e.ifd = 30; EXIF("exif-ifd-end-2.jpg", "ok",
+                            "IFD0 at the last 2 bytes");
+    e = d; e.ifd = 31; EXIF("exif-ifd-end-1.jpg", "ok",
+                            "IFD0 at the last byte");
+    e = d; e.ifd = 32; EXIF("exif-ifd-end.jpg", "ok", "IFD0 at the end");
+    e = d; e.ifd = 0x80000000; EXIF("exif-ifd-neg.jpg", "ok",
+                                    "IFD0 offset 2^31");
+    e = d; e.entries = 0xffff; EXIF("exif-entries-ffff.jpg", "ok",
+                                    "65535 IFD entries");
+    e = d; e.entries = 0; EXIF("exif-entries-0.jpg", "ok", "0 IFD entries");
+    e = d; e.type = 4; EXIF("exif-type-long.jpg", "ok",
+                            "orientation as LONG");
+    e = d; e.type = 0xffff; EXIF("exif-type-ffff.jpg", "ok",
+                                 "orientation type 65535");
+    e = d; e.count = 0; EXIF("exif-count-0.jpg", "ok", "orientation count 0");
+    e = d; e.count = 0xffffffff; EXIF("exif-count-huge.jpg", "ok",
+                                      "orientation count 2^32-1");
+    e = d; e.magic = 43; EXIF("exif-bigtiff.jpg", "ok", "BigTIFF magic");
+    e = d; e.order = "XX"; EXIF("exif-order.jpg", "ok", "byte order XX");
+    e = d; e.le = 0; e.order = "II"; EXIF("exif-order-lie.jpg", "ok",
+                                          "II header, big-endian data");
+
+    for (i = 1; i <= 14; i += (i < 4) ? 1 : 3) {
+        e = d;
+        e.cut = i;
+        snprintf(name, sizeof(name), "exif-cut-%u.jpg", i);
+        EXIF(name, "ok", "EXIF TIFF data cut short");
+    }
+
+    /* only "Exif\0" */
+    o.app1_len = 5;
+    memcpy(blk, "Exif\0", 5);
+    c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb("exif-5.jpg", "ok", "APP1 with \"Exif\\0\" only", c);
+    free(c.p);
+
+    /* two EXIF blocks: 6 then 3 */
+    e = d;
+    o.app1_len = exif_block(blk, &e);
+    e.value = 3;
+    n2 = exif_block(blk2, &e);
+    o.app1b = blk2;
+    o.app1b_len = n2;
+    c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb("exif-two.jpg", "ok", "two EXIF blocks, orientation 6 and 3", c);
+    free(c.p);
+    o.app1b = NULL;
+
+    /* a 65533-byte APP1 with the orientation at its very end */
+    memset(big, 0, sizeof(big));
+    e = d;
+    e.ifd = 65533 - 6 - 18;
+    n = exif_block(big, &e);
+    (void) n;
+    {
+        unsigned char  *t = big + 6;
+        size_t          ifd = e.ifd;
+
+        le16(t + ifd, 1);
+        le16(t + ifd + 2, 0x0112);
+        le16(t + ifd + 4, 3);
+        le32(t + ifd + 6, 1);
+        le16(t + ifd + 10, 8);
+        le16(t + ifd + 12, 0);
+        le32(t + ifd + 14, 0);
+    }
+    o.app1 = big;
+    o.app1_len = 65533;
+    c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb("exif-64k.jpg", "ok", "64 KB EXIF, orientation 8 at the end", c);
+
+    /* APP1 length field past the end of the file / tiny */
+    {
+        long  app1 = jpeg_find(c, 0xe1, 0);
+        buf_t t = bdup(c);
+
+        t.n = (size_t) app1 + 4 + 1000;
+        emitb("app1-past-eof.jpg", "reject", "APP1 longer than the file", t);
+        t.n = c.n;
+        be16(t.p + app1 + 2, 0);
+        emitb("app1-len-0.jpg", "reject", "APP1 length 0", t);
+        be16(t.p + app1 + 2, 1);
+        emitb("app1-len-1.jpg", "reject", "APP1 length 1", t);
+        free(t.p);
+    }
+    free(c.p);
+    o.app1 = blk;
+
+#undef EXIF
+}
+
+
+static void
+gen_icc(void)
+{
+    buf_t           c, icc, img;
+    jopt_t          o;
+    size_t          n, k, chunk;
+    unsigned        i;
+    unsigned char  *m;
+
+    memset(&o, 0, sizeof(o));
+
+    /* 1 MB split over 17 APP2 markers by libjpeg */
+    icc = icc_profile(1024 * 1024, "RGB ");
+    o.icc = icc.p;
+    o.icc_len = icc.n;
+    c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb("icc-1m.jpg", "ok", "1 MB ICC profile in 17 APP2 markers", c);
+    free(c.p);
+
+    o.progressive = 1;
+    c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb("icc-1m-prog.jpg", "ok", "1 MB ICC profile, progressive", c);
+    free(c.p);
+    o.progressive = 0;
+
+    /* WebP with the same profile */
+    c = webp_mux(base_webp, icc, (buf_t) { NULL, 0 }, (buf_t) { NULL, 0 });
+    emitb("icc-1m.webp", "ok", "1 MB ICCP chunk", c);
+    free(c.p);
+    free(icc.p);
+
+    /* 4 MB: 65 markers */
+    icc = icc_profile(4 * 1024 * 1024, "RGB ");
+    o.icc = icc.p;
+    o.icc_len = icc.n;
+    c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb("icc-4m.jpg", "ok", "4 MB ICC profile in 65 APP2 markers", c);
+    free(c.p);
+    free(icc.p);
+
+    /* a profile for the wrong colour space: dropped */
+    icc = icc_profile(3000, "CMYK");
+    o.icc = icc.p;
+    o.icc_len = icc.n;
+    c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb("icc-cmyk-on-rgb.jpg", "ok", "CMYK profile on an RGB image", c);
+    free(c.p);
+    c = jpeg(pix_gray, 320, 240, 1, JCS_GRAYSCALE, &o);
+    emitb("icc-cmyk-on-gray.jpg", "ok", "CMYK profile on a grey image", c);
+    free(c.p);
+    c = jpeg(pix_cmyk, 320, 240, 4, JCS_CMYK, &o);
+    emitb("icc-cmyk.jpg", "ok", "CMYK image with a CMYK profile", c);
+    free(c.p);
+    free(icc.p);
+
+    /* profile length 0, and "acsp" missing */
+    icc = icc_profile(200, "RGB ");
+    memset(icc.p + 36, 0, 4);
+    o.icc = icc.p;
+    o.icc_len = icc.n;
+    c = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb("icc-no-acsp.jpg", "ok", "ICC without the acsp signature", c);
+    free(c.p);
+    o.icc = NULL;
+
+    /* hand-made APP2 sequences: inserted after SOI */
+
+    img = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    chunk = 60000;
+    m = xmalloc(300 * (chunk + 18));
+
+    {
+        static const struct { const char *name; const char *what;
+                              unsigned markers, count, seq0, dup; }  t[] = {
+            { "icc-seq-dup.jpg", "two markers with sequence 1", 2, 2, 1, 1 },
+            { "icc-seq-0.jpg", "sequence numbers from 0", 3, 3, 0, 0 },
+            { "icc-count-0.jpg", "marker count 0", 2, 0, 1, 0 },
+            { "icc-missing.jpg", "count 5, markers 1..3 present", 3, 5, 1,
+              0 },
+            { "icc-count-255.jpg", "count 255, 2 markers present", 2, 255, 1,
+              0 },
+            { "icc-seq-over.jpg", "sequence 9 of 2", 2, 2, 8, 0 },
+            { "icc-255.jpg", "255 markers of 42000 bytes (10.2 MB)", 255,
+              255, 1, 0 },
+        };
+
+        for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+            chunk = (t[i].markers == 255) ? 42000 : 60000;
+            icc = icc_profile(chunk * t[i].markers, "RGB ");
+            n = 0;
+            for (k = 0; k < t[i].markers; k++) {
+                n += icc_marker(m + n, t[i].dup ? t[i].seq0 : t[i].seq0 + k,
+                                t[i].count, icc.p + k * chunk, chunk);
+            }
+
+            c = bsplice(img, 2, 0, m, n);
+            emitb(t[i].name, strcmp(t[i].name, "icc-255.jpg") == 0
+                             ? "reject" : "ok", t[i].what, c);
+            free(c.p);
+            free(icc.p);
+        }
+    }
+
+    /* an ICC marker shorter than its own header */
+    {
+        unsigned char  s[8] = { 0xff, 0xe2, 0, 6, 'I', 'C', 'C', '_' };
+
+        c = bsplice(img, 2, 0, s, sizeof(s));
+        emitb("icc-short.jpg", "ok", "APP2 shorter than ICC_PROFILE", c);
+        free(c.p);
+    }
+
+    free(m);
+    free(img.p);
+}
+
+
+static void
+gen_webp(void)
+{
+    buf_t          c, a, vp8, vp8l, alph, exif, xmp;
+    unsigned char  x[10], anim[6], anmf[16 + 4096];
+
+    emitb("lossy.webp", "ok", "lossy 320x240", base_webp);
+    emitb("lossless.webp", "ok", "lossless 320x240", ll_webp);
+
+    a = webp_alpha(320, 240);
+    emitb("alpha.webp", "ok", "lossy with alpha (VP8X + ALPH)", a);
+
+    exif = (buf_t) { (unsigned char *) "MM\0*\0\0\0\x08\0\x01\x01\x12\0\x03"
+                     "\0\0\0\x01\0\x06\0\0\0\0\0\0", 26 };
+    xmp = (buf_t) { (unsigned char *) "<x:xmpmeta/>", 12 };
+    c = webp_mux(base_webp, (buf_t) { NULL, 0 }, exif, xmp);
+    emitb("exif-xmp.webp", "ok", "VP8X with EXIF and XMP after the image",
+          c);
+    gen_truncations("exif-xmp", c, "VP8X+EXIF+XMP WebP", 0);
+    free(c.p);
+
+    vp8 = webp_chunk(base_webp, "VP8 ");
+    vp8l = webp_chunk(ll_webp, "VP8L");
+    alph = webp_chunk(a, "ALPH");
+
+    /* RIFF size field lies */
+    {
+        static const struct { long size; const char *name, *what,
+                              *expect; }  t[] = {
+            { 0, "riff-size-0.webp", "RIFF size 0", "reject" },
+            { 4, "riff-size-4.webp", "RIFF size 4", "reject" },
+            { 0xffffffffL, "riff-size-max.webp", "RIFF size 2^32-1",
+              "any" },
+            { -2, "riff-size-plus.webp", "RIFF size 100 over the file",
+              "any" },
+            { -3, "riff-size-minus.webp", "RIFF size 10 under the file",
+              "reject" },
+            { -4, "riff-size-odd.webp", "RIFF size odd", "any" },
+        };
+        unsigned  i;
+
+        for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+            c = bdup(base_webp);
+            le32(c.p + 4, t[i].size == -2 ? c.n - 8 + 100
+                          : t[i].size == -3 ? c.n - 8 - 10
+                          : t[i].size == -4 ? c.n - 8 - 1
+                          : (unsigned long) t[i].size);
+            emitb(t[i].name, t[i].expect, t[i].what, c);
+            free(c.p);
+        }
+    }
+
+    /* VP8 chunk size lies */
+    {
+        static const struct { unsigned long size; const char *name,
+                              *what, *expect; }  t[] = {
+            { 0, "vp8-size-0.webp", "VP8 chunk size 0", "reject" },
+            { 1, "vp8-size-1.webp", "VP8 chunk size 1", "reject" },
+            { 9, "vp8-size-9.webp", "VP8 chunk size 9", "reject" },
+            { 0xffffffffUL, "vp8-size-max.webp", "VP8 chunk size 2^32-1",
+              "reject" },
+            { 0x7ffffff0UL, "vp8-size-2g.webp", "VP8 chunk size 2 GB",
+              "reject" },
+            { 0, "vp8-size-half.webp", "VP8 chunk size half", "any" },
+            { 0, "vp8-size-plus.webp", "VP8 chunk past RIFF end", "reject" },
+        };
+        unsigned  i;
+
+        for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+            c = bdup(base_webp);
+            le32(c.p + 16, strcmp(t[i].name, "vp8-size-half.webp") == 0
+                           ? vp8.n / 2
+                           : strcmp(t[i].name, "vp8-size-plus.webp") == 0
+                           ? vp8.n + 64 : t[i].size);
+            emitb(t[i].name, t[i].expect, t[i].what, c);
+            free(c.p);
+        }
+    }
+
+    /* VP8X layouts by hand */
+    {
+        chunk_t  ch[4];
+
+        vp8x(x, 0, 320, 240);
+        ch[0] = (chunk_t) { "VP8X", 10, x, 10 };
+        c = riff(ch, 1, -1);
+        emitb("vp8x-only.webp", "reject", "VP8X without an image chunk", c);
+        free(c.p);
+
+        ch[1] = (chunk_t) { "VP8 ", vp8.n, vp8.p, vp8.n };
+        c = riff(ch, 2, -1);
+        emitb("vp8x-plain.webp", "ok", "VP8X + VP8 by hand", c);
+        free(c.p);
+
+        vp8x(x, 0x10, 320, 240);                    /* alpha flag */
+        c = riff(ch, 2, -1);
+        emitb("vp8x-alpha-flag.webp", "any", "alpha flag, no ALPH", c);
+        free(c.p);
+
+        vp8x(x, 0x20, 320, 240);                    /* ICC flag */
+        c = riff(ch, 2, -1);
+        emitb("vp8x-icc-flag.webp", "any", "ICC flag, no ICCP", c);
+        free(c.p);
+
+        vp8x(x, 0x02, 320, 240);                    /* animation flag */
+        c = riff(ch, 2, -1);
+        emitb("vp8x-anim-flag.webp", "reject",
+              "animation flag on a still image", c);
+        free(c.p);
+
+        vp8x(x, 0x20, 320, 240);
+        ch[1] = (chunk_t) { "ICCP", 0xfffffff0UL, x, 10 };
+        ch[2] = (chunk_t) { "VP8 ", vp8.n, vp8.p, vp8.n };
+        c = riff(ch, 3, -1);
+        emitb("iccp-size-huge.webp", "reject", "ICCP chunk size 2^32-16", c);
+        free(c.p);
+
+        ch[1] = (chunk_t) { "ICCP", 0, x, 0 };
+        c = riff(ch, 3, -1);
+        emitb("iccp-size-0.webp", "any", "ICCP chunk size 0", c);
+        free(c.p);
+
+        vp8x(x, 0, 320, 240);
+        ch[1] = (chunk_t) { "XXXX", 0xffffff00UL, x, 10 };
+        c = riff(ch, 3, -1);
+        emitb("unknown-chunk-huge.webp", "reject",
+              "unknown chunk of size 2^32-256", c);
+        free(c.p);
+
+        /* ALPH: garbage, and one belonging to another size */
+        vp8x(x, 0x10, 320, 240);
+        {
+            unsigned char  g[512];
+            unsigned       i;
+
+            for (i = 0; i < sizeof(g); i++) {
+                g[i] = (unsigned char) rand32();
+            }
+
+            ch[1] = (chunk_t) { "ALPH", sizeof(g), g, sizeof(g) };
+            c = riff(ch, 3, -1);
+            emitb("alph-garbage.webp", "any", "ALPH of random bytes", c);
+            free(c.p);
+
+            g[0] = 0x03;                            /* bad method */
+            c = riff(ch, 3, -1);
+            emitb("alph-method.webp", "any", "ALPH compression method 3", c);
+            free(c.p);
+        }
+
+        ch[1] = (chunk_t) { "ALPH", alph.n, alph.p, alph.n };
+        ch[2] = (chunk_t) { "VP8L", vp8l.n, vp8l.p, vp8l.n };
+        c = riff(ch, 3, -1);
+        emitb("alph-with-vp8l.webp", "any", "ALPH before a VP8L image", c);
+        free(c.p);
+
+        /* VP8 and VP8L both, two VP8 */
+        vp8x(x, 0, 320, 240);
+        ch[1] = (chunk_t) { "VP8 ", vp8.n, vp8.p, vp8.n };
+        ch[2] = (chunk_t) { "VP8L", vp8l.n, vp8l.p, vp8l.n };
+        c = riff(ch, 3, -1);
+        emitb("vp8-and-vp8l.webp", "any", "a VP8 and a VP8L chunk", c);
+        free(c.p);
+
+        /* simple format, VP8L with a VP8 header */
+        ch[0] = (chunk_t) { "VP8 ", vp8l.n, vp8l.p, vp8l.n };
+        c = riff(ch, 1, -1);
+        emitb("vp8-fourcc-on-vp8l.webp", "reject", "VP8L data in a VP8 chunk",
+              c);
+        free(c.p);
+
+        ch[0] = (chunk_t) { "VP8L", vp8.n, vp8.p, vp8.n };
+        c = riff(ch, 1, -1);
+        emitb("vp8l-fourcc-on-vp8.webp", "reject", "VP8 data in a VP8L chunk",
+              c);
+        free(c.p);
+    }
+
+    /* animation: real, and crafted ANIM/ANMF */
+    c = webp_animated(320, 240, 3);
+    emitb("animated.webp", "reject", "animated, 3 frames 320x240", c);
+    free(c.p);
+
+    {
+        chunk_t  ch[5];
+        unsigned i;
+
+        le32(anim, 0xff000000UL);
+        le16(anim + 4, 0);
+
+        memset(anmf, 0, sizeof(anmf));
+        /* X/2, Y/2, W-1, H-1, duration, flags, then the frame chunk */
+        le24(anmf, 0);
+        le24(anmf + 3, 0);
+        le24(anmf + 6, 320 - 1);
+        le24(anmf + 9, 240 - 1);
+        le24(anmf + 12, 100);
+        anmf[15] = 0;
+        memcpy(anmf + 16, "VP8 ", 4);
+        le32(anmf + 20, vp8.n);
+
+        {
+            size_t          fl = 16 + 8 + vp8.n + (vp8.n & 1);
+            unsigned char  *f = xmalloc(fl);
+
+            memcpy(f, anmf, 24);
+            memcpy(f + 24, vp8.p, vp8.n);
+            if (vp8.n & 1) {
+                f[24 + vp8.n] = 0;
+            }
+
+            vp8x(x, 0x02, 320, 240);
+            ch[0] = (chunk_t) { "VP8X", 10, x, 10 };
+            ch[1] = (chunk_t) { "ANIM", 6, anim, 6 };
+            ch[2] = (chunk_t) { "ANMF", fl, f, fl };
+            c = riff(ch, 3, -1);
+            emitb("anmf-one.webp", "reject", "crafted ANIM + one ANMF", c);
+            free(c.p);
+
+            /* the frame off the canvas, bigger than the canvas */
+            le24(f, 0xffffff);
+            le24(f + 3, 0xffffff);
+            c = riff(ch, 3, -1);
+            emitb("anmf-offset.webp", "reject", "ANMF offset 2^25", c);
+            free(c.p);
+
+            le24(f, 0);
+            le24(f + 3, 0);
+            le24(f + 6, 0xffffff);
+            le24(f + 9, 0xffffff);
+            c = riff(ch, 3, -1);
+            emitb("anmf-size.webp", "reject", "ANMF frame 2^24 x 2^24", c);
+            free(c.p);
+
+            /* animation chunks without the VP8X animation flag */
+            le24(f + 6, 320 - 1);
+            le24(f + 9, 240 - 1);
+            vp8x(x, 0, 320, 240);
+            c = riff(ch, 3, -1);
+            emitb("anmf-noflag.webp", "any", "ANMF without the flag", c);
+            free(c.p);
+
+            /* ANMF size field past the end */
+            vp8x(x, 0x02, 320, 240);
+            ch[2] = (chunk_t) { "ANMF", 0xfffffff0UL, f, fl };
+            c = riff(ch, 3, -1);
+            emitb("anmf-len.webp", "reject", "ANMF size 2^32-16", c);
+            free(c.p);
+
+            /* ANIM alone, 200 ANMF */
+            c = riff(ch, 2, -1);
+            emitb("anim-only.webp", "reject", "ANIM without frames", c);
+            free(c.p);
+
+            {
+                chunk_t  many[202];
+
+                many[0] = ch[0];
+                many[1] = ch[1];
+                for (i = 0; i < 200; i++) {
+                    many[2 + i] = (chunk_t) { "ANMF", fl, f, fl };
+                }
+                c = riff(many, 202, -1);
+                emitb("anmf-200.webp", "reject", "200 animation frames", c);
+                free(c.p);
+            }
+
+            free(f);
+        }
+    }
+
+    free(a.p);
+}
+
+
+static void
+gen_params(void)
+{
+    char   path[4096];
+    FILE  *f;
+    int    i;
+    static const char  *lines[] = {
+        /* valid */
+        "w=100&h=100&a=0&q=75 200",
+        "w=100&h=100&a=90&q=75 200",
+        "w=-&h=-&a=0&q=75 200",
+        "w=-&h=50&a=270&q=1 200",
+        "w=1&h=1&a=180&q=100 200",
+        "w=65535&h=100&a=0&q=75 200",
+        "w=007&h=0100&a=090&q=075 200",
+        /* width */
+        "w=-1&h=100&a=0&q=75 400",
+        "w=0&h=100&a=0&q=75 400",
+        "w=65536&h=100&a=0&q=75 400",
+        "w=99999&h=100&a=0&q=75 400",
+        "w=4294967296&h=100&a=0&q=75 400",
+        "w=4294967396&h=100&a=0&q=75 400",
+        "w=18446744073709551716&h=100&a=0&q=75 400",
+        "w=99999999999999999999999999999&h=100&a=0&q=75 400",
+        "w=abc&h=100&a=0&q=75 400",
+        "w=&h=100&a=0&q=75 400",
+        "w=1e3&h=100&a=0&q=75 400",
+        "w=0x10&h=100&a=0&q=75 400",
+        "w=+100&h=100&a=0&q=75 400",
+        "w=%2B100&h=100&a=0&q=75 400",
+        "w=100px&h=100&a=0&q=75 400",
+        "w=100.5&h=100&a=0&q=75 400",
+        "w=%00&h=100&a=0&q=75 400",
+        "w=%20100&h=100&a=0&q=75 400",
+        "w=--&h=100&a=0&q=75 400",
+        "w=%ff%fe&h=100&a=0&q=75 400",
+        /* height */
+        "w=100&h=-5&a=0&q=75 400",
+        "w=100&h=0&a=0&q=75 400",
+        "w=100&h=65536&a=0&q=75 400",
+        "w=100&h=NaN&a=0&q=75 400",
+        "w=100&h=4294967396&a=0&q=75 400",
+        "w=100&a=0&q=75 400",
+        /* angle */
+        "w=100&h=100&a=45&q=75 400",
+        "w=100&h=100&a=-90&q=75 400",
+        "w=100&h=100&a=360&q=75 400",
+        "w=100&h=100&a=91&q=75 400",
+        "w=100&h=100&a=4294967386&q=75 400",
+        "w=100&h=100&a=18446744073709551706&q=75 400",
+        "w=100&h=100&a=abc&q=75 400",
+        "w=100&h=100&a=&q=75 400",
+        "w=100&h=100&q=75 400",
+        /* quality */
+        "w=100&h=100&a=0&q=0 400",
+        "w=100&h=100&a=0&q=101 400",
+        "w=100&h=100&a=0&q=-1 400",
+        "w=100&h=100&a=0&q=4294967371 400",
+        "w=100&h=100&a=0&q=abc 400",
+        "w=100&h=100&a=0&q= 400",
+        "w=100&h=100&a=0 400",
+        /* everything at once */
+        "w=-1&h=-1&a=-1&q=-1 400",
+        NULL
+    };
+
+    snprintf(path, sizeof(path), "%s/params.txt", dir);
+    f = fopen(path, "w");
+    if (f == NULL) {
+        die("%s: cannot write", path);
+    }
+
+    fprintf(f, "# hostile parameters: QUERY STATUS, for tunny_image "
+               "resize $arg_w $arg_h;\n# rotate $arg_a; "
+               "tunny_image_jpeg_quality $arg_q; tunny_image_webp_quality "
+               "$arg_q\n");
+
+    for (i = 0; lines[i]; i++) {
+        fprintf(f, "%s\n", lines[i]);
+    }
+
+    fclose(f);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    char      path[4096];
+    unsigned  i;
+    jopt_t    o;
+
+    if (argc != 2) {
+        fprintf(stderr, "usage: gen-hostile DIR\n");
+        return 2;
+    }
+
+    dir = argv[1];
+
+    snprintf(path, sizeof(path), "%s/MANIFEST", dir);
+    manifest = fopen(path, "w");
+    if (manifest == NULL) {
+        die("%s: cannot write (does the directory exist?)", path);
+    }
+
+    fprintf(manifest, "# NAME EXPECT WHAT (EXPECT: reject = 4xx with a "
+                      "reason, ok = 200, any = 200 or 4xx, never 5xx)\n");
+
+    pix_rgb = photo(320, 240, 3);
+    pix_gray = photo(320, 240, 1);
+    pix_cmyk = photo(320, 240, 4);
+
+    /* Adobe-inverted CMYK: keep the K channel light */
+    for (i = 0; i < 320 * 240; i++) {
+        pix_cmyk[i * 4 + 3] = 200 + pix_cmyk[i * 4 + 3] % 56;
+    }
+
+    memset(&o, 0, sizeof(o));
+    base_jpg = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    o.progressive = 1;
+    prog_jpg = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    o.progressive = 0;
+    o.arith = 1;
+    arith_jpg = jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+
+    base_webp = webp_lossy(pix_rgb, 320, 240, 80);
+    ll_webp = webp_lossless(pix_rgb, 320, 240);
+
+    gen_not_images();
+    gen_jpeg_variants();
+    gen_bombs();
+    gen_exif();
+    gen_icc();
+    gen_webp();
+
+    gen_truncations("baseline", base_jpg, "baseline JPEG", 2);
+    gen_truncations("progressive", prog_jpg, "progressive JPEG", 2);
+    gen_truncations("arith", arith_jpg, "arithmetic JPEG", 2);
+    gen_truncations("lossy", base_webp, "lossy WebP", 0);
+    gen_truncations("lossless", ll_webp, "lossless WebP", 0);
+
+    gen_bitflips("baseline", base_jpg, "baseline JPEG", 24, 2);
+    gen_bitflips("progressive", prog_jpg, "progressive JPEG", 12, 2);
+    gen_bitflips("arith", arith_jpg, "arithmetic JPEG", 12, 2);
+    gen_bitflips("lossy", base_webp, "lossy WebP", 16, 12);
+    gen_bitflips("lossless", ll_webp, "lossless WebP", 16, 12);
+
+    gen_params();
+
+    fclose(manifest);
+
+    fprintf(stderr, "gen-hostile: %u files in %s\n", nfiles, dir);
+
+    return 0;
+}
