@@ -969,6 +969,14 @@ ngx_http_tunny_image_finalize(ngx_http_request_t *r,
         return NGX_ERROR;
     }
 
+    /*
+     * the rest of the source body is dropped and the connection closed
+     * after the error page: say so in its header, or a keep-alive client
+     * sends its next request into a closing connection
+     */
+
+    r->keepalive = 0;
+
     return ngx_http_filter_finalize_request(r,
                                          &ngx_http_tunny_image_filter_module,
                                          status);

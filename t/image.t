@@ -129,6 +129,10 @@ add_block_preprocessor(sub {
         # the memory checks are the point there, not latency
         $block->set_value('skip_eval', '5: 1');
     }
+    if ($ENV{TEST_NGINX_ASAN} && defined $block->wait) {
+        # the sanitized module runs the 32 resizes a few times slower
+        $block->set_value('wait', $block->wait * 3);
+    }
     if (!defined $block->http_config) {
         $block->set_value('http_config', <<'_EOC_');
     log_format tunny 'TUNNY $uri $status $tunny_outcome "$tunny_error"';
@@ -917,6 +921,25 @@ qr{TUNNY /img/truncated.jpg 415 error "tunny_image: .+"}
 [alert]
 [crit]
 [emerg]
+
+
+
+=== TEST 40b: a 415 from the pool tells a keep-alive client the connection closes
+--- config
+    location /img/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 100 100;
+    }
+--- more_headers
+Connection: keep-alive
+--- request
+GET /img/truncated.jpg
+--- error_code: 415
+--- response_headers
+Connection: close
+--- no_error_log
+[alert]
+[crit]
 
 
 
