@@ -172,7 +172,14 @@ while (($k < $n || $sel->count) && time < $end) {
         $sel->add($s);
     }
     my $wait = $k < $n ? $t0 + $k / $rate - time : 0.5;
-    for my $s ($sel->can_read($wait > 0 ? $wait : 0)) {
+    $wait = 0 if $wait < 0;
+    if (!$sel->count) {
+        # can_read() on an empty set returns at once: sleep instead of
+        # spinning a core the measured server needs
+        select(undef, undef, undef, $wait);
+        next;
+    }
+    for my $s ($sel->can_read($wait)) {
         my $c = $conn{fileno $s};
         my $got = sysread $s, my $chunk, 65536;
         if ($got) { $c->{buf} .= $chunk; next }
