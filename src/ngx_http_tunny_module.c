@@ -100,6 +100,8 @@ static ngx_int_t ngx_http_tunny_send(ngx_http_request_t *r,
 static ngx_int_t ngx_http_tunny_header_filter(ngx_http_request_t *r);
 
 static ngx_int_t ngx_http_tunny_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tunny_set_variable(ngx_http_variable_value_t *v,
+    u_char *data, size_t len);
 static ngx_int_t ngx_http_tunny_outcome_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_tunny_time_variable(ngx_http_request_t *r,
@@ -882,9 +884,24 @@ ngx_http_tunny_add_variables(ngx_conf_t *cf)
 
 
 static ngx_int_t
+ngx_http_tunny_set_variable(ngx_http_variable_value_t *v, u_char *data,
+    size_t len)
+{
+    v->len = len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = 0;
+    v->data = data;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
 ngx_http_tunny_outcome_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
+    ngx_str_t             *name;
     ngx_http_tunny_ctx_t  *ctx;
 
     ctx = ngx_http_tunny_get_ctx(r, 0);
@@ -894,13 +911,9 @@ ngx_http_tunny_outcome_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->len = ngx_tunny_outcome_names[ctx->outcome].len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->data = ngx_tunny_outcome_names[ctx->outcome].data;
+    name = &ngx_tunny_outcome_names[ctx->outcome];
 
-    return NGX_OK;
+    return ngx_http_tunny_set_variable(v, name->data, name->len);
 }
 
 
@@ -923,14 +936,8 @@ ngx_http_tunny_time_variable(ngx_http_request_t *r,
 
     ns = *(uint64_t *) ((char *) ctx + data);
 
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-
     if (ns == NGX_TUNNY_STATS_NO_TIME) {
-        v->len = 1;
-        v->data = (u_char *) "-";
-        return NGX_OK;
+        return ngx_http_tunny_set_variable(v, (u_char *) "-", 1);
     }
 
     p = ngx_pnalloc(r->pool, NGX_INT64_LEN + 4);
@@ -940,10 +947,9 @@ ngx_http_tunny_time_variable(ngx_http_request_t *r,
 
     ms = (ns + 500000) / 1000000;
 
-    v->len = ngx_sprintf(p, "%uL.%03uL", ms / 1000, ms % 1000) - p;
-    v->data = p;
-
-    return NGX_OK;
+    return ngx_http_tunny_set_variable(v, p,
+                                       ngx_sprintf(p, "%uL.%03uL", ms / 1000,
+                                                   ms % 1000) - p);
 }
 
 
@@ -960,13 +966,8 @@ ngx_http_tunny_pool_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->len = ctx->pool->name.len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->data = ctx->pool->name.data;
-
-    return NGX_OK;
+    return ngx_http_tunny_set_variable(v, ctx->pool->name.data,
+                                       ctx->pool->name.len);
 }
 
 
@@ -983,13 +984,7 @@ ngx_http_tunny_error_variable(ngx_http_request_t *r,
         return NGX_OK;
     }
 
-    v->len = ctx->error.len;
-    v->valid = 1;
-    v->no_cacheable = 1;
-    v->not_found = 0;
-    v->data = ctx->error.data;
-
-    return NGX_OK;
+    return ngx_http_tunny_set_variable(v, ctx->error.data, ctx->error.len);
 }
 
 
