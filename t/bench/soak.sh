@@ -37,11 +37,10 @@ DUR=${SOAK_DURATION:-60}
 MIN_REQ=${SOAK_MIN_REQUESTS:-100000}
 RSS_LIMIT_KB=${SOAK_RSS_LIMIT_KB:-10240}
 WORKERS=${SOAK_WORKERS:-2}
-# mix and deadline clients send "Connection: close" unless SOAK_KEEPALIVE=1:
-# a 415 from the image filter and a 504 go out with "Connection:
-# keep-alive" and then the connection is closed, which wrk counts as a read
-# error on its next request (see the hardening report)
-KEEPALIVE=${SOAK_KEEPALIVE:-0}
+# mix and deadline clients keep their connections alive (SOAK_KEEPALIVE=0:
+# "Connection: close" on every request); an error page that ends a
+# connection must say so, or wrk counts a read error
+KEEPALIVE=${SOAK_KEEPALIVE:-1}
 ASAN=${SOAK_ASAN:-0}
 PREFIX=$BUILD/soak
 BENCH=$TOP/t/bench
