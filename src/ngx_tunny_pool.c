@@ -125,7 +125,7 @@ ngx_tunny_pool_start(ngx_cycle_t *cycle, ngx_tunny_pool_conf_t *pcf,
         ngx_log_error(NGX_LOG_ALERT, cycle->log, err,
                       "tunny_pool \"%V\": pthread_mutex_init() failed",
                       &pcf->name);
-        goto failed;
+        goto free;
     }
 
     err = pthread_cond_init(&pool->cond, NULL);
@@ -133,8 +133,11 @@ ngx_tunny_pool_start(ngx_cycle_t *cycle, ngx_tunny_pool_conf_t *pcf,
         ngx_log_error(NGX_LOG_ALERT, cycle->log, err,
                       "tunny_pool \"%V\": pthread_cond_init() failed",
                       &pcf->name);
-        goto failed;
+        (void) pthread_mutex_destroy(&pool->mutex);
+        goto free;
     }
+
+    /* from here on ngx_tunny_pool_stop() undoes whatever was done */
 
     fd = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
     if (fd == -1) {
@@ -215,6 +218,13 @@ ngx_tunny_pool_start(ngx_cycle_t *cycle, ngx_tunny_pool_conf_t *pcf,
 failed:
 
     ngx_tunny_pool_stop(pool, 1);
+
+    return NULL;
+
+free:
+
+    ngx_free(pool->threads);
+    ngx_free(pool);
 
     return NULL;
 }
