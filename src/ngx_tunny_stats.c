@@ -975,46 +975,44 @@ ngx_tunny_stats_render(ngx_pool_t *pool, ngx_uint_t json, ngx_buf_t **out)
 
 /* Prometheus text exposition format 0.0.4 */
 
+typedef struct {
+    char                            *name;
+    char                            *help;
+    size_t                           offset;  /* in ngx_tunny_stats_snap_t */
+} ngx_tunny_stats_gauge_family_t;
+
+
+static ngx_tunny_stats_gauge_family_t  ngx_tunny_stats_gauge_families[] = {
+    { "tunny_pool_threads", "Live pool threads",
+      offsetof(ngx_tunny_stats_snap_t, threads) },
+    { "tunny_pool_queue_length", "Jobs waiting for a pool thread",
+      offsetof(ngx_tunny_stats_snap_t, queued) },
+    { "tunny_pool_busy_threads", "Pool threads running a job",
+      offsetof(ngx_tunny_stats_snap_t, busy) },
+    { NULL, NULL, 0 }
+};
+
+
 static u_char *
 ngx_tunny_stats_prometheus(u_char *p, u_char *last,
     ngx_tunny_stats_snap_t *snap, ngx_uint_t n)
 {
-    ngx_uint_t               i, o;
-    ngx_tunny_stats_snap_t  *s;
+    ngx_uint_t                       i, o;
+    ngx_tunny_stats_snap_t          *s;
+    ngx_tunny_stats_gauge_family_t  *g;
 
-    p = ngx_slprintf(p, last,
-            "# HELP tunny_pool_threads Live pool threads, summed over the "
-            "worker processes.\n"
-            "# TYPE tunny_pool_threads gauge\n");
+    for (g = ngx_tunny_stats_gauge_families; g->name; g++) {
+        p = ngx_slprintf(p, last, "# HELP %s %s, summed over the worker "
+                         "processes.\n# TYPE %s gauge\n",
+                         g->name, g->help, g->name);
 
-    for (i = 0; i < n; i++) {
-        s = &snap[i];
-        p = ngx_slprintf(p, last, "tunny_pool_threads{pool=\"%V\"} %uA\n",
-                         &s->name, s->threads);
-    }
-
-    p = ngx_slprintf(p, last,
-            "# HELP tunny_pool_queue_length Jobs waiting for a pool thread, "
-            "summed over the worker processes.\n"
-            "# TYPE tunny_pool_queue_length gauge\n");
-
-    for (i = 0; i < n; i++) {
-        s = &snap[i];
-        p = ngx_slprintf(p, last,
-                         "tunny_pool_queue_length{pool=\"%V\"} %uA\n",
-                         &s->name, s->queued);
-    }
-
-    p = ngx_slprintf(p, last,
-            "# HELP tunny_pool_busy_threads Pool threads running a job, "
-            "summed over the worker processes.\n"
-            "# TYPE tunny_pool_busy_threads gauge\n");
-
-    for (i = 0; i < n; i++) {
-        s = &snap[i];
-        p = ngx_slprintf(p, last,
-                         "tunny_pool_busy_threads{pool=\"%V\"} %uA\n",
-                         &s->name, s->busy);
+        for (i = 0; i < n; i++) {
+            s = &snap[i];
+            p = ngx_slprintf(p, last, "%s{pool=\"%V\"} %uA\n", g->name,
+                             &s->name,
+                             *(ngx_atomic_uint_t *) ((u_char *) s
+                                                     + g->offset));
+        }
     }
 
     p = ngx_slprintf(p, last,
