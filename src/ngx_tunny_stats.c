@@ -677,42 +677,45 @@ ngx_tunny_stats_gauge(ngx_uint_t index)
 }
 
 
-void
-ngx_tunny_stats_threads(ngx_uint_t index, ngx_int_t delta)
+/* any thread: add delta to the gauge at "offset" of this worker's slot */
+
+static void
+ngx_tunny_stats_gauge_add(ngx_uint_t index, size_t offset, ngx_int_t delta)
 {
     ngx_tunny_stats_gauge_t  *g;
 
     g = ngx_tunny_stats_gauge(index);
 
     if (g) {
-        (void) ngx_atomic_fetch_add(&g->threads, (ngx_atomic_int_t) delta);
+        (void) ngx_atomic_fetch_add((ngx_atomic_t *) ((u_char *) g + offset),
+                                    (ngx_atomic_int_t) delta);
     }
+}
+
+
+void
+ngx_tunny_stats_threads(ngx_uint_t index, ngx_int_t delta)
+{
+    ngx_tunny_stats_gauge_add(index,
+                              offsetof(ngx_tunny_stats_gauge_t, threads),
+                              delta);
 }
 
 
 static void
 ngx_tunny_stats_queued(ngx_uint_t index, ngx_int_t delta)
 {
-    ngx_tunny_stats_gauge_t  *g;
-
-    g = ngx_tunny_stats_gauge(index);
-
-    if (g) {
-        (void) ngx_atomic_fetch_add(&g->queued, (ngx_atomic_int_t) delta);
-    }
+    ngx_tunny_stats_gauge_add(index,
+                              offsetof(ngx_tunny_stats_gauge_t, queued),
+                              delta);
 }
 
 
 static void
 ngx_tunny_stats_busy(ngx_uint_t index, ngx_int_t delta)
 {
-    ngx_tunny_stats_gauge_t  *g;
-
-    g = ngx_tunny_stats_gauge(index);
-
-    if (g) {
-        (void) ngx_atomic_fetch_add(&g->busy, (ngx_atomic_int_t) delta);
-    }
+    ngx_tunny_stats_gauge_add(index, offsetof(ngx_tunny_stats_gauge_t, busy),
+                              delta);
 }
 
 
