@@ -305,7 +305,7 @@ ngx_http_tunny_ctx_cleanup(void *data)
 ngx_int_t
 ngx_http_tunny_admit(ngx_http_request_t *r)
 {
-    ngx_uint_t                  waiting, busy, alive, limit;
+    ngx_int_t                   rc;
     ngx_tunny_pool_t           *pool;
     ngx_http_tunny_ctx_t       *ctx;
     ngx_http_tunny_loc_conf_t  *tlcf;
@@ -321,14 +321,10 @@ ngx_http_tunny_admit(ngx_http_request_t *r)
 
     pool = tlcf->pool->pool;
 
-    if (pool) {
-        ngx_tunny_pool_counts(pool, &waiting, &busy, &alive);
+    rc = pool ? ngx_tunny_pool_admits(pool, tlcf->queue_limit) : NGX_DECLINED;
 
-        limit = ngx_min(tlcf->queue_limit, pool->max_queue);
-
-        if (waiting + busy < pool->nthreads + limit) {
-            return NGX_OK;
-        }
+    if (rc == NGX_OK) {
+        return NGX_OK;
     }
 
     ctx = ngx_http_tunny_get_ctx(r, 1);
@@ -337,8 +333,8 @@ ngx_http_tunny_admit(ngx_http_request_t *r)
     }
 
     return ngx_http_tunny_refuse(r, ctx, tlcf->pool,
-                                 pool ? NGX_TUNNY_OUTCOME_REJECTED
-                                      : NGX_TUNNY_OUTCOME_CLOSED);
+                                 rc == NGX_BUSY ? NGX_TUNNY_OUTCOME_REJECTED
+                                                : NGX_TUNNY_OUTCOME_CLOSED);
 }
 
 
@@ -347,7 +343,6 @@ ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
     ngx_http_tunny_resume_pt resume)
 {
     ngx_int_t                   rc;
-    ngx_uint_t                  limit;
     ngx_connection_t           *c;
     ngx_tunny_pool_t           *pool;
     ngx_http_cleanup_t         *cln;
@@ -387,9 +382,7 @@ ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
     job->data = ctx;
     job->complete = ngx_http_tunny_job_done;
 
-    limit = ngx_min(tlcf->queue_limit, pool->max_queue);
-
-    rc = ngx_tunny_job_post(pool, job, limit);
+    rc = ngx_tunny_job_post(pool, job, tlcf->queue_limit);
 
     if (rc != NGX_OK) {
         job->data = NULL;

@@ -20,6 +20,8 @@ static void *ngx_tunny_thread_cycle(void *data);
 static void ngx_tunny_thread_setup(ngx_tunny_thread_t *thr);
 static void ngx_tunny_pool_notify_handler(ngx_event_t *ev);
 static void ngx_tunny_pool_drain(ngx_tunny_pool_t *pool);
+static ngx_uint_t ngx_tunny_pool_full(ngx_tunny_pool_t *pool,
+    ngx_uint_t limit);
 
 
 ngx_str_t  ngx_tunny_outcome_names[] = {
@@ -336,12 +338,7 @@ ngx_tunny_job_post(ngx_tunny_pool_t *pool, ngx_tunny_job_t *job,
         return NGX_DECLINED;
     }
 
-    /*
-     * the job would wait if all threads are busy: admit it only while
-     * fewer than "limit" jobs wait ahead of it
-     */
-
-    if (pool->waiting + pool->busy >= pool->nthreads + limit) {
+    if (ngx_tunny_pool_full(pool, limit)) {
         (void) pthread_mutex_unlock(&pool->mutex);
         return NGX_BUSY;
     }
@@ -408,17 +405,36 @@ ngx_tunny_job_cancel(ngx_tunny_job_t *job, uint64_t *t_start)
 }
 
 
-void
-ngx_tunny_pool_counts(ngx_tunny_pool_t *pool, ngx_uint_t *waiting,
-    ngx_uint_t *busy, ngx_uint_t *alive)
+/* loop */
+
+ngx_int_t
+ngx_tunny_pool_admits(ngx_tunny_pool_t *pool, ngx_uint_t limit)
 {
+    ngx_int_t  rc;
+
     (void) pthread_mutex_lock(&pool->mutex);
 
-    *waiting = pool->waiting;
-    *busy = pool->busy;
-    *alive = pool->alive;
+    rc = pool->stopping ? NGX_DECLINED
+                        : ngx_tunny_pool_full(pool, limit) ? NGX_BUSY : NGX_OK;
 
     (void) pthread_mutex_unlock(&pool->mutex);
+
+    return rc;
+}
+
+
+/*
+ * Under pool->mutex.  A job would wait if all threads are busy: it is
+ * admitted only while fewer than "limit" (at most max_queue) jobs wait
+ * ahead of it.
+ */
+
+static ngx_uint_t
+ngx_tunny_pool_full(ngx_tunny_pool_t *pool, ngx_uint_t limit)
+{
+    limit = ngx_min(limit, pool->max_queue);
+
+    return pool->waiting + pool->busy >= pool->nthreads + limit;
 }
 
 

@@ -180,8 +180,9 @@ ngx_tunny_pool_t *ngx_tunny_pool_start(ngx_cycle_t *cycle,
 void ngx_tunny_pool_stop(ngx_tunny_pool_t *pool, ngx_uint_t join);
 
 /*
- * loop: queue a job.  limit is the admission threshold (queue length at
- * which the job is refused).  Returns NGX_OK, NGX_BUSY (queue at limit) or
+ * loop: queue a job.  limit is the admission threshold: the number of
+ * jobs waiting for a thread at which the job is refused (capped at the
+ * pool's max_queue).  Returns NGX_OK, NGX_BUSY (queue at limit) or
  * NGX_DECLINED (pool stopping).
  */
 ngx_int_t ngx_tunny_job_post(ngx_tunny_pool_t *pool, ngx_tunny_job_t *job,
@@ -200,9 +201,8 @@ ngx_int_t ngx_tunny_job_cancel(ngx_tunny_job_t *job, uint64_t *t_start);
 #define ngx_tunny_job_cancelled(job)                                        \
     __atomic_load_n(&(job)->cancel, __ATOMIC_RELAXED)
 
-/* loop: snapshot of the counters for admission and health checks */
-void ngx_tunny_pool_counts(ngx_tunny_pool_t *pool, ngx_uint_t *waiting,
-    ngx_uint_t *busy, ngx_uint_t *alive);
+/* loop: what ngx_tunny_job_post() would answer now, without posting */
+ngx_int_t ngx_tunny_pool_admits(ngx_tunny_pool_t *pool, ngx_uint_t limit);
 
 void ngx_tunny_job_free(ngx_tunny_job_t *job);
 
