@@ -21,7 +21,7 @@
  *   job (malloc()ed, ngx_http_tunny_image_job_t): before
  *       ngx_http_tunny_post() succeeds it is the loop's; ctx->image has
  *       been moved into job->in.  From then on the pool owns it: the thread
- *       reads in/in_len/params and writes rc/res/failed/bytes_*.  On
+ *       reads in/in_len/params and writes rc/res/failed.  On
  *       NGX_OK the glue hands it back to the resume callback, which moves
  *       in or res.data back into ctx and frees the rest; if the request
  *       terminates first the job becomes an orphan and the pool frees it
@@ -1433,6 +1433,11 @@ ngx_http_tunny_image_result(ngx_http_request_t *r,
 
     j = (ngx_http_tunny_image_job_t *) job;
 
+    ngx_http_tunny_count_bytes(r, j->in_len,
+                               j->rc == NGX_TUNNY_IMAGE_OK ? j->res.len
+                               : j->rc == NGX_TUNNY_IMAGE_ASIS ? j->in_len
+                               : 0);
+
     j->res.error[sizeof(j->res.error) - 1] = '\0';
     reason = j->res.error[0] ? j->res.error : "invalid image";
 
@@ -1494,8 +1499,6 @@ ngx_http_tunny_image_process(ngx_tunny_job_t *job, ngx_tunny_thread_t *thr)
 
     j = (ngx_http_tunny_image_job_t *) job;
 
-    job->bytes_in = j->in_len;
-
     st = ngx_tunny_thread_state(thr, j->key);
 
     if (st == NULL) {
@@ -1517,13 +1520,7 @@ ngx_http_tunny_image_process(ngx_tunny_job_t *job, ngx_tunny_thread_t *thr)
     j->rc = ngx_tunny_image_process(st, j->in, j->in_len, &j->params,
                                     &j->res);
 
-    if (j->rc == NGX_TUNNY_IMAGE_OK) {
-        job->bytes_out = j->res.len;
-
-    } else if (j->rc == NGX_TUNNY_IMAGE_ASIS) {
-        job->bytes_out = j->in_len;
-
-    } else {
+    if (j->rc != NGX_TUNNY_IMAGE_OK && j->rc != NGX_TUNNY_IMAGE_ASIS) {
         job->failed = 1;
     }
 }

@@ -59,6 +59,13 @@ ngx_int_t ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
 void ngx_http_tunny_use_pool(ngx_conf_t *cf);
 
 /*
+ * The image bytes a request gave to the pool (in) and got back (out):
+ * tunny_image_bytes_total.  Call once, from the resume handler.
+ */
+void ngx_http_tunny_count_bytes(ngx_http_request_t *r, size_t in,
+    size_t out);
+
+/*
  * The reason behind a 4xx from image work: logged once at info, exposed
  * as $tunny_error.  reason is copied.
  */

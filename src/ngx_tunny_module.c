@@ -20,6 +20,8 @@
 
 #define NGX_TUNNY_DEFAULT_MAX_QUEUE   64
 #define NGX_TUNNY_DEFAULT_STACK       (2 * 1024 * 1024)
+#define NGX_TUNNY_MIN_STACK           (64 * 1024)
+#define NGX_TUNNY_MAX_STACK           (256 * 1024 * 1024)
 #define NGX_TUNNY_DEFAULT_NICE        19
 #define NGX_TUNNY_MAX_THREADS         512
 
@@ -33,6 +35,9 @@ static ngx_tunny_pool_conf_t *ngx_tunny_pool_find(ngx_conf_t *cf,
 static ngx_uint_t ngx_tunny_usable_cpus(ngx_log_t *log);
 static ngx_int_t ngx_tunny_cgroup_cpus(ngx_log_t *log);
 static ngx_int_t ngx_tunny_init_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_tunny_effective_nice(ngx_log_t *log,
+    ngx_tunny_pool_conf_t *pcf);
+static ngx_uint_t ngx_tunny_has_cap_sys_nice(void);
 static void ngx_tunny_pin_module(ngx_log_t *log);
 static void ngx_tunny_exit_process(ngx_cycle_t *cycle);
 
@@ -287,11 +292,12 @@ ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             pcf->stack_size = ngx_parse_size(&s);
 
             if (pcf->stack_size == (size_t) NGX_ERROR
-                || pcf->stack_size < 64 * 1024)
+                || pcf->stack_size < NGX_TUNNY_MIN_STACK
+                || pcf->stack_size > NGX_TUNNY_MAX_STACK)
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid stack value \"%V\" in "
-                                   "tunny_pool \"%V\" (64k or more)",
+                                   "tunny_pool \"%V\" (64k..256m)",
                                    &value[i], &value[1]);
                 return NGX_CONF_ERROR;
             }
@@ -322,7 +328,12 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
 
     workers = (ccf->worker_processes > 0) ? ccf->worker_processes : 1;
 
-    cpus = 0;
+    /*
+     * the master's CPU set, for threads=N and auto alike; taken here,
+     * before worker_cpu_affinity pins the workers
+     */
+
+    cpus = ngx_tunny_usable_cpus(cycle->log);
 
     pcfp = tcf->pools.elts;
 
@@ -340,15 +351,20 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
         }
 
         if (pcf->threads == NGX_CONF_UNSET) {
-            if (cpus == 0) {
-                cpus = ngx_tunny_usable_cpus(cycle->log);
-            }
-
             pcf->threads = ngx_max(cpus / workers, 1);
         }
 
         ngx_conf_init_value(pcf->max_queue, NGX_TUNNY_DEFAULT_MAX_QUEUE);
         ngx_conf_init_size_value(pcf->stack_size, NGX_TUNNY_DEFAULT_STACK);
+
+        /*
+         * by default the lowest priority: measured with
+         * "./ngx_tunny_module bench engine", a saturated pool at nice 5
+         * or 10 still costs a static file a p99 of about 2 ms on 2 cores,
+         * at nice 19 about 0.2 ms
+         */
+
+        ngx_conf_init_value(pcf->nice, NGX_TUNNY_DEFAULT_NICE);
     }
 
     return NGX_CONF_OK;
@@ -462,7 +478,6 @@ ngx_tunny_cgroup_cpus(ngx_log_t *log)
 static ngx_int_t
 ngx_tunny_init_process(ngx_cycle_t *cycle)
 {
-    ngx_int_t               nice;
     ngx_uint_t              i;
     ngx_tunny_conf_t       *tcf;
     ngx_tunny_pool_conf_t  *pcf, **pcfp;
@@ -492,33 +507,99 @@ ngx_tunny_init_process(ngx_cycle_t *cycle)
     for (i = 0; i < tcf->pools.nelts; i++) {
         pcf = pcfp[i];
 
-        /*
-         * by default the lowest priority: measured with
-         * "./ngx_tunny_module bench engine", a saturated pool at nice 5
-         * or 10 still costs a static file a p99 of about 2 ms on 2 cores,
-         * at nice 19 about 0.2 ms
-         */
+        pcf->nice = ngx_tunny_effective_nice(cycle->log, pcf);
 
-        nice = (pcf->nice != NGX_CONF_UNSET) ? pcf->nice
-                                             : NGX_TUNNY_DEFAULT_NICE;
-
-        pcf->pool = ngx_tunny_pool_start(cycle, pcf, pcf->threads, nice,
-                                         ngx_tunny_cpuset_valid
-                                         ? &ngx_tunny_cpuset : NULL,
-                                         ngx_tunny_stats_gauges());
-        if (pcf->pool == NULL) {
+        pcf->tp = ngx_tunny_pool_start(cycle, pcf,
+                                       ngx_tunny_cpuset_valid
+                                       ? &ngx_tunny_cpuset : NULL,
+                                       ngx_tunny_stats_gauges());
+        if (pcf->tp == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_tunny_stats_threads(pcf->index, pcf->pool->nthreads);
+        ngx_tunny_stats_threads(pcf->index,
+                                ngx_tunny_pool_threads(pcf->tp));
 
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                       "tunny_pool \"%V\": %ui threads, max_queue %ui, "
-                      "nice %i", &pcf->name, pcf->pool->nthreads,
-                      pcf->max_queue, nice);
+                      "nice %i", &pcf->name, ngx_tunny_pool_threads(pcf->tp),
+                      pcf->max_queue, pcf->nice);
     }
 
+    /* health may count this process only now that its threads exist */
+
+    ngx_tunny_stats_ready();
+
     return NGX_OK;
+}
+
+
+/*
+ * The nice value the threads of this worker can really get.  Threads
+ * start at the worker's own nice value; an unprivileged worker (nginx's
+ * "user") may raise it but lower it only within RLIMIT_NICE or with
+ * CAP_SYS_NICE, otherwise setpriority() fails and the threads keep the
+ * worker's value: say so instead of claiming what did not happen.
+ */
+
+static ngx_int_t
+ngx_tunny_effective_nice(ngx_log_t *log, ngx_tunny_pool_conf_t *pcf)
+{
+    int            cur;
+    struct rlimit  rl;
+
+    ngx_set_errno(0);
+    cur = getpriority(PRIO_PROCESS, 0);
+
+    if (cur == -1 && ngx_errno != 0) {
+        return pcf->nice;
+    }
+
+    if (pcf->nice >= cur
+        || ngx_tunny_has_cap_sys_nice()
+        || (getrlimit(RLIMIT_NICE, &rl) == 0
+            && (rl.rlim_cur == RLIM_INFINITY
+                || 20 - (ngx_int_t) rl.rlim_cur <= pcf->nice)))
+    {
+        return pcf->nice;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "tunny_pool \"%V\": nice=%i is not permitted to this "
+                  "worker (no CAP_SYS_NICE, RLIMIT_NICE too low), "
+                  "its threads run at nice %d", &pcf->name, pcf->nice, cur);
+
+    return cur;
+}
+
+
+/* is CAP_SYS_NICE in this process's effective capabilities? */
+
+static ngx_uint_t
+ngx_tunny_has_cap_sys_nice(void)
+{
+    FILE                *f;
+    char                 line[128];
+    unsigned long long   caps;
+    ngx_uint_t           found;
+
+    f = fopen("/proc/self/status", "r");
+    if (f == NULL) {
+        return 0;
+    }
+
+    found = 0;
+
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "CapEff: %llx", &caps) == 1) {
+            found = (caps >> 23) & 1;    /* CAP_SYS_NICE */
+            break;
+        }
+    }
+
+    (void) fclose(f);
+
+    return found;
 }
 
 
@@ -570,16 +651,16 @@ ngx_tunny_exit_process(ngx_cycle_t *cycle)
     pcfp = tcf->pools.elts;
 
     for (i = 0; i < tcf->pools.nelts; i++) {
-        if (pcfp[i]->pool == NULL) {
+        if (pcfp[i]->tp == NULL) {
             continue;
         }
 
-        n = pcfp[i]->pool->nthreads;
+        n = ngx_tunny_pool_threads(pcfp[i]->tp);
 
         /* a fast shutdown never waits for running jobs */
 
-        ngx_tunny_pool_stop(pcfp[i]->pool, !ngx_terminate);
-        pcfp[i]->pool = NULL;
+        ngx_tunny_pool_stop(pcfp[i]->tp, !ngx_terminate);
+        pcfp[i]->tp = NULL;
 
         ngx_tunny_stats_threads(pcfp[i]->index, -(ngx_int_t) n);
     }
