@@ -1,10 +1,45 @@
 /*
  * ngx_tunny_module: tunny_status, the content handler of the metrics
- * (Prometheus text, or JSON with ?format=json) and of the health answer.
- * Event loop only.
+ * (Prometheus text, JSON with ?format=json, the status page with
+ * ?format=html or for a client whose Accept prefers text/html) and of the
+ * health answer.  Event loop only.
  */
 
 #include "ngx_http_tunny_common.h"
+#include "ngx_http_tunny_status_html.h"
+
+
+/*
+ * A type the Accept header is asked about, and what it gave it so far:
+ * the quality (0..1000) of the most specific media range that matched
+ * (1: "*" "/" "*", 2: type "/" "*", 3: type/subtype; 0: none yet).
+ */
+
+typedef struct {
+    ngx_str_t                   type;
+    ngx_str_t                   subtype;
+    ngx_uint_t                  specificity;
+    ngx_int_t                   q;
+} ngx_http_tunny_status_media_t;
+
+
+static ngx_int_t ngx_http_tunny_status_page(ngx_http_request_t *r,
+    ngx_uint_t vary);
+static ngx_uint_t ngx_http_tunny_status_wants_html(ngx_http_request_t *r);
+static void ngx_http_tunny_status_accept(ngx_str_t *value,
+    ngx_http_tunny_status_media_t *media, ngx_uint_t n);
+static void ngx_http_tunny_status_match(ngx_str_t *type, ngx_str_t *subtype,
+    ngx_int_t q, ngx_http_tunny_status_media_t *media, ngx_uint_t n);
+static ngx_int_t ngx_http_tunny_status_qvalue(u_char *p, u_char *end);
+static u_char *ngx_http_tunny_status_ows(u_char *p, u_char *end);
+static u_char *ngx_http_tunny_status_token(u_char *p, u_char *end);
+static ngx_int_t ngx_http_tunny_status_header(ngx_http_request_t *r,
+    char *key, char *value);
+
+
+#define NGX_HTTP_TUNNY_STATUS_PROMETHEUS  0
+#define NGX_HTTP_TUNNY_STATUS_JSON        1
+#define NGX_HTTP_TUNNY_STATUS_HTML        2
 
 
 ngx_int_t
@@ -13,7 +48,7 @@ ngx_http_tunny_status_handler(ngx_http_request_t *r)
     ngx_int_t                   rc;
     ngx_str_t                   arg, reason, type;
     ngx_buf_t                  *b;
-    ngx_uint_t                  json;
+    ngx_uint_t                  format, vary;
     ngx_http_tunny_loc_conf_t  *tlcf;
 
     if (!(r->method & (NGX_HTTP_GET|NGX_HTTP_HEAD))) {
@@ -55,19 +90,44 @@ ngx_http_tunny_status_handler(ngx_http_request_t *r)
                                    &type, b);
     }
 
-    json = 0;
+    /* ?format= decides; without it, the Accept header (and Vary says so) */
 
-    if (ngx_http_arg(r, (u_char *) "format", 6, &arg) == NGX_OK
-        && arg.len == 4 && ngx_strncmp(arg.data, "json", 4) == 0)
-    {
-        json = 1;
+    format = NGX_HTTP_TUNNY_STATUS_PROMETHEUS;
+    vary = 0;
+
+    if (ngx_http_arg(r, (u_char *) "format", 6, &arg) == NGX_OK) {
+
+        if (arg.len == 4 && ngx_strncmp(arg.data, "json", 4) == 0) {
+            format = NGX_HTTP_TUNNY_STATUS_JSON;
+
+        } else if (arg.len == 4 && ngx_strncmp(arg.data, "html", 4) == 0) {
+            format = NGX_HTTP_TUNNY_STATUS_HTML;
+        }
+
+    } else {
+        vary = 1;
+
+        if (ngx_http_tunny_status_wants_html(r)) {
+            format = NGX_HTTP_TUNNY_STATUS_HTML;
+        }
     }
 
-    if (ngx_tunny_stats_render(r->pool, json, &b) != NGX_OK) {
+    if (format == NGX_HTTP_TUNNY_STATUS_HTML) {
+        return ngx_http_tunny_status_page(r, vary);
+    }
+
+    if (ngx_tunny_stats_render(r->pool, format == NGX_HTTP_TUNNY_STATUS_JSON,
+                               &b)
+        != NGX_OK)
+    {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    if (json) {
+    if (vary && ngx_http_tunny_status_header(r, "Vary", "Accept") != NGX_OK) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    if (format == NGX_HTTP_TUNNY_STATUS_JSON) {
         ngx_str_set(&type, NGX_TUNNY_STATS_JSON_TYPE);
 
     } else {
@@ -75,4 +135,356 @@ ngx_http_tunny_status_handler(ngx_http_request_t *r)
     }
 
     return ngx_http_tunny_send(r, NGX_HTTP_OK, &type, b);
+}
+
+
+/*
+ * The status page: static, it reads the numbers itself from ?format=json
+ * of the same location.  Never cached: a cache would serve a page that
+ * outlives its Content-Security-Policy hashes after an upgrade.
+ */
+
+static ngx_int_t
+ngx_http_tunny_status_page(ngx_http_request_t *r, ngx_uint_t vary)
+{
+    ngx_str_t   type;
+    ngx_buf_t  *b;
+
+    b = ngx_calloc_buf(r->pool);
+    if (b == NULL) {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    b->pos = ngx_http_tunny_status_html;
+    b->last = b->pos + sizeof(ngx_http_tunny_status_html) - 1;
+    b->memory = 1;
+
+    if (ngx_http_tunny_status_header(r, "Cache-Control", "no-store")
+           != NGX_OK
+        || ngx_http_tunny_status_header(r, "Content-Security-Policy",
+                                        NGX_HTTP_TUNNY_STATUS_HTML_CSP)
+           != NGX_OK
+        || ngx_http_tunny_status_header(r, "X-Content-Type-Options",
+                                        "nosniff")
+           != NGX_OK
+        || (vary && ngx_http_tunny_status_header(r, "Vary", "Accept")
+                    != NGX_OK))
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ngx_str_set(&type, "text/html; charset=utf-8");
+
+    return ngx_http_tunny_send(r, NGX_HTTP_OK, &type, b);
+}
+
+
+/*
+ * Content negotiation between the page (text/html) and the metrics
+ * (text/plain, the Prometheus text format).  The quality of each is the
+ * one of the most specific media range of the Accept header(s) matching
+ * it (type/subtype, then type "/" "*", then "*" "/" "*"; parameters other
+ * than q are not compared; among equally specific ranges the highest q),
+ * 0 when none matches.  The page only when its quality is higher: a
+ * browser's "text/html,...,*" "/" "*;q=0.8" gets it, curl's "*" "/" "*"
+ * (a tie), Prometheus' "...,text/plain;version=0.0.4;q=0.5,*" "/"
+ * "*;q=0.1", no Accept at all, or one that cannot be parsed keep the
+ * metrics.
+ */
+
+static ngx_uint_t
+ngx_http_tunny_status_wants_html(ngx_http_request_t *r)
+{
+    ngx_uint_t                      i;
+    ngx_list_part_t                *part;
+    ngx_table_elt_t                *h;
+    ngx_http_tunny_status_media_t   media[2];
+
+    ngx_str_set(&media[0].type, "text");
+    ngx_str_set(&media[0].subtype, "html");
+    ngx_str_set(&media[1].type, "text");
+    ngx_str_set(&media[1].subtype, "plain");
+
+    for (i = 0; i < 2; i++) {
+        media[i].specificity = 0;
+        media[i].q = 0;
+    }
+
+    part = &r->headers_in.headers.part;
+    h = part->elts;
+
+    for (i = 0; /* void */ ; i++) {
+
+        if (i >= part->nelts) {
+            if (part->next == NULL) {
+                break;
+            }
+
+            part = part->next;
+            h = part->elts;
+            i = 0;
+        }
+
+        if (h[i].key.len == sizeof("Accept") - 1
+            && ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
+                               sizeof("Accept") - 1)
+               == 0)
+        {
+            ngx_http_tunny_status_accept(&h[i].value, media, 2);
+        }
+    }
+
+    return media[0].q > media[1].q;
+}
+
+
+/*
+ * One Accept header value: #( media-range [ weight ] ), that is
+ * type "/" subtype *( OWS ";" OWS name "=" ( token / quoted-string ) ).
+ * A range that does not parse, or whose q is not a qvalue, is skipped up
+ * to the next comma.
+ */
+
+static void
+ngx_http_tunny_status_accept(ngx_str_t *value,
+    ngx_http_tunny_status_media_t *media, ngx_uint_t n)
+{
+    u_char     *p, *end, *val;
+    ngx_int_t   q;
+    ngx_str_t   type, subtype, name;
+    ngx_uint_t  valid;
+
+    p = value->data;
+    end = p + value->len;
+
+    for ( ;; ) {
+
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ',')) {
+            p++;
+        }
+
+        if (p == end) {
+            return;
+        }
+
+        valid = 1;
+        q = 1000;
+
+        type.data = p;
+        p = ngx_http_tunny_status_token(p, end);
+        type.len = p - type.data;
+
+        ngx_str_null(&subtype);
+
+        if (p < end && *p == '/') {
+            subtype.data = ++p;
+            p = ngx_http_tunny_status_token(p, end);
+            subtype.len = p - subtype.data;
+        }
+
+        if (type.len == 0 || subtype.len == 0) {
+            valid = 0;
+        }
+
+        while (valid) {
+            p = ngx_http_tunny_status_ows(p, end);
+
+            if (p == end || *p != ';') {
+                break;
+            }
+
+            name.data = ngx_http_tunny_status_ows(p + 1, end);
+            p = ngx_http_tunny_status_token(name.data, end);
+            name.len = p - name.data;
+
+            if (name.len == 0 || p == end || *p != '=') {
+                valid = 0;
+                break;
+            }
+
+            val = ++p;
+
+            if (p < end && *p == '"') {
+
+                for (p++; p < end && *p != '"'; p++) {
+                    if (*p == '\\' && p + 1 < end) {
+                        p++;
+                    }
+                }
+
+                if (p == end) {
+                    valid = 0;
+                    break;
+                }
+
+                p++;
+
+            } else {
+                p = ngx_http_tunny_status_token(p, end);
+            }
+
+            if (name.len == 1 && (name.data[0] | 0x20) == 'q') {
+                q = ngx_http_tunny_status_qvalue(val, p);
+
+                if (q == NGX_ERROR) {
+                    valid = 0;
+                }
+            }
+        }
+
+        p = ngx_http_tunny_status_ows(p, end);
+
+        if (p < end && *p != ',') {
+            valid = 0;
+
+            while (p < end && *p != ',') {
+                p++;
+            }
+        }
+
+        if (valid) {
+            ngx_http_tunny_status_match(&type, &subtype, q, media, n);
+        }
+    }
+}
+
+
+static void
+ngx_http_tunny_status_match(ngx_str_t *type, ngx_str_t *subtype,
+    ngx_int_t q, ngx_http_tunny_status_media_t *media, ngx_uint_t n)
+{
+    ngx_uint_t  i, specificity, any_subtype;
+
+    any_subtype = (subtype->len == 1 && subtype->data[0] == '*');
+
+    for (i = 0; i < n; i++) {
+
+        if (type->len == 1 && type->data[0] == '*') {
+            if (!any_subtype) {
+                continue;
+            }
+
+            specificity = 1;
+
+        } else if (type->len != media[i].type.len
+                   || ngx_strncasecmp(type->data, media[i].type.data,
+                                      type->len)
+                      != 0)
+        {
+            continue;
+
+        } else if (any_subtype) {
+            specificity = 2;
+
+        } else if (subtype->len == media[i].subtype.len
+                   && ngx_strncasecmp(subtype->data, media[i].subtype.data,
+                                      subtype->len)
+                      == 0)
+        {
+            specificity = 3;
+
+        } else {
+            continue;
+        }
+
+        if (specificity > media[i].specificity
+            || (specificity == media[i].specificity && q > media[i].q))
+        {
+            media[i].specificity = specificity;
+            media[i].q = q;
+        }
+    }
+}
+
+
+/* qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ), x 1000 */
+
+static ngx_int_t
+ngx_http_tunny_status_qvalue(u_char *p, u_char *end)
+{
+    ngx_int_t  q, unit;
+
+    if (p == end || (*p != '0' && *p != '1')) {
+        return NGX_ERROR;
+    }
+
+    q = (*p++ - '0') * 1000;
+
+    if (p == end) {
+        return q;
+    }
+
+    if (*p++ != '.') {
+        return NGX_ERROR;
+    }
+
+    for (unit = 100; p < end && unit > 0; p++, unit /= 10) {
+        if (*p < '0' || *p > '9') {
+            return NGX_ERROR;
+        }
+
+        q += (*p - '0') * unit;
+    }
+
+    if (p != end || q > 1000) {
+        return NGX_ERROR;
+    }
+
+    return q;
+}
+
+
+static u_char *
+ngx_http_tunny_status_ows(u_char *p, u_char *end)
+{
+    while (p < end && (*p == ' ' || *p == '\t')) {
+        p++;
+    }
+
+    return p;
+}
+
+
+/* the end of a token: up to white space or a separator of Accept */
+
+static u_char *
+ngx_http_tunny_status_token(u_char *p, u_char *end)
+{
+    while (p < end) {
+        switch (*p) {
+        case ' ':
+        case '\t':
+        case '/':
+        case ';':
+        case ',':
+        case '=':
+        case '"':
+            return p;
+        }
+
+        p++;
+    }
+
+    return p;
+}
+
+
+static ngx_int_t
+ngx_http_tunny_status_header(ngx_http_request_t *r, char *key, char *value)
+{
+    ngx_table_elt_t  *h;
+
+    h = ngx_list_push(&r->headers_out.headers);
+    if (h == NULL) {
+        return NGX_ERROR;
+    }
+
+    h->hash = 1;
+    h->key.len = ngx_strlen(key);
+    h->key.data = (u_char *) key;
+    h->value.len = ngx_strlen(value);
+    h->value.data = (u_char *) value;
+    h->lowcase_key = NULL;
+
+    return NGX_OK;
 }
