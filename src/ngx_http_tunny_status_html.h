@@ -14,7 +14,7 @@
 
 #define NGX_HTTP_TUNNY_STATUS_HTML_CSP                                        \
     "default-src 'none'; "                                                    \
-    "script-src 'sha256-gxf8hKihycgB58aH9xfqRVc349VrAOheEPhE2ELIPRQ='; "      \
+    "script-src 'sha256-QmUrjFIQUrxLCK3U/sWLHxeMwsic//5fDAutSNgOtkQ='; "      \
     "style-src 'sha256-v140/NPCL7aemNFDbg3IjhjL621yEhN0bZw/tFeqS1g='; "       \
     "connect-src 'self'; "                                                    \
     "img-src data:; "                                                         \
@@ -263,7 +263,8 @@ static u_char  ngx_http_tunny_status_html[] =
     "        ? Math.round(span) + ' s' : Math.round(span / 60) + ' min');\n"
     "    sv('text', { x: W - 2, y: H - 2, 'text-anchor': 'end' }, s)\n"
     "        .textContent = 'now';\n"
-    "    c.names.forEach(function (n) {\n"
+    "    /* the first series of the legend is drawn last, on top */\n"
+    "    c.names.slice().reverse().forEach(function (n) {\n"
     "        var seg = [];\n"
     "        function flush() {\n"
     "            if (seg.length > 1) {\n"
