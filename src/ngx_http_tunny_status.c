@@ -12,7 +12,9 @@
 /*
  * A type the Accept header is asked about, and what it gave it so far:
  * the quality (0..1000) of the most specific media range that matched
- * (1: "*" "/" "*", 2: type "/" "*", 3: type/subtype; 0: none yet).
+ * (specificity 3: type/subtype, 2: type/any, 1: any/any; 0: none yet).
+ * "any" stands for the asterisk, which cannot be written next to a slash
+ * in a C comment.
  */
 
 typedef struct {
@@ -183,12 +185,12 @@ ngx_http_tunny_status_page(ngx_http_request_t *r, ngx_uint_t vary)
  * Content negotiation between the page (text/html) and the metrics
  * (text/plain, the Prometheus text format).  The quality of each is the
  * one of the most specific media range of the Accept header(s) matching
- * it (type/subtype, then type "/" "*", then "*" "/" "*"; parameters other
- * than q are not compared; among equally specific ranges the highest q),
- * 0 when none matches.  The page only when its quality is higher: a
- * browser's "text/html,...,*" "/" "*;q=0.8" gets it, curl's "*" "/" "*"
- * (a tie), Prometheus' "...,text/plain;version=0.0.4;q=0.5,*" "/"
- * "*;q=0.1", no Accept at all, or one that cannot be parsed keep the
+ * it (type/subtype, then type/any, then any/any; parameters other than q
+ * are not compared; among equally specific ranges the highest q), 0 when
+ * none matches.  The page only when its quality is higher than the one of
+ * the metrics: a browser's "text/html,...,any/any;q=0.8" gets it; curl's
+ * any/any (a tie), Prometheus' "...,text/plain;version=0.0.4;q=0.5,
+ * any/any;q=0.1", no Accept at all, or one that cannot be parsed keep the
  * metrics.
  */
 

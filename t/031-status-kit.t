@@ -263,7 +263,7 @@ for my $g (@{ main::rules()->{groups} }) {
 # the unit tests are not vacuous: a rule file with a broken threshold fails
 my $dir = File::Temp::tempdir(CLEANUP => 1);
 (my $broken = main::slurp($main::RULES))
-    =~ s/tunny_pool_queue_length > tunny_pool_threads/tunny_pool_queue_length >= tunny_pool_threads/
+    =~ s/(tunny_pool_queue_length) > (tunny_pool_threads)/$1 >= $2/
     or Test::More::fail('the backlog rule to break');
 open my $fh, '>', "$dir/tunny.rules.yml" or die $!;
 print $fh $broken;
@@ -317,7 +317,8 @@ for my $p (@{ $d->{panels} }) {
     $ids{ $p->{id} }++;
     my $g = $p->{gridPos};
     Test::More::ok($g->{x} >= 0 && $g->{w} > 0 && $g->{x} + $g->{w} <= 24
-                   && $g->{h} > 0, "panel \"$p->{title}\": on the 24-column grid");
+                   && $g->{h} > 0,
+                   "panel \"$p->{title}\": on the 24-column grid");
     Test::More::ok(@{ $p->{targets} || [] }, "panel \"$p->{title}\": queries");
     push @panels, [$p->{title},
                    join ' ', map { $_->{expr} } @{ $p->{targets} || [] }];
@@ -325,7 +326,8 @@ for my $p (@{ $d->{panels} }) {
 Test::More::ok(!grep({ $_ > 1 } values %ids), 'panel ids unique');
 # what an operator must see
 my $quantiles = sub {
-    my $b = quotemeta "sum by (pool, le) (rate(tunny_job_$_[0]_seconds_bucket{";
+    my $b = quotemeta
+        "sum by (pool, le) (rate(tunny_job_$_[0]_seconds_bucket{";
     my $re = join '', map { '(?=.*histogram_quantile\\(' . quotemeta($_)
                             . ", $b)" } qw(0.5 0.95 0.99);
     return qr/$re/;
@@ -391,7 +393,8 @@ my $have = main::exported_names($body);
 Test::More::ok($have->{'tunny_jobs_total'}, 'the answer has tunny_jobs_total')
     or Test::More::diag($body);
 Test::More::like($body,
-                 qr/^tunny_image_bytes_total\{pool="p",direction="out"\} [1-9]/m,
+                 qr/^tunny_image_bytes_total
+                    \{pool="p",direction="out"\}\ [1-9]/mx,
                  'load: image bytes counted');
 Test::More::like($body,
                  qr/^tunny_jobs_total\{pool="p",outcome="timeout"\} 1$/m,
@@ -411,7 +414,8 @@ Test::More::cmp_ok(scalar(keys %used), '>=', 12,
 for my $n (sort keys %used) {
     my $where = join ', ', grep { defined } @{ $used{$n} }[0, 1];
     if ($n =~ /:/) {
-        Test::More::ok($records{$n}, "$n: a recording rule of the file ($where)");
+        Test::More::ok($records{$n},
+                       "$n: a recording rule of the file ($where)");
     } elsif ($n eq 'up') {
         Test::More::pass("up: Prometheus' own ($where)");
     } else {
@@ -424,7 +428,10 @@ for my $n (sort keys %$have) {
 }
 # the name extraction finds what it must: a misspelt metric is caught
 Test::More::is_deeply(
-    [ main::promql_names('sum by (pool, le) (rate(tunny_job_runs_seconds_bucket{pool=~"$pool",le!="+Inf"}[$__rate_interval])) / ignoring (le) group_left tunny:jobs:rate5m > bool 0.5e1') ],
+    [ main::promql_names('sum by (pool, le) (rate(tunny_job_runs_seconds_'
+                         . 'bucket{pool=~"$pool",le!="+Inf"}[$__rate_interval]'
+                         . ')) / ignoring (le) group_left tunny:jobs:rate5m '
+                         . '> bool 0.5e1') ],
     ['tunny:jobs:rate5m', 'tunny_job_runs_seconds_bucket'],
     'promql_names: selectors only');
 Test::More::ok(!$have->{tunny_job_runs_seconds_bucket},

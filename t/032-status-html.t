@@ -152,7 +152,9 @@ sub unescape ($) {
 sub dom_pools ($) {
     my ($dom) = @_;
     my %p;
-    while ($dom =~ m{<section class="pool" data-pool="([^"]*)">(.*?)</section>}gs) {
+    while ($dom =~ m{<section\ class="pool"\ data-pool="([^"]*)">
+                     (.*?)</section>}gsx)
+    {
         my ($name, $html) = (unescape($1), $2);
         while ($html =~ m{data-k="([^"]+)">([^<]*)<}g) {
             $p{$name}{$1} = unescape($2);
@@ -367,7 +369,8 @@ Test::More::is_deeply(\@urls, ['data:,', '?format=json'],
 Test::More::is_deeply([ $body =~ m{(https?://[^'"\s]*)}g ],
                       ['http://www.w3.org/2000/svg'],
                       'no absolute URL but the SVG namespace');
-Test::More::unlike($body, qr/\@import|url\(|\@font-face|<link rel="style|<img|<iframe|<object|<script src/i,
+Test::More::unlike($body, qr/\@import|url\(|\@font-face|<link rel="style|<img
+                             |<iframe|<object|<embed|<script\ src/xi,
                    'no import, font, image, frame, external script');
 Test::More::like($body, qr/fetch\('\?format=json'/,
                  'live from the relative ?format=json');
@@ -375,13 +378,14 @@ Test::More::ok(length($body) > 4096 && length($body) < 20480,
                length($body) . ' bytes: between 4 and 20 KiB');
 # the page is src/ngx_http_tunny_status.html, and the C header is what
 # t/tools/gen-status-html makes of it (hashes included)
-Test::More::ok($body eq main::slurp("$main::TOP/src/ngx_http_tunny_status.html"),
+my $src = "$main::TOP/src/ngx_http_tunny_status";
+Test::More::ok($body eq main::slurp("$src.html"),
                'served: src/ngx_http_tunny_status.html, byte for byte');
-my $gen = `$^X $main::TOP/t/tools/gen-status-html $main::TOP/src/ngx_http_tunny_status.html`;
+my $gen = `$^X $main::TOP/t/tools/gen-status-html $src.html`;
 Test::More::is($?, 0, 'gen-status-html runs');
-Test::More::ok($gen eq main::slurp("$main::TOP/src/ngx_http_tunny_status_html.h"),
-               'src/ngx_http_tunny_status_html.h is up to date '
-               . '(t/tools/gen-status-html > src/ngx_http_tunny_status_html.h)');
+Test::More::ok($gen eq main::slurp("${src}_html.h"),
+               'src/ngx_http_tunny_status_html.h is up to date (t/tools/'
+               . 'gen-status-html > src/ngx_http_tunny_status_html.h)');
 
 
 
@@ -455,7 +459,8 @@ Test::More::ok(main::hq(0.5, $j->{pools}{p}{run_seconds}) > 0,
 $main::LOAD = main::load_start('/fast');
 my $end = Time::HiRes::time() + 5;
 Time::HiRes::sleep(0.05)
-    while main::json()->{pools}{p}{jobs}{ok} < 20 && Time::HiRes::time() < $end;
+    while main::json()->{pools}{p}{jobs}{ok} < 20
+          && Time::HiRes::time() < $end;
 Test::More::cmp_ok(main::json()->{pools}{p}{jobs}{ok}, '>=', 20, 'load runs');
 --- request
 GET /status?format=json
@@ -493,7 +498,9 @@ for my $h (qw(queue run)) {
 }
 my $html = $d->{-html} // '';
 for my $s (qw(s-ok s-threads s-p99)) {
-    Test::More::like($html, qr/<polyline points="[\d.]+,[\d.]+ [\d.]+,[\d.]+[^"]*" class="$s"/,
+    Test::More::like($html,
+                     qr/<polyline points="[\d.]+,[\d.]+ [\d.]+,[\d.]+[^"]*"
+                        \ class="$s"/x,
                      "a chart line $s");
 }
 if ($shot) {
