@@ -14,7 +14,7 @@
 
 #define NGX_HTTP_TUNNY_STATUS_HTML_CSP                                        \
     "default-src 'none'; "                                                    \
-    "script-src 'sha256-QmUrjFIQUrxLCK3U/sWLHxeMwsic//5fDAutSNgOtkQ='; "      \
+    "script-src 'sha256-YX0RabM7f8eCCFbUUW/q/X1su0MUODE6BgJa3yaWRuM='; "      \
     "style-src 'sha256-v140/NPCL7aemNFDbg3IjhjL621yEhN0bZw/tFeqS1g='; "       \
     "connect-src 'self'; "                                                    \
     "img-src data:; "                                                         \
@@ -166,10 +166,10 @@ static u_char  ngx_http_tunny_status_html[] =
     "    return b;\n"
     "}\n"
     "\n"
+    "/* the observations between two samples, still cumulative */\n"
     "function bdelta(cur, old) {\n"
-    "    return cur.map(function (x, i) {\n"
-    "        return [x[0], x[1] - (old ? old[i][1] : 0)];\n"
-    "    });\n"
+    "    return cur.map(function (x, i) { return [x[0], x[1] - old[i][1]]; })"
+    ";\n"
     "}\n"
     "\n"
     "/* Prometheus' histogram_quantile() over cumulative buckets */\n"
@@ -232,8 +232,8 @@ static u_char  ngx_http_tunny_status_html[] =
     "function chart(parent, title, names, fmt, floor) {\n"
     "    var c = el('div', 'chart', null, parent), lg, s;\n"
     "    el('div', 'l', title, c);\n"
-    "    s = sv('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img' }, c);\n"
-    "    s.setAttribute('aria-label', title);\n"
+    "    s = sv('svg', { viewBox: '0 0 ' + W + ' ' + H, role: 'img',\n"
+    "                    'aria-label': title }, c);\n"
     "    lg = el('div', 'lg', null, c);\n"
     "    names.forEach(function (n) { el('span', 's-' + n, n, lg); });\n"
     "    return { svg: s, names: names, fmt: fmt, floor: floor };\n"

@@ -498,10 +498,10 @@ for my $h (qw(queue run)) {
 }
 my $html = $d->{-html} // '';
 for my $s (qw(s-ok s-threads s-p99)) {
-    Test::More::like($html,
-                     qr/<polyline points="[\d.]+,[\d.]+ [\d.]+,[\d.]+[^"]*"
-                        \ class="$s"/x,
-                     "a chart line $s");
+    # at least two points (ok() rather than like(): no page dump)
+    Test::More::ok($html =~ m{<polyline\ points="[\d.]+,[\d.]+\ [\d.]+,[\d.]+
+                              [^"]*"\ class="$s"}x,
+                   "a chart line $s");
 }
 if ($shot) {
     my $data = -f $png ? main::slurp($png) : '';
