@@ -15,7 +15,7 @@
 #define NGX_HTTP_TUNNY_STATUS_HTML_CSP                                        \
     "default-src 'none'; "                                                    \
     "script-src 'sha256-YX0RabM7f8eCCFbUUW/q/X1su0MUODE6BgJa3yaWRuM='; "      \
-    "style-src 'sha256-v140/NPCL7aemNFDbg3IjhjL621yEhN0bZw/tFeqS1g='; "       \
+    "style-src 'sha256-W+/cNDmuv9RGdtfHy9tSCUaxN9V93kzOkSl8Fa7VMsQ='; "       \
     "connect-src 'self'; "                                                    \
     "img-src data:; "                                                         \
     "base-uri 'none'; "                                                       \
@@ -110,6 +110,9 @@ static u_char  ngx_http_tunny_status_html[] =
     "ht}\n"
     "th:first-child,td:first-child{text-align:left}\n"
     "th{font-weight:normal;color:var(--mute)}\n"
+    "@media (max-width:900px){.tiles{grid-template-columns:repeat(3,1fr)}\n"
+    ".charts{grid-template-columns:repeat(2,1fr)}.tables{grid-template-column"
+    "s:1fr}}\n"
     "</style>\n"
     "</head>\n"
     "<body>\n"
