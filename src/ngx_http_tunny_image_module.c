@@ -1,0 +1,429 @@
+/*
+ * ngx_tunny_module: the tunny_image module: its directives, its location
+ * configuration and the installation of its filters.  Everything here runs
+ * at configuration time.
+ */
+
+
+#include "ngx_http_tunny_image_common.h"
+
+
+static void *ngx_http_tunny_image_create_conf(ngx_conf_t *cf);
+static char *ngx_http_tunny_image_merge_conf(ngx_conf_t *cf, void *parent,
+    void *child);
+static char *ngx_http_tunny_image(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static char *ngx_http_tunny_image_compile(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_uint_t *v, ngx_http_complex_value_t **cvp,
+    ngx_int_t (*parse)(ngx_str_t *value));
+static char *ngx_http_tunny_image_quality_slot(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static char *ngx_http_tunny_image_upload(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf);
+static ngx_int_t ngx_http_tunny_image_init(ngx_conf_t *cf);
+
+
+static ngx_conf_enum_t  ngx_http_tunny_image_formats[] = {
+    { ngx_string("original"), NGX_HTTP_TUNNY_IMAGE_ORIGINAL },
+    { ngx_string("jpeg"), NGX_HTTP_TUNNY_IMAGE_JPEG },
+    { ngx_string("webp"), NGX_HTTP_TUNNY_IMAGE_WEBP },
+    { ngx_string("auto"), NGX_HTTP_TUNNY_IMAGE_AUTO },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_tunny_image_sharpen_bounds = {
+    ngx_conf_check_num_bounds, 0, 1000
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_tunny_image_max_pixels_bounds = {
+    ngx_conf_check_num_bounds, 1, -1
+};
+
+
+static ngx_command_t  ngx_http_tunny_image_filter_commands[] = {
+
+    { ngx_string("tunny_image"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE123,
+      ngx_http_tunny_image,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+    { ngx_string("tunny_image_format"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_image_conf_t, format),
+      &ngx_http_tunny_image_formats },
+
+    { ngx_string("tunny_image_jpeg_quality"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tunny_image_quality_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_image_conf_t, jpeg_quality),
+      NULL },
+
+    { ngx_string("tunny_image_webp_quality"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tunny_image_quality_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_image_conf_t, webp_quality),
+      NULL },
+
+    { ngx_string("tunny_image_interlace"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_image_conf_t, interlace),
+      NULL },
+
+    { ngx_string("tunny_image_sharpen"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_image_conf_t, sharpen),
+      &ngx_http_tunny_image_sharpen_bounds },
+
+    { ngx_string("tunny_image_buffer"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_size_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_image_conf_t, buffer_size),
+      NULL },
+
+    { ngx_string("tunny_image_max_pixels"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_image_conf_t, max_pixels),
+      &ngx_http_tunny_image_max_pixels_bounds },
+
+    { ngx_string("tunny_image_upload"),
+      NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
+      ngx_http_tunny_image_upload,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
+      NULL },
+
+      ngx_null_command
+};
+
+
+static ngx_http_module_t  ngx_http_tunny_image_filter_module_ctx = {
+    NULL,                                  /* preconfiguration */
+    ngx_http_tunny_image_init,             /* postconfiguration */
+
+    NULL,                                  /* create main configuration */
+    NULL,                                  /* init main configuration */
+
+    NULL,                                  /* create server configuration */
+    NULL,                                  /* merge server configuration */
+
+    ngx_http_tunny_image_create_conf,      /* create location configuration */
+    ngx_http_tunny_image_merge_conf        /* merge location configuration */
+};
+
+
+ngx_module_t  ngx_http_tunny_image_filter_module = {
+    NGX_MODULE_V1,
+    &ngx_http_tunny_image_filter_module_ctx, /* module context */
+    ngx_http_tunny_image_filter_commands,  /* module directives */
+    NGX_HTTP_MODULE,                       /* module type */
+    NULL,                                  /* init master */
+    NULL,                                  /* init module */
+    NULL,                                  /* init process */
+    NULL,                                  /* init thread */
+    NULL,                                  /* exit thread */
+    NULL,                                  /* exit process */
+    NULL,                                  /* exit master */
+    NGX_MODULE_V1_PADDING
+};
+
+
+static void *
+ngx_http_tunny_image_create_conf(ngx_conf_t *cf)
+{
+    ngx_http_tunny_image_conf_t  *conf;
+
+    conf = ngx_pcalloc(cf->pool, sizeof(ngx_http_tunny_image_conf_t));
+    if (conf == NULL) {
+        return NULL;
+    }
+
+    /*
+     * set by ngx_pcalloc():
+     *
+     *     conf->ops = 0;
+     *     conf->width = 0;
+     *     conf->height = 0;
+     *     conf->angle = 0;
+     *     conf->wcv = NULL;
+     *     conf->hcv = NULL;
+     *     conf->acv = NULL;
+     */
+
+    conf->mode = NGX_CONF_UNSET_UINT;
+    conf->format = NGX_CONF_UNSET_UINT;
+    conf->jpeg_quality = NGX_CONF_UNSET_PTR;
+    conf->webp_quality = NGX_CONF_UNSET_PTR;
+    conf->interlace = NGX_CONF_UNSET;
+    conf->sharpen = NGX_CONF_UNSET;
+    conf->buffer_size = NGX_CONF_UNSET_SIZE;
+    conf->max_pixels = NGX_CONF_UNSET;
+
+    return conf;
+}
+
+
+static char *
+ngx_http_tunny_image_merge_conf(ngx_conf_t *cf, void *parent, void *child)
+{
+    ngx_http_tunny_image_conf_t *prev = parent;
+    ngx_http_tunny_image_conf_t *conf = child;
+
+    if (conf->mode == NGX_CONF_UNSET_UINT) {
+
+        if (prev->mode == NGX_CONF_UNSET_UINT) {
+            conf->mode = NGX_HTTP_TUNNY_IMAGE_OFF;
+
+        } else {
+            conf->mode = prev->mode;
+            conf->ops = prev->ops;
+            conf->width = prev->width;
+            conf->height = prev->height;
+            conf->angle = prev->angle;
+            conf->wcv = prev->wcv;
+            conf->hcv = prev->hcv;
+            conf->acv = prev->acv;
+        }
+    }
+
+    ngx_conf_merge_uint_value(conf->format, prev->format,
+                              NGX_HTTP_TUNNY_IMAGE_ORIGINAL);
+    ngx_conf_merge_ptr_value(conf->jpeg_quality, prev->jpeg_quality, NULL);
+    ngx_conf_merge_ptr_value(conf->webp_quality, prev->webp_quality, NULL);
+    ngx_conf_merge_value(conf->interlace, prev->interlace, 0);
+    ngx_conf_merge_value(conf->sharpen, prev->sharpen, 0);
+    ngx_conf_merge_size_value(conf->buffer_size, prev->buffer_size,
+                              10 * 1024 * 1024);
+    ngx_conf_merge_value(conf->max_pixels, prev->max_pixels, 50000000);
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tunny_image(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_tunny_image_conf_t *imcf = conf;
+
+    char       *rv;
+    ngx_str_t  *value;
+    ngx_uint_t  op;
+
+    value = cf->args->elts;
+
+    if (cf->args->nelts == 2) {
+
+        if (ngx_strcmp(value[1].data, "off") == 0) {
+            imcf->mode = NGX_HTTP_TUNNY_IMAGE_OFF;
+
+        } else if (ngx_strcmp(value[1].data, "test") == 0) {
+            imcf->mode = NGX_HTTP_TUNNY_IMAGE_TEST;
+
+        } else if (ngx_strcmp(value[1].data, "size") == 0) {
+            imcf->mode = NGX_HTTP_TUNNY_IMAGE_SIZE;
+
+        } else {
+            goto invalid;
+        }
+
+        imcf->ops = 0;
+
+        return NGX_CONF_OK;
+    }
+
+    if (cf->args->nelts == 3) {
+
+        if (ngx_strcmp(value[1].data, "rotate") != 0) {
+            goto invalid;
+        }
+
+        rv = ngx_http_tunny_image_compile(cf, &value[2], &imcf->angle,
+                                          &imcf->acv,
+                                          ngx_http_tunny_image_angle);
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        if (imcf->acv == NULL && imcf->angle == 0) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid angle \"%V\"", &value[2]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (imcf->mode != NGX_HTTP_TUNNY_IMAGE_TRANSFORM) {
+            imcf->ops = 0;
+        }
+
+        imcf->mode = NGX_HTTP_TUNNY_IMAGE_TRANSFORM;
+        imcf->ops |= NGX_TUNNY_IMAGE_OP_ROTATE;
+
+        ngx_http_tunny_use_pool(cf);
+
+        return NGX_CONF_OK;
+    }
+
+    if (ngx_strcmp(value[1].data, "resize") == 0) {
+        op = NGX_TUNNY_IMAGE_OP_RESIZE;
+
+    } else if (ngx_strcmp(value[1].data, "crop") == 0) {
+        op = NGX_TUNNY_IMAGE_OP_CROP;
+
+    } else {
+        goto invalid;
+    }
+
+    rv = ngx_http_tunny_image_compile(cf, &value[2], &imcf->width,
+                                      &imcf->wcv, ngx_http_tunny_image_dim);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    rv = ngx_http_tunny_image_compile(cf, &value[3], &imcf->height,
+                                      &imcf->hcv, ngx_http_tunny_image_dim);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    if (imcf->mode != NGX_HTTP_TUNNY_IMAGE_TRANSFORM) {
+        imcf->ops = 0;
+    }
+
+    imcf->mode = NGX_HTTP_TUNNY_IMAGE_TRANSFORM;
+    imcf->ops &= ~(NGX_TUNNY_IMAGE_OP_RESIZE|NGX_TUNNY_IMAGE_OP_CROP);
+    imcf->ops |= op;
+
+    ngx_http_tunny_use_pool(cf);
+
+    return NGX_CONF_OK;
+
+invalid:
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, "invalid parameter \"%V\"",
+                       &value[1]);
+
+    return NGX_CONF_ERROR;
+}
+
+
+/* a constant is checked now; a value with variables at run time */
+
+static char *
+ngx_http_tunny_image_compile(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t *v,
+    ngx_http_complex_value_t **cvp, ngx_int_t (*parse)(ngx_str_t *value))
+{
+    ngx_int_t                          n;
+    ngx_http_complex_value_t           cv;
+    ngx_http_compile_complex_value_t   ccv;
+
+    ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+    ccv.cf = cf;
+    ccv.value = value;
+    ccv.complex_value = &cv;
+
+    if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+        return NGX_CONF_ERROR;
+    }
+
+    if (cv.lengths == NULL) {
+        n = parse(value);
+
+        if (n == NGX_ERROR) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid value \"%V\"", value);
+            return NGX_CONF_ERROR;
+        }
+
+        *v = (ngx_uint_t) n;
+        *cvp = NULL;
+
+        return NGX_CONF_OK;
+    }
+
+    *cvp = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (*cvp == NULL) {
+        return NGX_CONF_ERROR;
+    }
+
+    **cvp = cv;
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tunny_image_quality_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    char                      *rv;
+    ngx_str_t                 *value;
+    ngx_http_complex_value_t  **cv;
+
+    cv = (ngx_http_complex_value_t **) (p + cmd->offset);
+
+    rv = ngx_http_set_complex_value_slot(cf, cmd, conf);
+    if (rv != NGX_CONF_OK) {
+        return rv;
+    }
+
+    value = cf->args->elts;
+
+    if ((*cv)->lengths == NULL
+        && ngx_http_tunny_image_quality(&value[1]) == NGX_ERROR)
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid quality \"%V\", must be 1..100",
+                           &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    return NGX_CONF_OK;
+}
+
+
+static char *
+ngx_http_tunny_image_upload(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
+{
+    ngx_http_core_loc_conf_t  *clcf;
+
+    clcf = ngx_http_conf_get_module_loc_conf(cf, ngx_http_core_module);
+
+    if (clcf->handler) {
+        return "is duplicate";
+    }
+
+    clcf->handler = ngx_http_tunny_image_upload_handler;
+
+    ngx_http_tunny_use_pool(cf);
+
+    return NGX_CONF_OK;
+}
+
+
+/* postconfiguration: the per-thread state key, then the filters */
+
+static ngx_int_t
+ngx_http_tunny_image_init(ngx_conf_t *cf)
+{
+    if (ngx_http_tunny_image_job_init(cf) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    return ngx_http_tunny_image_filter_init(cf);
+}
