@@ -79,19 +79,26 @@
 #define NGX_HTTP_TUNNY_IMAGE_BUFFERED    0x08
 
 
+/*
+ * A number of the configuration: a constant, checked and stored at
+ * configuration time, or a value with variables, parsed per request.
+ */
+typedef struct {
+    ngx_uint_t                   value;        /* when cv == NULL */
+    ngx_http_complex_value_t    *cv;
+} ngx_http_tunny_image_num_t;
+
+
 typedef struct {
     ngx_uint_t                   mode;
     ngx_uint_t                   ops;          /* NGX_TUNNY_IMAGE_OP_* */
-    ngx_uint_t                   width;        /* 0: any */
-    ngx_uint_t                   height;
-    ngx_uint_t                   angle;
-    ngx_http_complex_value_t    *wcv;
-    ngx_http_complex_value_t    *hcv;
-    ngx_http_complex_value_t    *acv;
+    ngx_http_tunny_image_num_t   width;        /* 0: any */
+    ngx_http_tunny_image_num_t   height;
+    ngx_http_tunny_image_num_t   angle;
 
     ngx_uint_t                   format;
-    ngx_http_complex_value_t    *jpeg_quality;
-    ngx_http_complex_value_t    *webp_quality;
+    ngx_http_tunny_image_num_t   jpeg_quality;
+    ngx_http_tunny_image_num_t   webp_quality;
     ngx_flag_t                   interlace;
     ngx_int_t                    sharpen;
     size_t                       buffer_size;

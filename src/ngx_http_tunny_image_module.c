@@ -14,8 +14,8 @@ static char *ngx_http_tunny_image_merge_conf(ngx_conf_t *cf, void *parent,
 static char *ngx_http_tunny_image(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tunny_image_compile(ngx_conf_t *cf, ngx_str_t *value,
-    ngx_uint_t *v, ngx_http_complex_value_t **cvp,
-    ngx_int_t (*parse)(ngx_str_t *value));
+    ngx_http_tunny_image_num_t *num, ngx_int_t (*parse)(ngx_str_t *value),
+    const char *invalid);
 static char *ngx_http_tunny_image_quality_slot(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_tunny_image_upload(ngx_conf_t *cf, ngx_command_t *cmd,
@@ -156,18 +156,17 @@ ngx_http_tunny_image_create_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->ops = 0;
-     *     conf->width = 0;
-     *     conf->height = 0;
-     *     conf->angle = 0;
-     *     conf->wcv = NULL;
-     *     conf->hcv = NULL;
-     *     conf->acv = NULL;
+     *     conf->width = { 0, NULL };
+     *     conf->height = { 0, NULL };
+     *     conf->angle = { 0, NULL };
+     *     conf->jpeg_quality.cv = NULL;
+     *     conf->webp_quality.cv = NULL;
      */
 
     conf->mode = NGX_CONF_UNSET_UINT;
     conf->format = NGX_CONF_UNSET_UINT;
-    conf->jpeg_quality = NGX_CONF_UNSET_PTR;
-    conf->webp_quality = NGX_CONF_UNSET_PTR;
+    conf->jpeg_quality.value = NGX_CONF_UNSET_UINT;
+    conf->webp_quality.value = NGX_CONF_UNSET_UINT;
     conf->interlace = NGX_CONF_UNSET;
     conf->sharpen = NGX_CONF_UNSET;
     conf->buffer_size = NGX_CONF_UNSET_SIZE;
@@ -194,16 +193,29 @@ ngx_http_tunny_image_merge_conf(ngx_conf_t *cf, void *parent, void *child)
             conf->width = prev->width;
             conf->height = prev->height;
             conf->angle = prev->angle;
-            conf->wcv = prev->wcv;
-            conf->hcv = prev->hcv;
-            conf->acv = prev->acv;
         }
     }
 
     ngx_conf_merge_uint_value(conf->format, prev->format,
                               NGX_HTTP_TUNNY_IMAGE_ORIGINAL);
-    ngx_conf_merge_ptr_value(conf->jpeg_quality, prev->jpeg_quality, NULL);
-    ngx_conf_merge_ptr_value(conf->webp_quality, prev->webp_quality, NULL);
+    if (conf->jpeg_quality.value == NGX_CONF_UNSET_UINT) {
+
+        /* 75 is libjpeg's default quality */
+
+        conf->jpeg_quality.cv = prev->jpeg_quality.cv;
+        ngx_conf_merge_uint_value(conf->jpeg_quality.value,
+                                  prev->jpeg_quality.value, 75);
+    }
+
+    if (conf->webp_quality.value == NGX_CONF_UNSET_UINT) {
+
+        /* 80 is libwebp's default quality */
+
+        conf->webp_quality.cv = prev->webp_quality.cv;
+        ngx_conf_merge_uint_value(conf->webp_quality.value,
+                                  prev->webp_quality.value, 80);
+    }
+
     ngx_conf_merge_value(conf->interlace, prev->interlace, 0);
     ngx_conf_merge_value(conf->sharpen, prev->sharpen, 0);
     ngx_conf_merge_size_value(conf->buffer_size, prev->buffer_size,
@@ -252,13 +264,13 @@ ngx_http_tunny_image(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
         }
 
         rv = ngx_http_tunny_image_compile(cf, &value[2], &imcf->angle,
-                                          &imcf->acv,
-                                          ngx_http_tunny_image_angle);
+                                          ngx_http_tunny_image_angle,
+                                          "invalid value \"%V\"");
         if (rv != NGX_CONF_OK) {
             return rv;
         }
 
-        if (imcf->acv == NULL && imcf->angle == 0) {
+        if (imcf->angle.cv == NULL && imcf->angle.value == 0) {
             ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                "invalid angle \"%V\"", &value[2]);
             return NGX_CONF_ERROR;
@@ -287,13 +299,15 @@ ngx_http_tunny_image(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     }
 
     rv = ngx_http_tunny_image_compile(cf, &value[2], &imcf->width,
-                                      &imcf->wcv, ngx_http_tunny_image_dim);
+                                      ngx_http_tunny_image_dim,
+                                      "invalid value \"%V\"");
     if (rv != NGX_CONF_OK) {
         return rv;
     }
 
     rv = ngx_http_tunny_image_compile(cf, &value[3], &imcf->height,
-                                      &imcf->hcv, ngx_http_tunny_image_dim);
+                                      ngx_http_tunny_image_dim,
+                                      "invalid value \"%V\"");
     if (rv != NGX_CONF_OK) {
         return rv;
     }
@@ -319,11 +333,15 @@ invalid:
 }
 
 
-/* a constant is checked now; a value with variables at run time */
+/*
+ * A constant is checked and stored now, a value with variables is parsed
+ * per request; invalid: the message for a bad constant, with one %V.
+ */
 
 static char *
-ngx_http_tunny_image_compile(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t *v,
-    ngx_http_complex_value_t **cvp, ngx_int_t (*parse)(ngx_str_t *value))
+ngx_http_tunny_image_compile(ngx_conf_t *cf, ngx_str_t *value,
+    ngx_http_tunny_image_num_t *num, ngx_int_t (*parse)(ngx_str_t *value),
+    const char *invalid)
 {
     ngx_int_t                          n;
     ngx_http_complex_value_t           cv;
@@ -343,23 +361,24 @@ ngx_http_tunny_image_compile(ngx_conf_t *cf, ngx_str_t *value, ngx_uint_t *v,
         n = parse(value);
 
         if (n == NGX_ERROR) {
-            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                               "invalid value \"%V\"", value);
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0, invalid, value);
             return NGX_CONF_ERROR;
         }
 
-        *v = (ngx_uint_t) n;
-        *cvp = NULL;
+        num->value = (ngx_uint_t) n;
+        num->cv = NULL;
 
         return NGX_CONF_OK;
     }
 
-    *cvp = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
-    if (*cvp == NULL) {
+    num->value = 0;
+
+    num->cv = ngx_palloc(cf->pool, sizeof(ngx_http_complex_value_t));
+    if (num->cv == NULL) {
         return NGX_CONF_ERROR;
     }
 
-    **cvp = cv;
+    *num->cv = cv;
 
     return NGX_CONF_OK;
 }
@@ -371,29 +390,21 @@ ngx_http_tunny_image_quality_slot(ngx_conf_t *cf, ngx_command_t *cmd,
 {
     char  *p = conf;
 
-    char                      *rv;
-    ngx_str_t                 *value;
-    ngx_http_complex_value_t  **cv;
+    ngx_str_t                   *value;
+    ngx_http_tunny_image_num_t  *q;
 
-    cv = (ngx_http_complex_value_t **) (p + cmd->offset);
+    q = (ngx_http_tunny_image_num_t *) (p + cmd->offset);
 
-    rv = ngx_http_set_complex_value_slot(cf, cmd, conf);
-    if (rv != NGX_CONF_OK) {
-        return rv;
+    if (q->value != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    if ((*cv)->lengths == NULL
-        && ngx_http_tunny_image_quality(&value[1]) == NGX_ERROR)
-    {
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid quality \"%V\", must be 1..100",
-                           &value[1]);
-        return NGX_CONF_ERROR;
-    }
-
-    return NGX_CONF_OK;
+    return ngx_http_tunny_image_compile(cf, &value[1], q,
+                                        ngx_http_tunny_image_quality,
+                                        "invalid quality \"%V\", "
+                                        "must be 1..100");
 }
 
 

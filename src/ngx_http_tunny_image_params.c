@@ -12,7 +12,7 @@
 
 
 static ngx_int_t ngx_http_tunny_image_get_value(ngx_http_request_t *r,
-    ngx_http_complex_value_t *cv, ngx_uint_t dflt, ngx_uint_t *v,
+    ngx_http_tunny_image_num_t *num, ngx_uint_t *v,
     ngx_int_t (*parse)(ngx_str_t *value), const char *what);
 static ngx_uint_t ngx_http_tunny_image_accepts_webp(ngx_http_request_t *r);
 static ngx_int_t ngx_http_tunny_image_add_header(ngx_http_request_t *r,
@@ -42,7 +42,7 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
 
     if (conf->ops & (NGX_TUNNY_IMAGE_OP_RESIZE|NGX_TUNNY_IMAGE_OP_CROP)) {
 
-        rc = ngx_http_tunny_image_get_value(r, conf->wcv, conf->width, &v,
+        rc = ngx_http_tunny_image_get_value(r, &conf->width, &v,
                                             ngx_http_tunny_image_dim,
                                             "width");
         if (rc != NGX_OK) {
@@ -51,7 +51,7 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
 
         p->width = v;
 
-        rc = ngx_http_tunny_image_get_value(r, conf->hcv, conf->height, &v,
+        rc = ngx_http_tunny_image_get_value(r, &conf->height, &v,
                                             ngx_http_tunny_image_dim,
                                             "height");
         if (rc != NGX_OK) {
@@ -63,7 +63,7 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
 
     if (conf->ops & NGX_TUNNY_IMAGE_OP_ROTATE) {
 
-        rc = ngx_http_tunny_image_get_value(r, conf->acv, conf->angle, &v,
+        rc = ngx_http_tunny_image_get_value(r, &conf->angle, &v,
                                             ngx_http_tunny_image_angle,
                                             "angle");
         if (rc != NGX_OK) {
@@ -106,7 +106,7 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
         p->out_type = 0;
     }
 
-    rc = ngx_http_tunny_image_get_value(r, conf->jpeg_quality, 75, &v,
+    rc = ngx_http_tunny_image_get_value(r, &conf->jpeg_quality, &v,
                                         ngx_http_tunny_image_quality,
                                         "JPEG quality");
     if (rc != NGX_OK) {
@@ -115,7 +115,7 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
 
     p->jpeg_quality = (int) v;
 
-    rc = ngx_http_tunny_image_get_value(r, conf->webp_quality, 80, &v,
+    rc = ngx_http_tunny_image_get_value(r, &conf->webp_quality, &v,
                                         ngx_http_tunny_image_quality,
                                         "WebP quality");
     if (rc != NGX_OK) {
@@ -134,18 +134,18 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
 
 static ngx_int_t
 ngx_http_tunny_image_get_value(ngx_http_request_t *r,
-    ngx_http_complex_value_t *cv, ngx_uint_t dflt, ngx_uint_t *v,
+    ngx_http_tunny_image_num_t *num, ngx_uint_t *v,
     ngx_int_t (*parse)(ngx_str_t *value), const char *what)
 {
     ngx_int_t  n;
     ngx_str_t  val;
 
-    if (cv == NULL) {
-        *v = dflt;
+    if (num->cv == NULL) {
+        *v = num->value;
         return NGX_OK;
     }
 
-    if (ngx_http_complex_value(r, cv, &val) != NGX_OK) {
+    if (ngx_http_complex_value(r, num->cv, &val) != NGX_OK) {
         return NGX_ERROR;
     }
 
