@@ -113,6 +113,7 @@ typedef struct {
     u_char                      *image;        /* malloc()ed input */
     size_t                       len;
     size_t                       size;         /* allocated */
+    off_t                        received;     /* body bytes seen */
 
     u_char                      *out;          /* malloc()ed output */
     size_t                       out_len;

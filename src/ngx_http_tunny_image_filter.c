@@ -18,6 +18,8 @@ static ngx_int_t ngx_http_tunny_image_start(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tunny_image_read(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_tunny_image_more(ngx_http_request_t *r,
+    ngx_http_tunny_image_ctx_t *ctx);
 static ngx_int_t ngx_http_tunny_image_send(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, u_char *pos, size_t len);
 static ngx_int_t ngx_http_tunny_image_json(ngx_http_request_t *r,
@@ -329,6 +331,7 @@ ngx_http_tunny_image_read(ngx_http_request_t *r,
 
         if (ngx_buf_in_memory(b)) {
             size = b->last - b->pos;
+            ctx->received += size;
 
             if (size && ctx->phase == NGX_HTTP_TUNNY_IMAGE_READ) {
                 rc = ngx_http_tunny_image_append(r, ctx, b->pos, size);
@@ -353,7 +356,46 @@ ngx_http_tunny_image_read(ngx_http_request_t *r,
         }
     }
 
-    return NGX_AGAIN;
+    return ngx_http_tunny_image_more(r, ctx);
+}
+
+
+/*
+ * A chain without the last buffer: NGX_AGAIN, more is coming, unless the
+ * upstream gave up on the body it promised ("upstream prematurely closed
+ * connection", a read error or timeout, a bad chunk).  Then
+ * ngx_http_upstream_finalize_request() has cleared u->cleanup and, the
+ * header being sent as far as it knows (it is held here), it sends a flush
+ * instead of the last buffer and finalizes the request with what this
+ * filter returns: NGX_OK would leave the request in ngx_http_writer() until
+ * send_timeout, holding the partial body.  The header is still ours, so
+ * the client gets a 502 and the connection is closed.
+ */
+
+static ngx_int_t
+ngx_http_tunny_image_more(ngx_http_request_t *r,
+    ngx_http_tunny_image_ctx_t *ctx)
+{
+    ngx_http_upstream_t  *u;
+
+    u = r->upstream;
+
+    if (u == NULL || !u->header_sent || u->cleanup != NULL) {
+        return NGX_AGAIN;
+    }
+
+    if (r->headers_out.content_length_n >= 0) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tunny_image: upstream body incomplete: %O of %O bytes",
+                      ctx->received, r->headers_out.content_length_n);
+
+    } else {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tunny_image: upstream body incomplete: %O bytes "
+                      "without its end", ctx->received);
+    }
+
+    return NGX_HTTP_BAD_GATEWAY;
 }
 
 
@@ -654,7 +696,7 @@ ngx_http_tunny_image_json(ngx_http_request_t *r,
 /*
  * An error from inside the body filter: the header is still held, so the
  * error page replaces it.  NGX_ERROR stops the producer of the body, as in
- * image_filter.
+ * image_filter.  The image buffers are released at once.
  */
 
 static ngx_int_t
@@ -663,6 +705,8 @@ ngx_http_tunny_image_finalize(ngx_http_request_t *r,
 {
     r->buffered &= ~NGX_HTTP_TUNNY_IMAGE_BUFFERED;
     ctx->status = 0;
+
+    ngx_http_tunny_image_cleanup(ctx);
 
     if (ctx->upload) {
         /* the upload handler finalizes the request itself */
@@ -772,10 +816,13 @@ ngx_http_tunny_image_cleanup(void *data)
     if (ctx->image) {
         ngx_free(ctx->image);
         ctx->image = NULL;
+        ctx->len = 0;
+        ctx->size = 0;
     }
 
     if (ctx->out) {
         ngx_free(ctx->out);
         ctx->out = NULL;
+        ctx->out_len = 0;
     }
 }
