@@ -233,7 +233,7 @@ ngx_http_tunny_image(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     char       *rv;
     ngx_str_t  *value;
-    ngx_uint_t  op;
+    ngx_uint_t  op, mask;
 
     value = cf->args->elts;
 
@@ -276,49 +276,47 @@ ngx_http_tunny_image(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             return NGX_CONF_ERROR;
         }
 
-        if (imcf->mode != NGX_HTTP_TUNNY_IMAGE_TRANSFORM) {
-            imcf->ops = 0;
-        }
-
-        imcf->mode = NGX_HTTP_TUNNY_IMAGE_TRANSFORM;
-        imcf->ops |= NGX_TUNNY_IMAGE_OP_ROTATE;
-
-        ngx_http_tunny_use_pool(cf);
-
-        return NGX_CONF_OK;
-    }
-
-    if (ngx_strcmp(value[1].data, "resize") == 0) {
-        op = NGX_TUNNY_IMAGE_OP_RESIZE;
-
-    } else if (ngx_strcmp(value[1].data, "crop") == 0) {
-        op = NGX_TUNNY_IMAGE_OP_CROP;
+        op = NGX_TUNNY_IMAGE_OP_ROTATE;
+        mask = op;
 
     } else {
-        goto invalid;
+
+        if (ngx_strcmp(value[1].data, "resize") == 0) {
+            op = NGX_TUNNY_IMAGE_OP_RESIZE;
+
+        } else if (ngx_strcmp(value[1].data, "crop") == 0) {
+            op = NGX_TUNNY_IMAGE_OP_CROP;
+
+        } else {
+            goto invalid;
+        }
+
+        rv = ngx_http_tunny_image_compile(cf, &value[2], &imcf->width,
+                                          ngx_http_tunny_image_dim,
+                                          "invalid value \"%V\"");
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        rv = ngx_http_tunny_image_compile(cf, &value[3], &imcf->height,
+                                          ngx_http_tunny_image_dim,
+                                          "invalid value \"%V\"");
+        if (rv != NGX_CONF_OK) {
+            return rv;
+        }
+
+        /* resize and crop exclude each other */
+        mask = NGX_TUNNY_IMAGE_OP_RESIZE|NGX_TUNNY_IMAGE_OP_CROP;
     }
 
-    rv = ngx_http_tunny_image_compile(cf, &value[2], &imcf->width,
-                                      ngx_http_tunny_image_dim,
-                                      "invalid value \"%V\"");
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
-
-    rv = ngx_http_tunny_image_compile(cf, &value[3], &imcf->height,
-                                      ngx_http_tunny_image_dim,
-                                      "invalid value \"%V\"");
-    if (rv != NGX_CONF_OK) {
-        return rv;
-    }
+    /* rotate combines with resize or crop, as in image_filter */
 
     if (imcf->mode != NGX_HTTP_TUNNY_IMAGE_TRANSFORM) {
         imcf->ops = 0;
     }
 
     imcf->mode = NGX_HTTP_TUNNY_IMAGE_TRANSFORM;
-    imcf->ops &= ~(NGX_TUNNY_IMAGE_OP_RESIZE|NGX_TUNNY_IMAGE_OP_CROP);
-    imcf->ops |= op;
+    imcf->ops = (imcf->ops & ~mask) | op;
 
     ngx_http_tunny_use_pool(cf);
 
