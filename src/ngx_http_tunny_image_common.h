@@ -26,7 +26,7 @@
  *   job (malloc()ed, ngx_http_tunny_image_job_t): before
  *       ngx_http_tunny_post() succeeds it is the loop's; ctx->image has
  *       been moved into job->in.  From then on the pool owns it: the thread
- *       reads in/in_len/params and writes rc/res/failed/bytes_*.  On
+ *       reads in/in_len/info/params and writes rc/res/failed/bytes_*.  On
  *       NGX_OK the glue hands it back to the resume callback, which moves
  *       in or res.data back into ctx and frees the rest; if the request
  *       terminates first the job becomes an orphan and the pool frees it
@@ -132,6 +132,7 @@ typedef struct {
 
     ngx_int_t                    key;          /* per-thread state key */
     ngx_tunny_image_params_t     params;
+    ngx_tunny_image_info_t       info;         /* the loop's probe of in */
 
     u_char                      *in;           /* malloc()ed */
     size_t                       in_len;
@@ -160,7 +161,7 @@ ngx_int_t ngx_http_tunny_image_upload_handler(ngx_http_request_t *r);
 /* ngx_http_tunny_image_job.c */
 ngx_int_t ngx_http_tunny_image_job_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_tunny_image_post(ngx_http_request_t *r,
-    ngx_http_tunny_image_ctx_t *ctx);
+    ngx_http_tunny_image_ctx_t *ctx, ngx_tunny_image_info_t *info);
 
 /* ngx_http_tunny_image_params.c */
 ngx_int_t ngx_http_tunny_image_params(ngx_http_request_t *r,

@@ -26,7 +26,6 @@ static ngx_int_t ngx_http_tunny_image_json(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx);
 static ngx_int_t ngx_http_tunny_image_finalize(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, ngx_int_t status);
-static int ngx_http_tunny_image_type(u_char *p, size_t len);
 static void ngx_http_tunny_image_set_type(ngx_http_request_t *r, int type);
 static void ngx_http_tunny_image_cleanup(void *data);
 
@@ -245,7 +244,7 @@ ngx_http_tunny_image_start(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    type = ngx_http_tunny_image_type(b->pos, n);
+    type = ngx_tunny_image_sniff(b->pos, n);
 
     if (type == NGX_TUNNY_IMAGE_NONE) {
 
@@ -275,8 +274,7 @@ ngx_http_tunny_image_start(ngx_http_request_t *r,
     }
 
     if (conf->mode == NGX_HTTP_TUNNY_IMAGE_TEST
-        || type == NGX_TUNNY_IMAGE_PNG
-        || type == NGX_TUNNY_IMAGE_GIF)
+        || !ngx_tunny_image_transforms(type))
     {
         if (conf->mode != NGX_HTTP_TUNNY_IMAGE_TEST) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -482,6 +480,7 @@ ngx_http_tunny_image_decide(ngx_http_request_t *r,
     ngx_int_t                     rc;
     ngx_tunny_image_info_t        info;
     ngx_http_tunny_image_conf_t  *conf;
+    char                          reason[NGX_MAX_ERROR_STR];
 
     conf = ngx_http_get_module_loc_conf(r, ngx_http_tunny_image_filter_module);
 
@@ -489,7 +488,7 @@ ngx_http_tunny_image_decide(ngx_http_request_t *r,
         return ngx_http_tunny_image_json(r, ctx);
     }
 
-    ctx->type = ngx_http_tunny_image_type(ctx->image, ctx->len);
+    ctx->type = ngx_tunny_image_sniff(ctx->image, ctx->len);
 
     if (ctx->type == NGX_TUNNY_IMAGE_NONE) {
 
@@ -514,8 +513,7 @@ ngx_http_tunny_image_decide(ngx_http_request_t *r,
     }
 
     if (conf->mode != NGX_HTTP_TUNNY_IMAGE_TRANSFORM
-        || ctx->type == NGX_TUNNY_IMAGE_PNG
-        || ctx->type == NGX_TUNNY_IMAGE_GIF)
+        || !ngx_tunny_image_transforms(ctx->type))
     {
         if (conf->mode == NGX_HTTP_TUNNY_IMAGE_TRANSFORM) {
             ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
@@ -529,21 +527,23 @@ ngx_http_tunny_image_decide(ngx_http_request_t *r,
         return ngx_http_tunny_image_answer(r, ctx);
     }
 
-    /* cheap checks in the loop: they need no job and no pool thread */
+    /*
+     * cheap checks in the loop: they need no job and no pool thread; the
+     * probe goes with the job, which answers a failed one with its reason
+     */
 
-    if (ngx_tunny_image_probe(ctx->image, ctx->len, &info)
-        != NGX_TUNNY_IMAGE_NONE
-        && (uint64_t) info.width * info.height > (uint64_t) conf->max_pixels)
+    (void) ngx_tunny_image_probe(ctx->image, ctx->len, &info);
+
+    if (ngx_tunny_image_check_pixels(&info, (uint64_t) conf->max_pixels,
+                                     reason, sizeof(reason))
+        != NGX_TUNNY_IMAGE_OK)
     {
         return ngx_http_tunny_image_finalize(r, ctx,
                    ngx_http_tunny_image_error(r,
-                       NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
-                       "%uix%ui image exceeds tunny_image_max_pixels %i",
-                       (ngx_uint_t) info.width, (ngx_uint_t) info.height,
-                       conf->max_pixels));
+                       NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "%s", reason));
     }
 
-    rc = ngx_http_tunny_image_post(r, ctx);
+    rc = ngx_http_tunny_image_post(r, ctx, &info);
 
     if (rc == NGX_OK) {
         ctx->phase = NGX_HTTP_TUNNY_IMAGE_WAIT;
@@ -665,9 +665,7 @@ ngx_http_tunny_image_json(ngx_http_request_t *r,
     if (ctx->phase == NGX_HTTP_TUNNY_IMAGE_DISCARD
         || ctx->image == NULL
         || ngx_tunny_image_probe(ctx->image, ctx->len, &info)
-           == NGX_TUNNY_IMAGE_NONE
-        || info.width == 0
-        || info.height == 0)
+           != NGX_TUNNY_IMAGE_OK)
     {
         p = (u_char *) "{}" CRLF;
         return ngx_http_tunny_image_send(r, ctx, p, sizeof("{}" CRLF) - 1);
@@ -729,38 +727,6 @@ ngx_http_tunny_image_finalize(ngx_http_request_t *r,
     return ngx_http_filter_finalize_request(r,
                                          &ngx_http_tunny_image_filter_module,
                                          status);
-}
-
-
-static int
-ngx_http_tunny_image_type(u_char *p, size_t len)
-{
-    if (len >= 3 && p[0] == 0xff && p[1] == 0xd8 && p[2] == 0xff) {
-        return NGX_TUNNY_IMAGE_JPEG;
-    }
-
-    if (len >= 12
-        && ngx_strncmp(p, "RIFF", 4) == 0
-        && ngx_strncmp(p + 8, "WEBP", 4) == 0)
-    {
-        return NGX_TUNNY_IMAGE_WEBP;
-    }
-
-    if (len >= 8
-        && p[0] == 0x89 && p[1] == 'P' && p[2] == 'N' && p[3] == 'G'
-        && p[4] == 0x0d && p[5] == 0x0a && p[6] == 0x1a && p[7] == 0x0a)
-    {
-        return NGX_TUNNY_IMAGE_PNG;
-    }
-
-    if (len >= 6
-        && p[0] == 'G' && p[1] == 'I' && p[2] == 'F' && p[3] == '8'
-        && (p[4] == '7' || p[4] == '9') && p[5] == 'a')
-    {
-        return NGX_TUNNY_IMAGE_GIF;
-    }
-
-    return NGX_TUNNY_IMAGE_NONE;
 }
 
 

@@ -60,7 +60,7 @@ ngx_http_tunny_image_job_init(ngx_conf_t *cf)
 
 ngx_int_t
 ngx_http_tunny_image_post(ngx_http_request_t *r,
-    ngx_http_tunny_image_ctx_t *ctx)
+    ngx_http_tunny_image_ctx_t *ctx, ngx_tunny_image_info_t *info)
 {
     ngx_int_t                    rc;
     ngx_http_tunny_image_job_t  *j;
@@ -82,6 +82,7 @@ ngx_http_tunny_image_post(ngx_http_request_t *r,
     j->job.process = ngx_http_tunny_image_process;
     j->job.free = ngx_http_tunny_image_job_free;
     j->key = ngx_http_tunny_image_key;
+    j->info = *info;
 
     /* the input moves to the job */
 
@@ -245,8 +246,8 @@ ngx_http_tunny_image_process(ngx_tunny_job_t *job, ngx_tunny_thread_t *thr)
 
     j->params.cancel = &job->cancel;
 
-    j->rc = ngx_tunny_image_process(st, j->in, j->in_len, &j->params,
-                                    &j->res);
+    j->rc = ngx_tunny_image_process(st, j->in, j->in_len, &j->info,
+                                    &j->params, &j->res);
 
     if (j->rc == NGX_TUNNY_IMAGE_OK) {
         job->bytes_out = j->res.len;
