@@ -108,7 +108,8 @@ typedef struct {
 
 typedef struct {
     ngx_uint_t                   phase;
-    int                          type;         /* of the input */
+    int                          type;         /* of the input, sniffed */
+    ngx_tunny_image_info_t       info;         /* the header's probe */
 
     u_char                      *image;        /* malloc()ed input */
     size_t                       len;
@@ -121,6 +122,7 @@ typedef struct {
 
     ngx_int_t                    status;       /* error to answer */
 
+    unsigned                     probed:1;     /* info: OK */
     unsigned                     vary:1;
     unsigned                     asis:1;
     unsigned                     upload:1;
@@ -132,7 +134,7 @@ typedef struct {
 
     ngx_int_t                    key;          /* per-thread state key */
     ngx_tunny_image_params_t     params;
-    ngx_tunny_image_info_t       info;         /* the loop's probe of in */
+    ngx_tunny_image_info_t       info;         /* ctx->info: the probe of in */
 
     u_char                      *in;           /* malloc()ed */
     size_t                       in_len;
@@ -161,7 +163,7 @@ ngx_int_t ngx_http_tunny_image_upload_handler(ngx_http_request_t *r);
 /* ngx_http_tunny_image_job.c */
 ngx_int_t ngx_http_tunny_image_job_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_tunny_image_post(ngx_http_request_t *r,
-    ngx_http_tunny_image_ctx_t *ctx, ngx_tunny_image_info_t *info);
+    ngx_http_tunny_image_ctx_t *ctx);
 
 /* ngx_http_tunny_image_params.c */
 ngx_int_t ngx_http_tunny_image_params(ngx_http_request_t *r,

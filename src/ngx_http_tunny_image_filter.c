@@ -20,6 +20,8 @@ static ngx_int_t ngx_http_tunny_image_read(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tunny_image_more(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx);
+static ngx_uint_t ngx_http_tunny_image_passes(ngx_http_request_t *r,
+    ngx_http_tunny_image_conf_t *conf, int type);
 static ngx_int_t ngx_http_tunny_image_send(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, u_char *pos, size_t len);
 static ngx_int_t ngx_http_tunny_image_json(ngx_http_request_t *r,
@@ -273,14 +275,7 @@ ngx_http_tunny_image_start(ngx_http_request_t *r,
         return NGX_DECLINED;
     }
 
-    if (conf->mode == NGX_HTTP_TUNNY_IMAGE_TEST
-        || !ngx_tunny_image_transforms(type))
-    {
-        if (conf->mode != NGX_HTTP_TUNNY_IMAGE_TEST) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "tunny_image: %s image passed through unchanged",
-                          ngx_tunny_image_type_name(type));
-        }
+    if (ngx_http_tunny_image_passes(r, conf, type)) {
 
         /* as image_filter: the type of what is really sent */
 
@@ -308,6 +303,31 @@ ngx_http_tunny_image_start(ngx_http_request_t *r,
     }
 
     return NGX_DECLINED;
+}
+
+
+/*
+ * Test mode, or a type the library does not transform: the image goes
+ * out as it came.  Called once per request, from start or decide.
+ */
+
+static ngx_uint_t
+ngx_http_tunny_image_passes(ngx_http_request_t *r,
+    ngx_http_tunny_image_conf_t *conf, int type)
+{
+    if (conf->mode != NGX_HTTP_TUNNY_IMAGE_TRANSFORM) {
+        return 1;
+    }
+
+    if (ngx_tunny_image_transforms(type)) {
+        return 0;
+    }
+
+    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                  "tunny_image: %s image passed through unchanged",
+                  ngx_tunny_image_type_name(type));
+
+    return 1;
 }
 
 
@@ -478,7 +498,6 @@ ngx_http_tunny_image_decide(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx)
 {
     ngx_int_t                     rc;
-    ngx_tunny_image_info_t        info;
     ngx_http_tunny_image_conf_t  *conf;
     char                          reason[NGX_MAX_ERROR_STR];
 
@@ -488,7 +507,10 @@ ngx_http_tunny_image_decide(ngx_http_request_t *r,
         return ngx_http_tunny_image_json(r, ctx);
     }
 
-    ctx->type = ngx_tunny_image_sniff(ctx->image, ctx->len);
+    if (ctx->type == NGX_TUNNY_IMAGE_NONE) {
+        /* start had too few bytes to tell, or this is an upload */
+        ctx->type = ngx_tunny_image_sniff(ctx->image, ctx->len);
+    }
 
     if (ctx->type == NGX_TUNNY_IMAGE_NONE) {
 
@@ -508,33 +530,29 @@ ngx_http_tunny_image_decide(ngx_http_request_t *r,
         return ngx_http_tunny_image_finalize(r, ctx, rc);
     }
 
+    /*
+     * the one probe of the header, now that the body is complete: for the
+     * "size" answer, the max-pixels check, and the job, which answers a
+     * failed probe with its reason
+     */
+
+    ctx->probed = (ngx_tunny_image_probe(ctx->image, ctx->len, &ctx->info)
+                   == NGX_TUNNY_IMAGE_OK);
+
     if (conf->mode == NGX_HTTP_TUNNY_IMAGE_SIZE) {
         return ngx_http_tunny_image_json(r, ctx);
     }
 
-    if (conf->mode != NGX_HTTP_TUNNY_IMAGE_TRANSFORM
-        || !ngx_tunny_image_transforms(ctx->type))
-    {
-        if (conf->mode == NGX_HTTP_TUNNY_IMAGE_TRANSFORM) {
-            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                          "tunny_image: %s image passed through unchanged",
-                          ngx_tunny_image_type_name(ctx->type));
-        }
-
+    if (ngx_http_tunny_image_passes(r, conf, ctx->type)) {
         ctx->asis = 1;
         ctx->phase = NGX_HTTP_TUNNY_IMAGE_SEND;
 
         return ngx_http_tunny_image_answer(r, ctx);
     }
 
-    /*
-     * cheap checks in the loop: they need no job and no pool thread; the
-     * probe goes with the job, which answers a failed one with its reason
-     */
+    /* cheap checks in the loop: they need no job and no pool thread */
 
-    (void) ngx_tunny_image_probe(ctx->image, ctx->len, &info);
-
-    if (ngx_tunny_image_check_pixels(&info, (uint64_t) conf->max_pixels,
+    if (ngx_tunny_image_check_pixels(&ctx->info, (uint64_t) conf->max_pixels,
                                      reason, sizeof(reason))
         != NGX_TUNNY_IMAGE_OK)
     {
@@ -543,7 +561,7 @@ ngx_http_tunny_image_decide(ngx_http_request_t *r,
                        NGX_HTTP_UNSUPPORTED_MEDIA_TYPE, "%s", reason));
     }
 
-    rc = ngx_http_tunny_image_post(r, ctx, &info);
+    rc = ngx_http_tunny_image_post(r, ctx);
 
     if (rc == NGX_OK) {
         ctx->phase = NGX_HTTP_TUNNY_IMAGE_WAIT;
@@ -652,9 +670,8 @@ static ngx_int_t
 ngx_http_tunny_image_json(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx)
 {
-    size_t                  len;
-    u_char                 *p, *last;
-    ngx_tunny_image_info_t  info;
+    size_t   len;
+    u_char  *p, *last;
 
     ngx_http_clean_header(r);
 
@@ -662,11 +679,7 @@ ngx_http_tunny_image_json(ngx_http_request_t *r,
     r->headers_out.content_type_len = r->headers_out.content_type.len;
     r->headers_out.content_type_lowcase = NULL;
 
-    if (ctx->phase == NGX_HTTP_TUNNY_IMAGE_DISCARD
-        || ctx->image == NULL
-        || ngx_tunny_image_probe(ctx->image, ctx->len, &info)
-           != NGX_TUNNY_IMAGE_OK)
-    {
+    if (!ctx->probed) {
         p = (u_char *) "{}" CRLF;
         return ngx_http_tunny_image_send(r, ctx, p, sizeof("{}" CRLF) - 1);
     }
@@ -684,8 +697,9 @@ ngx_http_tunny_image_json(ngx_http_request_t *r,
                         "{ \"img\" : "
                         "{ \"width\": %ui, \"height\": %ui, \"type\": \"%s\""
                         " } }" CRLF,
-                        (ngx_uint_t) info.width, (ngx_uint_t) info.height,
-                        ngx_tunny_image_type_name(info.type));
+                        (ngx_uint_t) ctx->info.width,
+                        (ngx_uint_t) ctx->info.height,
+                        ngx_tunny_image_type_name(ctx->info.type));
 
     return ngx_http_tunny_image_send(r, ctx, p, last - p);
 }

@@ -60,7 +60,7 @@ ngx_http_tunny_image_job_init(ngx_conf_t *cf)
 
 ngx_int_t
 ngx_http_tunny_image_post(ngx_http_request_t *r,
-    ngx_http_tunny_image_ctx_t *ctx, ngx_tunny_image_info_t *info)
+    ngx_http_tunny_image_ctx_t *ctx)
 {
     ngx_int_t                    rc;
     ngx_http_tunny_image_job_t  *j;
@@ -82,7 +82,7 @@ ngx_http_tunny_image_post(ngx_http_request_t *r,
     j->job.process = ngx_http_tunny_image_process;
     j->job.free = ngx_http_tunny_image_job_free;
     j->key = ngx_http_tunny_image_key;
-    j->info = *info;
+    j->info = ctx->info;
 
     /* the input moves to the job */
 
