@@ -26,6 +26,8 @@ ngx_int_t
 ngx_http_tunny_burn_handler(ngx_http_request_t *r)
 {
     ngx_int_t                   rc;
+    ngx_str_t                   value;
+    ngx_msec_t                  ms;
     ngx_http_tunny_burn_job_t  *bj;
     ngx_http_tunny_loc_conf_t  *tlcf;
 
@@ -40,6 +42,22 @@ ngx_http_tunny_burn_handler(ngx_http_request_t *r)
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tunny_module);
 
+    ms = tlcf->burn;
+
+    if (tlcf->burn_cv) {
+        if (ngx_http_complex_value(r, tlcf->burn_cv, &value) != NGX_OK) {
+            return NGX_HTTP_INTERNAL_SERVER_ERROR;
+        }
+
+        ms = ngx_parse_time(&value, 0);
+
+        if (ms == (ngx_msec_t) NGX_ERROR) {
+            ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                          "tunny_burn: invalid time \"%V\"", &value);
+            return NGX_HTTP_BAD_REQUEST;
+        }
+    }
+
     /* the job owns a copy of everything the thread reads */
 
     bj = ngx_alloc(sizeof(ngx_http_tunny_burn_job_t) + tlcf->pcf->name.len,
@@ -51,7 +69,7 @@ ngx_http_tunny_burn_handler(ngx_http_request_t *r)
     ngx_memzero(bj, sizeof(ngx_http_tunny_burn_job_t));
 
     bj->job.process = ngx_http_tunny_burn_process;
-    bj->ns = (uint64_t) tlcf->burn * 1000000;
+    bj->ns = (uint64_t) ms * 1000000;
     bj->pool.len = tlcf->pcf->name.len;
     bj->pool.data = (u_char *) bj + sizeof(ngx_http_tunny_burn_job_t);
     ngx_memcpy(bj->pool.data, tlcf->pcf->name.data, bj->pool.len);

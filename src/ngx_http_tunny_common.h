@@ -37,7 +37,12 @@ typedef struct {
     ngx_msec_t                  timeout;
     time_t                      retry_after;
     ngx_flag_t                  ignore_client_abort;
+    ngx_msec_t                  max_wait;   /* 0: off */
+    ngx_http_complex_value_t   *fair_key;
+    ngx_uint_t                  fair_key_queue;
+    ngx_tunny_cost_t           *cost;       /* of this location's jobs */
     ngx_msec_t                  burn;
+    ngx_http_complex_value_t   *burn_cv;
     ngx_uint_t                  status;
 } ngx_http_tunny_loc_conf_t;
 
@@ -66,6 +71,8 @@ typedef struct {
     ngx_tunny_pool_conf_t      *pcf;
 
     ngx_uint_t                  outcome;    /* NGX_TUNNY_OUTCOME_* */
+    ngx_uint_t                  reject_reason; /* NGX_TUNNY_REFUSED_* */
+    time_t                      retry_after;
     uint64_t                    queue_ns;   /* or NGX_TUNNY_STATS_NO_TIME */
     uint64_t                    run_ns;
     ngx_str_t                   error;
