@@ -478,7 +478,7 @@ ngx_http_tunny_detach(ngx_http_tunny_ctx_t *ctx, ngx_uint_t outcome)
 
     ctx->job = NULL;
     t_post = job->t_post;
-    t_start = job->t_start;
+    t_start = ngx_tunny_job_started(job);
 
     (void) ngx_tunny_job_cancel(job);
 

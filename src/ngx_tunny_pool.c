@@ -14,8 +14,14 @@
  *   tp->queue (ngx_tunny_queue.c), tp->idle, tp->busy, tp->memory,
  *   tp->stopping, tp->conn, thr->running, thr->idle, job->queue,
  *   job->qkey, job->state, job->thr, job->est_ns, job->t_post,
- *   job->t_start, job->data, the ngx_tunny_cost_t estimates
+ *   job->t_dispatch, job->data, the ngx_tunny_cost_t estimates
  *       loop only.
+ *
+ *   job->t_start
+ *       stored by the thread (atomic) when it starts the job, so that run
+ *       and queue times do not count the thread's wake-up; the loop loads
+ *       it (atomic) when it detaches a running job, or plainly once the
+ *       job came back.
  *
  *   thr->handoff
  *       the job handed to an idle thread: stored by the loop (atomic),
@@ -545,7 +551,7 @@ ngx_tunny_pool_predict(ngx_tunny_pool_t *tp, ngx_str_t *key)
             return work / tp->nthreads;
         }
 
-        elapsed = now - job->t_start;
+        elapsed = now - job->t_dispatch;
 
         if (job->est_ns > elapsed) {
             work += job->est_ns - elapsed;
@@ -596,6 +602,7 @@ ngx_tunny_job_post(ngx_tunny_pool_t *tp, ngx_tunny_job_t *job,
     job->t_post = ngx_tunny_now_ns();
     job->t_start = 0;
     job->t_end = 0;
+    job->t_dispatch = 0;
 
     /* through the queue even to an idle thread: its key pays for it */
 
@@ -633,7 +640,7 @@ ngx_tunny_pool_dispatch(ngx_tunny_pool_t *tp, ngx_tunny_thread_t *thr,
 
     job->state = NGX_TUNNY_JOB_RUNNING;
     job->thr = thr;
-    job->t_start = ngx_tunny_now_ns();
+    job->t_dispatch = ngx_tunny_now_ns();
 
     thr->running = job;
     tp->busy++;
@@ -790,6 +797,8 @@ ngx_tunny_thread_cycle(void *data)
         if (job == NULL) {
             break;
         }
+
+        __atomic_store_n(&job->t_start, ngx_tunny_now_ns(), __ATOMIC_RELAXED);
 
         job->process(job, thr);
 

@@ -89,8 +89,9 @@ struct ngx_tunny_job_s {
 
     /* the pool's (ngx_tunny_pool.c), readable by the loop */
     uint64_t                    t_post;    /* monotonic ns */
-    uint64_t                    t_start;   /* 0: never ran */
+    uint64_t                    t_start;   /* 0: never ran; atomic */
     uint64_t                    t_end;
+    uint64_t                    t_dispatch;
 
     ngx_queue_t                 queue;
     ngx_tunny_job_t            *next;
@@ -218,6 +219,10 @@ ngx_int_t ngx_tunny_job_cancel(ngx_tunny_job_t *job);
 
 /* loop: release a job (job->free, or free()) */
 void ngx_tunny_job_free(ngx_tunny_job_t *job);
+
+/* loop: when the job started running in its thread; 0: not (yet) */
+#define ngx_tunny_job_started(job)                                          \
+    __atomic_load_n(&(job)->t_start, __ATOMIC_RELAXED)
 
 /* thread: has the loop given up on this job? */
 #define ngx_tunny_job_cancelled(job)                                        \
