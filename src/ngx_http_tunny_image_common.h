@@ -26,7 +26,7 @@
  *   job (malloc()ed, ngx_http_tunny_image_job_t): before
  *       ngx_http_tunny_post() succeeds it is the loop's; ctx->image has
  *       been moved into job->in.  From then on the pool owns it: the thread
- *       reads in/in_len/info/params and writes rc/res/failed/bytes_*.  On
+ *       reads in/in_len/info/params and writes rc/res/failed.  On
  *       NGX_OK the glue hands it back to the resume callback, which moves
  *       in or res.data back into ctx and frees the rest; if the request
  *       terminates first the job becomes an orphan and the pool frees it

@@ -165,6 +165,11 @@ ngx_http_tunny_image_result(ngx_http_request_t *r,
 
     j = (ngx_http_tunny_image_job_t *) job;
 
+    ngx_http_tunny_count_bytes(r, j->in_len,
+                               j->rc == NGX_TUNNY_IMAGE_OK ? j->res.len
+                               : j->rc == NGX_TUNNY_IMAGE_ASIS ? j->in_len
+                               : 0);
+
     j->res.error[sizeof(j->res.error) - 1] = '\0';
     reason = j->res.error[0] ? j->res.error : "invalid image";
 
@@ -226,8 +231,6 @@ ngx_http_tunny_image_process(ngx_tunny_job_t *job, ngx_tunny_thread_t *thr)
 
     j = (ngx_http_tunny_image_job_t *) job;
 
-    job->bytes_in = j->in_len;
-
     st = ngx_tunny_thread_state(thr, j->key);
 
     if (st == NULL) {
@@ -249,13 +252,7 @@ ngx_http_tunny_image_process(ngx_tunny_job_t *job, ngx_tunny_thread_t *thr)
     j->rc = ngx_tunny_image_process(st, j->in, j->in_len, &j->info,
                                     &j->params, &j->res);
 
-    if (j->rc == NGX_TUNNY_IMAGE_OK) {
-        job->bytes_out = j->res.len;
-
-    } else if (j->rc == NGX_TUNNY_IMAGE_ASIS) {
-        job->bytes_out = j->in_len;
-
-    } else {
+    if (j->rc != NGX_TUNNY_IMAGE_OK && j->rc != NGX_TUNNY_IMAGE_ASIS) {
         job->failed = 1;
     }
 }

@@ -51,12 +51,32 @@ ngx_int_t ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
     ngx_http_tunny_resume_pt resume);
 
 /*
+ * The memory budget of the location's pool (tunny_pool max_memory=), for
+ * buffers a request holds for its job.  Returns NGX_OK (reserved: pair it
+ * with ngx_http_tunny_release()), NGX_HTTP_SERVICE_UNAVAILABLE (refused
+ * now, outcome "rejected", reason "memory", Retry-After set), NGX_DECLINED
+ * (more than the whole budget: answer 415) or NGX_ERROR.
+ */
+ngx_int_t ngx_http_tunny_reserve(ngx_http_request_t *r, size_t size);
+
+/* the location's pool, to release a reservation after the request */
+ngx_tunny_pool_conf_t *ngx_http_tunny_pool_conf(ngx_http_request_t *r);
+void ngx_http_tunny_release(ngx_tunny_pool_conf_t *pcf, size_t size);
+
+/*
  * Configuration: the current location (server, http block) posts jobs;
  * without tunny_offload they go to the "default" pool, which is created
  * only when some location needs it.  Call from the directive handlers of
  * the modules that post jobs.
  */
 void ngx_http_tunny_use_pool(ngx_conf_t *cf);
+
+/*
+ * The image bytes a request gave to the pool (in) and got back (out):
+ * tunny_image_bytes_total.  Call once, from the resume handler.
+ */
+void ngx_http_tunny_count_bytes(ngx_http_request_t *r, size_t in,
+    size_t out);
 
 /*
  * The reason behind a 4xx from image work: logged once at info, exposed

@@ -20,6 +20,10 @@
 
 #define NGX_TUNNY_DEFAULT_MAX_QUEUE   64
 #define NGX_TUNNY_DEFAULT_STACK       (2 * 1024 * 1024)
+#define NGX_TUNNY_MIN_STACK           (64 * 1024)
+#define NGX_TUNNY_MAX_STACK           (256 * 1024 * 1024)
+#define NGX_TUNNY_DEFAULT_MEMORY      (256 * 1024 * 1024)
+#define NGX_TUNNY_MIN_MEMORY          (1024 * 1024)
 #define NGX_TUNNY_DEFAULT_NICE        19
 #define NGX_TUNNY_MAX_THREADS         512
 
@@ -30,9 +34,17 @@ static char *ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_tunny_pool_conf_t *ngx_tunny_pool_find(ngx_conf_t *cf,
     ngx_tunny_conf_t *tcf, ngx_str_t *name);
+typedef uint64_t (*ngx_tunny_cgroup_parse_pt)(FILE *f);
+
 static ngx_uint_t ngx_tunny_usable_cpus(ngx_log_t *log);
-static ngx_int_t ngx_tunny_cgroup_cpus(ngx_log_t *log);
+static uint64_t ngx_tunny_cgroup_limit(const char *file,
+    ngx_tunny_cgroup_parse_pt parse);
+static uint64_t ngx_tunny_cgroup_cpus(FILE *f);
+static uint64_t ngx_tunny_cgroup_memory(FILE *f);
 static ngx_int_t ngx_tunny_init_process(ngx_cycle_t *cycle);
+static ngx_int_t ngx_tunny_effective_nice(ngx_log_t *log,
+    ngx_tunny_pool_conf_t *pcf);
+static ngx_uint_t ngx_tunny_has_cap_sys_nice(void);
 static void ngx_tunny_pin_module(ngx_log_t *log);
 static void ngx_tunny_exit_process(ngx_cycle_t *cycle);
 
@@ -156,6 +168,7 @@ ngx_tunny_pool_find(ngx_conf_t *cf, ngx_tunny_conf_t *tcf, ngx_str_t *name)
     pcf->max_queue = NGX_CONF_UNSET;
     pcf->nice = NGX_CONF_UNSET;
     pcf->stack_size = NGX_CONF_UNSET_SIZE;
+    pcf->max_memory = NGX_CONF_UNSET_SIZE;
     pcf->index = tcf->pools.nelts - 1;
     pcf->file = cf->conf_file->file.name.data;
     pcf->line = cf->conf_file->line;
@@ -179,7 +192,10 @@ ngx_tunny_pool_use(ngx_conf_t *cf, ngx_str_t *name)
 }
 
 
-/* tunny_pool NAME [threads=N|auto] [max_queue=N] [nice=N] [stack=SIZE] */
+/*
+ * tunny_pool NAME [threads=N|auto] [max_queue=N] [nice=N] [stack=SIZE]
+ *     [max_memory=SIZE]
+ */
 
 static char *
 ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -279,6 +295,26 @@ ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "max_memory=", 11) == 0) {
+
+            s.data = value[i].data + 11;
+            s.len = value[i].len - 11;
+
+            pcf->max_memory = ngx_parse_size(&s);
+
+            if (pcf->max_memory == (size_t) NGX_ERROR
+                || pcf->max_memory < NGX_TUNNY_MIN_MEMORY)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid max_memory value \"%V\" in "
+                                   "tunny_pool \"%V\" (1m or more)",
+                                   &value[i], &value[1]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "stack=", 6) == 0) {
 
             s.data = value[i].data + 6;
@@ -287,11 +323,12 @@ ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             pcf->stack_size = ngx_parse_size(&s);
 
             if (pcf->stack_size == (size_t) NGX_ERROR
-                || pcf->stack_size < 64 * 1024)
+                || pcf->stack_size < NGX_TUNNY_MIN_STACK
+                || pcf->stack_size > NGX_TUNNY_MAX_STACK)
             {
                 ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
                                    "invalid stack value \"%V\" in "
-                                   "tunny_pool \"%V\" (64k or more)",
+                                   "tunny_pool \"%V\" (64k..256m)",
                                    &value[i], &value[1]);
                 return NGX_CONF_ERROR;
             }
@@ -314,6 +351,8 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
 {
     ngx_tunny_conf_t *tcf = conf;
 
+    size_t                  memory;
+    uint64_t                limit;
     ngx_uint_t              i, cpus, workers;
     ngx_core_conf_t        *ccf;
     ngx_tunny_pool_conf_t  *pcf, **pcfp;
@@ -322,7 +361,31 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
 
     workers = (ccf->worker_processes > 0) ? ccf->worker_processes : 1;
 
-    cpus = 0;
+    /*
+     * the master's CPU set, for threads=N and auto alike; taken here,
+     * before worker_cpu_affinity pins the workers
+     */
+
+    cpus = ngx_tunny_usable_cpus(cycle->log);
+
+    /*
+     * the memory budget of a pool in each worker: 256M, or less in a
+     * cgroup with memory.max, where the pools of all workers may reserve
+     * half of it together, leaving the rest to nginx, caches and the
+     * page cache
+     */
+
+    memory = NGX_TUNNY_DEFAULT_MEMORY;
+    limit = ngx_tunny_cgroup_limit("memory.max", ngx_tunny_cgroup_memory);
+
+    if (limit > 0 && tcf->pools.nelts > 0) {
+        limit /= 2 * workers * tcf->pools.nelts;
+        limit = ngx_max(limit, NGX_TUNNY_MIN_MEMORY);
+
+        if (limit < memory) {
+            memory = (size_t) limit;
+        }
+    }
 
     pcfp = tcf->pools.elts;
 
@@ -340,15 +403,21 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
         }
 
         if (pcf->threads == NGX_CONF_UNSET) {
-            if (cpus == 0) {
-                cpus = ngx_tunny_usable_cpus(cycle->log);
-            }
-
             pcf->threads = ngx_max(cpus / workers, 1);
         }
 
         ngx_conf_init_value(pcf->max_queue, NGX_TUNNY_DEFAULT_MAX_QUEUE);
         ngx_conf_init_size_value(pcf->stack_size, NGX_TUNNY_DEFAULT_STACK);
+        ngx_conf_init_size_value(pcf->max_memory, memory);
+
+        /*
+         * by default the lowest priority: measured with
+         * "./ngx_tunny_module bench engine", a saturated pool at nice 5
+         * or 10 still costs a static file a p99 of about 2 ms on 2 cores,
+         * at nice 19 about 0.2 ms
+         */
+
+        ngx_conf_init_value(pcf->nice, NGX_TUNNY_DEFAULT_NICE);
     }
 
     return NGX_CONF_OK;
@@ -363,7 +432,7 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
 static ngx_uint_t
 ngx_tunny_usable_cpus(ngx_log_t *log)
 {
-    ngx_int_t   quota;
+    uint64_t    quota;
     ngx_uint_t  cpus;
 
     cpus = ngx_ncpu > 0 ? ngx_ncpu : 1;
@@ -375,23 +444,30 @@ ngx_tunny_usable_cpus(ngx_log_t *log)
         ngx_tunny_cpuset_valid = 1;
     }
 
-    quota = ngx_tunny_cgroup_cpus(log);
+    quota = ngx_tunny_cgroup_limit("cpu.max", ngx_tunny_cgroup_cpus);
 
-    if (quota > 0 && (ngx_uint_t) quota < cpus) {
+    if (quota > 0 && quota < cpus) {
         cpus = quota;
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
+                       "tunny: cgroup cpu.max allows %uL CPUs", quota);
     }
 
     return cpus ? cpus : 1;
 }
 
 
-static ngx_int_t
-ngx_tunny_cgroup_cpus(ngx_log_t *log)
+/*
+ * The smallest limit that "file" sets anywhere up this process's cgroup v2
+ * path (the leaf and every parent may carry one), parsed by "parse"
+ * (0: no limit in that file).  0 when none is set.
+ */
+
+static uint64_t
+ngx_tunny_cgroup_limit(const char *file, ngx_tunny_cgroup_parse_pt parse)
 {
-    FILE       *f;
-    char        line[512], path[640], *p, *slash;
-    long long   q, period;
-    ngx_int_t   cpus, n;
+    FILE      *f;
+    char       line[512], path[640], *p, *slash;
+    uint64_t   limit, n;
 
     f = fopen("/proc/self/cgroup", "r");
     if (f == NULL) {
@@ -414,23 +490,19 @@ ngx_tunny_cgroup_cpus(ngx_log_t *log)
         return 0;
     }
 
-    cpus = 0;
-
-    /* the leaf and every parent may carry a quota: the smallest wins */
+    limit = 0;
 
     for ( ;; ) {
-        (void) snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cpu.max",
-                        (p[0] == '/' && p[1] == '\0') ? "" : p);
+        (void) snprintf(path, sizeof(path), "/sys/fs/cgroup%s/%s",
+                        (p[0] == '/' && p[1] == '\0') ? "" : p, file);
 
         f = fopen(path, "r");
 
         if (f) {
-            if (fscanf(f, "%lld %lld", &q, &period) == 2 && period > 0) {
-                n = (ngx_int_t) ((q + period - 1) / period);
+            n = parse(f);
 
-                if (n > 0 && (cpus == 0 || n < cpus)) {
-                    cpus = n;
-                }
+            if (n > 0 && (limit == 0 || n < limit)) {
+                limit = n;
             }
 
             (void) fclose(f);
@@ -450,19 +522,43 @@ ngx_tunny_cgroup_cpus(ngx_log_t *log)
         }
     }
 
-    if (cpus) {
-        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
-                       "tunny: cgroup cpu.max allows %i CPUs", cpus);
+    return limit;
+}
+
+
+/* cpu.max: "QUOTA PERIOD" or "max PERIOD": CPUs, rounded up */
+
+static uint64_t
+ngx_tunny_cgroup_cpus(FILE *f)
+{
+    long long  q, period;
+
+    if (fscanf(f, "%lld %lld", &q, &period) == 2 && q > 0 && period > 0) {
+        return (uint64_t) ((q + period - 1) / period);
     }
 
-    return cpus;
+    return 0;
+}
+
+
+/* memory.max: bytes, or "max" */
+
+static uint64_t
+ngx_tunny_cgroup_memory(FILE *f)
+{
+    unsigned long long  n;
+
+    if (fscanf(f, "%llu", &n) == 1) {
+        return (uint64_t) n;
+    }
+
+    return 0;
 }
 
 
 static ngx_int_t
 ngx_tunny_init_process(ngx_cycle_t *cycle)
 {
-    ngx_int_t               nice;
     ngx_uint_t              i;
     ngx_tunny_conf_t       *tcf;
     ngx_tunny_pool_conf_t  *pcf, **pcfp;
@@ -492,33 +588,100 @@ ngx_tunny_init_process(ngx_cycle_t *cycle)
     for (i = 0; i < tcf->pools.nelts; i++) {
         pcf = pcfp[i];
 
-        /*
-         * by default the lowest priority: measured with
-         * "./ngx_tunny_module bench engine", a saturated pool at nice 5
-         * or 10 still costs a static file a p99 of about 2 ms on 2 cores,
-         * at nice 19 about 0.2 ms
-         */
+        pcf->nice = ngx_tunny_effective_nice(cycle->log, pcf);
 
-        nice = (pcf->nice != NGX_CONF_UNSET) ? pcf->nice
-                                             : NGX_TUNNY_DEFAULT_NICE;
-
-        pcf->pool = ngx_tunny_pool_start(cycle, pcf, pcf->threads, nice,
-                                         ngx_tunny_cpuset_valid
-                                         ? &ngx_tunny_cpuset : NULL,
-                                         ngx_tunny_stats_gauges());
-        if (pcf->pool == NULL) {
+        pcf->tp = ngx_tunny_pool_start(cycle, pcf,
+                                       ngx_tunny_cpuset_valid
+                                       ? &ngx_tunny_cpuset : NULL,
+                                       ngx_tunny_stats_gauges());
+        if (pcf->tp == NULL) {
             return NGX_ERROR;
         }
 
-        ngx_tunny_stats_threads(pcf->index, pcf->pool->nthreads);
+        ngx_tunny_stats_threads(pcf->index,
+                                ngx_tunny_pool_threads(pcf->tp));
 
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                       "tunny_pool \"%V\": %ui threads, max_queue %ui, "
-                      "nice %i", &pcf->name, pcf->pool->nthreads,
-                      pcf->max_queue, nice);
+                      "nice %i, max_memory %uzk", &pcf->name,
+                      ngx_tunny_pool_threads(pcf->tp), pcf->max_queue,
+                      pcf->nice, pcf->max_memory / 1024);
     }
 
+    /* health may count this process only now that its threads exist */
+
+    ngx_tunny_stats_ready();
+
     return NGX_OK;
+}
+
+
+/*
+ * The nice value the threads of this worker can really get.  Threads
+ * start at the worker's own nice value; an unprivileged worker (nginx's
+ * "user") may raise it but lower it only within RLIMIT_NICE or with
+ * CAP_SYS_NICE, otherwise setpriority() fails and the threads keep the
+ * worker's value: say so instead of claiming what did not happen.
+ */
+
+static ngx_int_t
+ngx_tunny_effective_nice(ngx_log_t *log, ngx_tunny_pool_conf_t *pcf)
+{
+    int            cur;
+    struct rlimit  rl;
+
+    ngx_set_errno(0);
+    cur = getpriority(PRIO_PROCESS, 0);
+
+    if (cur == -1 && ngx_errno != 0) {
+        return pcf->nice;
+    }
+
+    if (pcf->nice >= cur
+        || ngx_tunny_has_cap_sys_nice()
+        || (getrlimit(RLIMIT_NICE, &rl) == 0
+            && (rl.rlim_cur == RLIM_INFINITY
+                || 20 - (ngx_int_t) rl.rlim_cur <= pcf->nice)))
+    {
+        return pcf->nice;
+    }
+
+    ngx_log_error(NGX_LOG_WARN, log, 0,
+                  "tunny_pool \"%V\": nice=%i is not permitted to this "
+                  "worker (no CAP_SYS_NICE, RLIMIT_NICE too low), "
+                  "its threads run at nice %d", &pcf->name, pcf->nice, cur);
+
+    return cur;
+}
+
+
+/* is CAP_SYS_NICE in this process's effective capabilities? */
+
+static ngx_uint_t
+ngx_tunny_has_cap_sys_nice(void)
+{
+    FILE                *f;
+    char                 line[128];
+    unsigned long long   caps;
+    ngx_uint_t           found;
+
+    f = fopen("/proc/self/status", "r");
+    if (f == NULL) {
+        return 0;
+    }
+
+    found = 0;
+
+    while (fgets(line, sizeof(line), f)) {
+        if (sscanf(line, "CapEff: %llx", &caps) == 1) {
+            found = (caps >> 23) & 1;    /* CAP_SYS_NICE */
+            break;
+        }
+    }
+
+    (void) fclose(f);
+
+    return found;
 }
 
 
@@ -570,16 +733,16 @@ ngx_tunny_exit_process(ngx_cycle_t *cycle)
     pcfp = tcf->pools.elts;
 
     for (i = 0; i < tcf->pools.nelts; i++) {
-        if (pcfp[i]->pool == NULL) {
+        if (pcfp[i]->tp == NULL) {
             continue;
         }
 
-        n = pcfp[i]->pool->nthreads;
+        n = ngx_tunny_pool_threads(pcfp[i]->tp);
 
         /* a fast shutdown never waits for running jobs */
 
-        ngx_tunny_pool_stop(pcfp[i]->pool, !ngx_terminate);
-        pcfp[i]->pool = NULL;
+        ngx_tunny_pool_stop(pcfp[i]->tp, !ngx_terminate);
+        pcfp[i]->tp = NULL;
 
         ngx_tunny_stats_threads(pcfp[i]->index, -(ngx_int_t) n);
     }

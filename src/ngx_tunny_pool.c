@@ -1,38 +1,137 @@
 /*
  * ngx_tunny_module: the per-process worker pool.
  *
- * See ngx_tunny_pool.h for the ownership and locking invariant.  Functions
- * marked "loop" run in the nginx event loop thread of a worker process;
- * functions marked "thread" run in a pool thread and touch only the pool
- * structure (malloc()ed), the job and its own ngx_tunny_thread_t.
+ * Threads: the event loop thread of the worker ("loop") posts, dispatches,
+ * cancels and completes jobs; a pool thread ("thread") runs the job it was
+ * handed and gives it back.  As in Go's tunny, a thread asks for work by
+ * being idle and the loop hands each job to one idle thread: the queue,
+ * the counters and the admission decision belong to the loop alone, so
+ * the loop never takes a lock, and nothing it does can wait for a thread
+ * (a thread preempted anywhere cannot hold up the loop).
+ *
+ * The invariant (who owns each field, how it is handed over):
+ *
+ *   tp->queue (ngx_tunny_queue.c), tp->idle, tp->busy, tp->memory,
+ *   tp->stopping, tp->conn, thr->running, thr->idle, job->queue,
+ *   job->qkey, job->state, job->thr, job->est_ns, job->t_post,
+ *   job->t_dispatch, job->data, the ngx_tunny_cost_t estimates
+ *       loop only.
+ *
+ *   job->t_start
+ *       stored by the thread (atomic) when it starts the job, so that run
+ *       and queue times do not count the thread's wake-up; the loop loads
+ *       it (atomic) when it detaches a running job, or plainly once the
+ *       job came back.
+ *
+ *   thr->handoff
+ *       the job handed to an idle thread: stored by the loop (atomic),
+ *       then sem_post(&thr->wake); taken by the thread after its sem_wait()
+ *       returns, with an atomic exchange for NULL.  A wake-up that finds
+ *       NULL means "leave" (ngx_tunny_pool_stop posts every thread once).
+ *       The loop stores a job only into the slot of an idle thread (one
+ *       whose previous job came back), so a slot never holds two.
+ *
+ *   the job while it runs (everything the job refers to, job->failed,
+ *   job->t_end)
+ *       the thread's, from sem_wait() until it pushes the job on tp->done;
+ *       the loop's again once it took the job off tp->done.
+ *
+ *   tp->done
+ *       finished jobs, a lock-free LIFO linked by job->next: threads push
+ *       with a compare-and-swap (release), the loop takes the whole list
+ *       with one atomic exchange (acquire).
+ *
+ *   job->cancel
+ *       written by the loop (atomic store), read by the thread (atomic
+ *       load) while the job runs.
+ *
+ *   tp->notify_fd
+ *       an eventfd, written by a thread that pushed onto an empty tp->done.
+ *       It stays open as long as any thread may write it: closed after the
+ *       threads were joined, never closed when they are left running (fast
+ *       shutdown), so a late write can never reach a reused descriptor.
+ *
+ *   everything else in tp and thr
+ *       read-only while threads run; thr->state[] is the thread's own.
+ *
+ * The gauges are moved by the loop only: busy drops when the loop takes a
+ * finished job back, before any completion handler answers a client, so a
+ * client that has its answer never sees its job counted as busy.
  */
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
+#include <pthread.h>
+#include <semaphore.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include "ngx_tunny_pool.h"
+#include "ngx_tunny_queue.h"
 
 
+#define NGX_TUNNY_JOB_QUEUED   1
+#define NGX_TUNNY_JOB_RUNNING  2
+#define NGX_TUNNY_JOB_DONE     3
+
+
+struct ngx_tunny_thread_s {
+    ngx_tunny_pool_t           *tp;
+    pthread_t                   tid;
+    sem_t                       wake;
+    ngx_tunny_job_t            *handoff;
+    ngx_tunny_job_t            *running;    /* loop: the job it runs */
+    ngx_queue_t                 idle;       /* loop: in tp->idle */
+    void                       *state[NGX_TUNNY_MAX_STATE_KEYS];
+};
+
+
+struct ngx_tunny_pool_s {
+    /* loop only */
+    ngx_tunny_queue_t           queue;      /* jobs waiting, fair order */
+    ngx_queue_t                 idle;       /* threads waiting for a job */
+    ngx_uint_t                  busy;       /* threads running a job */
+    size_t                      memory;     /* reserved */
+    ngx_uint_t                  stopping;
+    ngx_connection_t           *conn;       /* of notify_fd */
+
+    ngx_tunny_job_t            *done;       /* atomic LIFO */
+
+    /* read-only while threads run */
+    int                         notify_fd;
+    ngx_uint_t                  nthreads;   /* started, the first ones */
+    ngx_uint_t                  nsems;      /* initialised semaphores */
+    ngx_tunny_thread_t         *threads;
+    ngx_uint_t                  max_queue;
+    size_t                      max_memory;
+    ngx_uint_t                  index;
+    ngx_int_t                   nice;
+    cpu_set_t                  *cpuset;
+    ngx_tunny_pool_gauges_t    *gauges;
+    char                        name[16];   /* thread name */
+};
+
+
+static ngx_int_t ngx_tunny_pool_notify_init(ngx_cycle_t *cycle,
+    ngx_tunny_pool_t *tp);
+static void ngx_tunny_pool_notify_close(ngx_tunny_pool_t *tp,
+    ngx_uint_t joined);
+static ngx_uint_t ngx_tunny_pool_spawn(ngx_cycle_t *cycle,
+    ngx_tunny_pool_t *tp, ngx_tunny_pool_conf_t *pcf);
+static void ngx_tunny_pool_dispatch(ngx_tunny_pool_t *tp,
+    ngx_tunny_thread_t *thr, ngx_tunny_job_t *job);
+static void ngx_tunny_pool_gauge(ngx_tunny_pool_t *tp, ngx_uint_t gauge,
+    ngx_int_t delta);
+static uint64_t ngx_tunny_pool_predict(ngx_tunny_pool_t *tp, ngx_str_t *key);
+static void ngx_tunny_pool_show_wait(ngx_tunny_pool_t *tp);
+static void ngx_tunny_pool_learn(ngx_tunny_job_t *job);
 static void *ngx_tunny_thread_cycle(void *data);
 static void ngx_tunny_thread_setup(ngx_tunny_thread_t *thr);
+static void ngx_tunny_thread_done(ngx_tunny_thread_t *thr,
+    ngx_tunny_job_t *job);
 static void ngx_tunny_pool_notify_handler(ngx_event_t *ev);
-static void ngx_tunny_pool_drain(ngx_tunny_pool_t *pool);
-static ngx_uint_t ngx_tunny_pool_full(ngx_tunny_pool_t *pool,
-    ngx_uint_t limit);
-
-
-ngx_str_t  ngx_tunny_outcome_names[] = {
-    ngx_string(""),
-    ngx_string("ok"),
-    ngx_string("error"),
-    ngx_string("rejected"),
-    ngx_string("timeout"),
-    ngx_string("cancelled"),
-    ngx_string("closed")
-};
+static ngx_tunny_job_t *ngx_tunny_pool_take_done(ngx_tunny_pool_t *tp);
 
 
 /* set at configuration time in the master, read-only in workers */
@@ -74,103 +173,180 @@ ngx_tunny_state_key(ngx_tunny_state_ops_t *ops)
 }
 
 
+/* thread */
+
+void *
+ngx_tunny_thread_state(ngx_tunny_thread_t *thr, ngx_int_t key)
+{
+    return thr->state[key];
+}
+
+
+/* thread */
+
+void
+ngx_tunny_thread_set_state(ngx_tunny_thread_t *thr, ngx_int_t key,
+    void *state)
+{
+    thr->state[key] = state;
+}
+
+
 /* loop */
 
 ngx_tunny_pool_t *
 ngx_tunny_pool_start(ngx_cycle_t *cycle, ngx_tunny_pool_conf_t *pcf,
-    ngx_uint_t nthreads, ngx_int_t nice, cpu_set_t *cpuset,
-    ngx_tunny_pool_gauges_t *gauges)
+    cpu_set_t *cpuset, ngx_tunny_pool_gauges_t *gauges)
 {
-    int                 fd, err;
-    size_t              len;
-    sigset_t            set, oset;
-    ngx_uint_t          i;
-    pthread_attr_t      attr;
-    ngx_connection_t   *c;
-    ngx_tunny_pool_t   *pool;
-    ngx_tunny_thread_t *thr;
+    size_t             len;
+    ngx_tunny_pool_t  *tp;
 
     /*
      * malloc(), not the cycle pool: on a fast shutdown the threads are
      * not joined and may still touch the pool while nginx frees its pools
      */
 
-    pool = ngx_calloc(sizeof(ngx_tunny_pool_t), cycle->log);
-    if (pool == NULL) {
+    tp = ngx_calloc(sizeof(ngx_tunny_pool_t), cycle->log);
+    if (tp == NULL) {
         return NULL;
     }
 
-    pool->threads = ngx_calloc(nthreads * sizeof(ngx_tunny_thread_t),
-                               cycle->log);
-    if (pool->threads == NULL) {
-        ngx_free(pool);
+    tp->threads = ngx_calloc(pcf->threads * sizeof(ngx_tunny_thread_t),
+                             cycle->log);
+    if (tp->threads == NULL) {
+        ngx_free(tp);
         return NULL;
     }
 
-    pool->conf = pcf;
-    pool->index = pcf->index;
-    pool->max_queue = pcf->max_queue;
-    pool->nice = nice;
-    pool->cpuset = cpuset;
-    pool->gauges = gauges;
-    pool->notify_fd = -1;
-    ngx_queue_init(&pool->queue);
-    ngx_queue_init(&pool->done);
+    tp->index = pcf->index;
+    tp->max_queue = pcf->max_queue;
+    tp->max_memory = pcf->max_memory;
+    tp->nice = pcf->nice;
+    tp->cpuset = cpuset;
+    tp->gauges = gauges;
+    tp->notify_fd = -1;
+    ngx_tunny_queue_init(&tp->queue);
+    ngx_queue_init(&tp->idle);
 
-    len = ngx_min(pcf->name.len, sizeof(pool->name) - 7);
-    ngx_memcpy(pool->name, "tunny:", 6);
-    ngx_memcpy(pool->name + 6, pcf->name.data, len);
-    pool->name[6 + len] = '\0';
+    len = ngx_min(pcf->name.len, sizeof(tp->name) - 7);
+    ngx_memcpy(tp->name, "tunny:", 6);
+    ngx_memcpy(tp->name + 6, pcf->name.data, len);
+    tp->name[6 + len] = '\0';
 
-    err = pthread_mutex_init(&pool->mutex, NULL);
-    if (err) {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, err,
-                      "tunny_pool \"%V\": pthread_mutex_init() failed",
-                      &pcf->name);
-        goto free;
-    }
-
-    err = pthread_cond_init(&pool->cond, NULL);
-    if (err) {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, err,
-                      "tunny_pool \"%V\": pthread_cond_init() failed",
-                      &pcf->name);
-        (void) pthread_mutex_destroy(&pool->mutex);
-        goto free;
+    for (tp->nsems = 0; tp->nsems < (ngx_uint_t) pcf->threads; tp->nsems++) {
+        if (sem_init(&tp->threads[tp->nsems].wake, 0, 0) == -1) {
+            ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
+                          "tunny_pool \"%V\": sem_init() failed",
+                          &pcf->name);
+            ngx_tunny_pool_stop(tp, 1);
+            return NULL;
+        }
     }
 
     /* from here on ngx_tunny_pool_stop() undoes whatever was done */
 
+    if (ngx_tunny_pool_notify_init(cycle, tp) != NGX_OK
+        || ngx_tunny_pool_spawn(cycle, tp, pcf) == 0)
+    {
+        ngx_tunny_pool_stop(tp, 1);
+        return NULL;
+    }
+
+    return tp;
+}
+
+
+/* loop: the eventfd and its connection */
+
+static ngx_int_t
+ngx_tunny_pool_notify_init(ngx_cycle_t *cycle, ngx_tunny_pool_t *tp)
+{
+    int                fd;
+    ngx_connection_t  *c;
+
     fd = eventfd(0, EFD_NONBLOCK|EFD_CLOEXEC);
     if (fd == -1) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, ngx_errno,
-                      "tunny_pool \"%V\": eventfd() failed", &pcf->name);
-        goto failed;
+                      "tunny pool: eventfd() failed");
+        return NGX_ERROR;
     }
 
     c = ngx_get_connection(fd, cycle->log);
     if (c == NULL) {
         (void) close(fd);
-        goto failed;
+        return NGX_ERROR;
     }
 
-    pool->notify_fd = fd;
-    pool->conn = c;
+    tp->notify_fd = fd;
+    tp->conn = c;
 
-    c->data = pool;
+    c->data = tp;
     c->read->handler = ngx_tunny_pool_notify_handler;
     c->read->log = cycle->log;
     c->write->log = cycle->log;
 
     if (ngx_handle_read_event(c->read, 0) != NGX_OK) {
-        goto failed;
+        return NGX_ERROR;
     }
+
+    return NGX_OK;
+}
+
+
+/*
+ * loop: unregister the eventfd.  Threads that were not joined may still
+ * write it: then the descriptor stays open until the process exits.
+ */
+
+static void
+ngx_tunny_pool_notify_close(ngx_tunny_pool_t *tp, ngx_uint_t joined)
+{
+    ngx_connection_t  *c;
+
+    c = tp->conn;
+
+    if (c == NULL) {
+        return;
+    }
+
+    tp->conn = NULL;
+
+    if (joined) {
+        ngx_close_connection(c);
+        tp->notify_fd = -1;
+        return;
+    }
+
+    if (c->read->active) {
+        (void) ngx_del_event(c->read, NGX_READ_EVENT, 0);
+    }
+
+    if (c->read->posted) {
+        ngx_delete_posted_event(c->read);
+    }
+
+    c->fd = (ngx_socket_t) -1;
+    ngx_free_connection(c);
+}
+
+
+/* loop: create the threads; returns how many started */
+
+static ngx_uint_t
+ngx_tunny_pool_spawn(ngx_cycle_t *cycle, ngx_tunny_pool_t *tp,
+    ngx_tunny_pool_conf_t *pcf)
+{
+    int                  err;
+    sigset_t             set, oset;
+    ngx_uint_t           i;
+    pthread_attr_t       attr;
+    ngx_tunny_thread_t  *thr;
 
     err = pthread_attr_init(&attr);
     if (err) {
         ngx_log_error(NGX_LOG_ALERT, cycle->log, err,
                       "pthread_attr_init() failed");
-        goto failed;
+        return 0;
     }
 
     err = pthread_attr_setstacksize(&attr, pcf->stack_size);
@@ -179,7 +355,7 @@ ngx_tunny_pool_start(ngx_cycle_t *cycle, ngx_tunny_pool_conf_t *pcf,
                       "pthread_attr_setstacksize(%uz) failed",
                       pcf->stack_size);
         (void) pthread_attr_destroy(&attr);
-        goto failed;
+        return 0;
     }
 
     /* the threads must never take the signals nginx handles */
@@ -192,10 +368,9 @@ ngx_tunny_pool_start(ngx_cycle_t *cycle, ngx_tunny_pool_conf_t *pcf,
 
     (void) pthread_sigmask(SIG_SETMASK, &set, &oset);
 
-    for (i = 0; i < nthreads; i++) {
-        thr = &pool->threads[i];
-        thr->pool = pool;
-        thr->index = i;
+    for (i = 0; i < (ngx_uint_t) pcf->threads; i++) {
+        thr = &tp->threads[i];
+        thr->tp = tp;
 
         err = pthread_create(&thr->tid, &attr, ngx_tunny_thread_cycle, thr);
         if (err) {
@@ -205,201 +380,303 @@ ngx_tunny_pool_start(ngx_cycle_t *cycle, ngx_tunny_pool_conf_t *pcf,
             break;
         }
 
-        pool->nthreads++;
+        tp->nthreads++;
+        ngx_queue_insert_tail(&tp->idle, &thr->idle);
     }
 
     (void) pthread_sigmask(SIG_SETMASK, &oset, NULL);
     (void) pthread_attr_destroy(&attr);
 
-    if (pool->nthreads == 0) {
-        goto failed;
-    }
+    return tp->nthreads;
+}
 
-    return pool;
 
-failed:
-
-    ngx_tunny_pool_stop(pool, 1);
-
-    return NULL;
-
-free:
-
-    ngx_free(pool->threads);
-    ngx_free(pool);
-
-    return NULL;
+ngx_uint_t
+ngx_tunny_pool_threads(ngx_tunny_pool_t *tp)
+{
+    return tp->nthreads;
 }
 
 
 /* loop */
 
 void
-ngx_tunny_pool_stop(ngx_tunny_pool_t *pool, ngx_uint_t join)
+ngx_tunny_pool_stop(ngx_tunny_pool_t *tp, ngx_uint_t join)
 {
-    ngx_uint_t        i, dropped;
-    ngx_queue_t       queued, *q;
-    ngx_tunny_job_t  *job;
+    ngx_uint_t           i;
+    ngx_tunny_job_t     *job, *next;
+    ngx_tunny_thread_t  *thr;
 
     /* phase 1: refuse new jobs; phase 2: drop queued, flag running */
 
-    ngx_queue_init(&queued);
+    tp->stopping = 1;
 
-    (void) pthread_mutex_lock(&pool->mutex);
-
-    pool->stopping = 1;
-
-    if (!ngx_queue_empty(&pool->queue)) {
-        ngx_queue_add(&queued, &pool->queue);
-        ngx_queue_init(&pool->queue);
-    }
-
-    dropped = pool->waiting;
-    pool->waiting = 0;
-
-    for (i = 0; i < pool->nthreads; i++) {
-        if (pool->threads[i].job) {
-            __atomic_store_n(&pool->threads[i].job->cancel, 1,
-                             __ATOMIC_RELAXED);
-        }
-    }
-
-    (void) pthread_cond_broadcast(&pool->cond);
-
-    if (!join) {
-        /* from now on the threads must not write the eventfd */
-        pool->notify_fd = -1;
-    }
-
-    (void) pthread_mutex_unlock(&pool->mutex);
-
-    if (dropped && pool->gauges) {
-        pool->gauges->queued(pool->index, -(ngx_int_t) dropped);
-    }
-
-    while (!ngx_queue_empty(&queued)) {
-        q = ngx_queue_head(&queued);
-        ngx_queue_remove(q);
-        job = ngx_queue_data(q, ngx_tunny_job_t, queue);
+    while ((job = ngx_tunny_queue_pop(&tp->queue)) != NULL) {
+        ngx_tunny_queue_done(&tp->queue, job);
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_QUEUED, -1);
         ngx_tunny_job_free(job);
     }
 
-    /* phase 3: wait for the running jobs, unless the process terminates */
+    /*
+     * every thread gets one more wake-up: an idle one leaves at once, a
+     * busy one (or one that was just handed a job) when its job is done
+     */
 
-    if (join) {
-        for (i = 0; i < pool->nthreads; i++) {
-            (void) pthread_join(pool->threads[i].tid, NULL);
+    for (i = 0; i < tp->nthreads; i++) {
+        thr = &tp->threads[i];
+
+        if (thr->running) {
+            __atomic_store_n(&thr->running->cancel, 1, __ATOMIC_RELAXED);
         }
 
-        pool->notify_fd = -1;
-    }
-
-    if (pool->conn) {
-        ngx_close_connection(pool->conn);
-        pool->conn = NULL;
+        (void) sem_post(&thr->wake);
     }
 
     if (!join) {
         /* threads may still run: leave the memory to the exiting process */
+        ngx_tunny_pool_notify_close(tp, 0);
         return;
+    }
+
+    /* phase 3: wait for the running jobs */
+
+    for (i = 0; i < tp->nthreads; i++) {
+        (void) pthread_join(tp->threads[i].tid, NULL);
+    }
+
+    ngx_tunny_pool_notify_close(tp, 1);
+
+    if (tp->busy) {
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_BUSY, -(ngx_int_t) tp->busy);
+        tp->busy = 0;
+    }
+
+    if (tp->memory) {
+        /* what the requests of this worker still hold is theirs to free */
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_MEMORY,
+                             -(ngx_int_t) tp->memory);
+        tp->memory = 0;
     }
 
     /* jobs finished meanwhile: nobody waits for them any more */
 
-    while (!ngx_queue_empty(&pool->done)) {
-        q = ngx_queue_head(&pool->done);
-        ngx_queue_remove(q);
-        job = ngx_queue_data(q, ngx_tunny_job_t, queue);
+    for (job = ngx_tunny_pool_take_done(tp); job; job = next) {
+        next = job->next;
+        ngx_tunny_queue_done(&tp->queue, job);
         ngx_tunny_job_free(job);
     }
 
-    (void) pthread_cond_destroy(&pool->cond);
-    (void) pthread_mutex_destroy(&pool->mutex);
+    for (i = 0; i < tp->nsems; i++) {
+        (void) sem_destroy(&tp->threads[i].wake);
+    }
 
-    ngx_free(pool->threads);
-    ngx_free(pool);
+    ngx_free(tp->threads);
+    ngx_free(tp);
 }
 
 
 /* loop */
 
-ngx_int_t
-ngx_tunny_job_post(ngx_tunny_pool_t *pool, ngx_tunny_job_t *job,
-    ngx_uint_t limit)
+ngx_uint_t
+ngx_tunny_pool_admit(ngx_tunny_pool_t *tp, ngx_tunny_admission_t *adm,
+    uint64_t *wait_ns)
 {
-    uint64_t  now;
+    uint64_t  wait;
+
+    if (wait_ns) {
+        *wait_ns = 0;
+    }
+
+    if (tp->stopping) {
+        return NGX_TUNNY_REFUSED_CLOSED;
+    }
+
+    if (ngx_tunny_pool_full_at(tp->queue.n, tp->busy, tp->nthreads,
+                               ngx_min(adm->queue_limit, tp->max_queue)))
+    {
+        return NGX_TUNNY_REFUSED_QUEUE;
+    }
+
+    if (!ngx_queue_empty(&tp->idle)) {
+        /* it runs at once */
+        return NGX_TUNNY_ADMITTED;
+    }
+
+    if (adm->key_limit
+        && ngx_tunny_queue_key_jobs(&tp->queue, &adm->key) >= adm->key_limit)
+    {
+        return NGX_TUNNY_REFUSED_KEY;
+    }
+
+    if (adm->max_wait_ns == 0 && wait_ns == NULL) {
+        return NGX_TUNNY_ADMITTED;
+    }
+
+    wait = ngx_tunny_pool_predict(tp, &adm->key);
+
+    if (wait_ns) {
+        *wait_ns = wait;
+    }
+
+    if (adm->max_wait_ns && wait > adm->max_wait_ns) {
+        return NGX_TUNNY_REFUSED_WAIT;
+    }
+
+    return NGX_TUNNY_ADMITTED;
+}
+
+
+/*
+ * loop: the predicted time until a new job of "key" starts, with every
+ * thread busy: the estimated work queued ahead of it plus what remains of
+ * the running jobs, spread over the threads
+ */
+
+static uint64_t
+ngx_tunny_pool_predict(ngx_tunny_pool_t *tp, ngx_str_t *key)
+{
+    uint64_t             now, work, elapsed;
+    ngx_uint_t           i;
+    ngx_tunny_job_t     *job;
+
+    work = key ? ngx_tunny_queue_work_ahead(&tp->queue, key)
+               : tp->queue.work;
 
     now = ngx_tunny_now_ns();
 
-    (void) pthread_mutex_lock(&pool->mutex);
+    for (i = 0; i < tp->nthreads; i++) {
+        job = tp->threads[i].running;
 
-    if (pool->stopping) {
-        (void) pthread_mutex_unlock(&pool->mutex);
-        return NGX_DECLINED;
+        if (job == NULL) {
+            return work / tp->nthreads;
+        }
+
+        elapsed = now - job->t_dispatch;
+
+        if (job->est_ns > elapsed) {
+            work += job->est_ns - elapsed;
+        }
     }
 
-    if (ngx_tunny_pool_full(pool, limit)) {
-        (void) pthread_mutex_unlock(&pool->mutex);
-        return NGX_BUSY;
+    return work / tp->nthreads;
+}
+
+
+/* loop: the predicted wait gauge, for the typical new job */
+
+static void
+ngx_tunny_pool_show_wait(ngx_tunny_pool_t *tp)
+{
+    if (tp->gauges) {
+        tp->gauges->set(tp->index, NGX_TUNNY_GAUGE_WAIT,
+                        ngx_queue_empty(&tp->idle)
+                        ? ngx_tunny_pool_predict(tp, NULL) : 0);
+    }
+}
+
+
+/* loop */
+
+ngx_uint_t
+ngx_tunny_job_post(ngx_tunny_pool_t *tp, ngx_tunny_job_t *job,
+    ngx_tunny_admission_t *adm, uint64_t *wait_ns)
+{
+    ngx_uint_t           rc;
+    ngx_queue_t         *q;
+    ngx_tunny_thread_t  *thr;
+
+    rc = ngx_tunny_pool_admit(tp, adm, wait_ns);
+
+    if (rc != NGX_TUNNY_ADMITTED) {
+        return rc;
     }
 
-    job->pool = pool;
-    job->state = NGX_TUNNY_JOB_QUEUED;
+    job->tp = tp;
+    job->thr = NULL;
+    job->next = NULL;
+    job->qkey = NULL;
+    job->cost = adm->cost;
+    job->est_ns = adm->cost ? adm->cost->est_ns : 0;
     job->cancel = 0;
-    job->t_post = now;
+    job->failed = 0;
+    job->t_post = ngx_tunny_now_ns();
     job->t_start = 0;
     job->t_end = 0;
+    job->t_dispatch = 0;
 
-    ngx_queue_insert_tail(&pool->queue, &job->queue);
-    pool->waiting++;
+    /* through the queue even to an idle thread: its key pays for it */
 
-    (void) pthread_cond_signal(&pool->cond);
-
-    (void) pthread_mutex_unlock(&pool->mutex);
-
-    if (pool->gauges) {
-        pool->gauges->queued(pool->index, 1);
+    if (ngx_tunny_queue_push(&tp->queue, job, &adm->key, ngx_cycle->log)
+        != NGX_OK)
+    {
+        return NGX_TUNNY_REFUSED_MEMORY;
     }
 
-    return NGX_OK;
+    job->state = NGX_TUNNY_JOB_QUEUED;
+
+    if (!ngx_queue_empty(&tp->idle)) {
+        /* an idle thread means an empty queue: this job comes out */
+        q = ngx_queue_head(&tp->idle);
+        thr = ngx_queue_data(q, ngx_tunny_thread_t, idle);
+        ngx_tunny_pool_dispatch(tp, thr, ngx_tunny_queue_pop(&tp->queue));
+
+    } else {
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_QUEUED, 1);
+    }
+
+    ngx_tunny_pool_show_wait(tp);
+
+    return NGX_TUNNY_ADMITTED;
+}
+
+
+/* loop: hand a job to an idle thread */
+
+static void
+ngx_tunny_pool_dispatch(ngx_tunny_pool_t *tp, ngx_tunny_thread_t *thr,
+    ngx_tunny_job_t *job)
+{
+    ngx_queue_remove(&thr->idle);
+
+    job->state = NGX_TUNNY_JOB_RUNNING;
+    job->thr = thr;
+    job->t_dispatch = ngx_tunny_now_ns();
+
+    thr->running = job;
+    tp->busy++;
+
+    ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_BUSY, 1);
+
+    __atomic_store_n(&thr->handoff, job, __ATOMIC_RELAXED);
+    (void) sem_post(&thr->wake);
 }
 
 
 /* loop */
 
 ngx_int_t
-ngx_tunny_job_cancel(ngx_tunny_job_t *job, uint64_t *t_start)
+ngx_tunny_job_cancel(ngx_tunny_job_t *job)
 {
-    ngx_tunny_pool_t  *pool;
+    ngx_tunny_pool_t  *tp;
 
-    pool = job->pool;
+    tp = job->tp;
 
     job->data = NULL;
 
-    (void) pthread_mutex_lock(&pool->mutex);
-
-    *t_start = job->t_start;
-
     if (job->state == NGX_TUNNY_JOB_QUEUED) {
-        ngx_queue_remove(&job->queue);
-        pool->waiting--;
+        ngx_tunny_queue_remove(&tp->queue, job);
 
-        (void) pthread_mutex_unlock(&pool->mutex);
-
-        if (pool->gauges) {
-            pool->gauges->queued(pool->index, -1);
-        }
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_QUEUED, -1);
+        ngx_tunny_pool_show_wait(tp);
 
         ngx_tunny_job_free(job);
 
         return NGX_OK;
     }
 
-    /* running or done: the completion handler frees the orphan */
+    /* running, or on the done list: the drain frees the orphan */
 
     __atomic_store_n(&job->cancel, 1, __ATOMIC_RELAXED);
-
-    (void) pthread_mutex_unlock(&pool->mutex);
 
     return NGX_AGAIN;
 }
@@ -408,33 +685,69 @@ ngx_tunny_job_cancel(ngx_tunny_job_t *job, uint64_t *t_start)
 /* loop */
 
 ngx_int_t
-ngx_tunny_pool_admits(ngx_tunny_pool_t *pool, ngx_uint_t limit)
+ngx_tunny_pool_reserve(ngx_tunny_pool_t *tp, size_t size)
 {
-    ngx_int_t  rc;
+    if (size > tp->max_memory) {
+        return NGX_DECLINED;
+    }
 
-    (void) pthread_mutex_lock(&pool->mutex);
+    if (size > tp->max_memory - tp->memory) {
+        return NGX_BUSY;
+    }
 
-    rc = pool->stopping ? NGX_DECLINED
-                        : ngx_tunny_pool_full(pool, limit) ? NGX_BUSY : NGX_OK;
+    tp->memory += size;
 
-    (void) pthread_mutex_unlock(&pool->mutex);
+    ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_MEMORY, (ngx_int_t) size);
 
-    return rc;
+    return NGX_OK;
 }
 
 
-/*
- * Under pool->mutex.  A job would wait if all threads are busy: it is
- * admitted only while fewer than "limit" (at most max_queue) jobs wait
- * ahead of it.
- */
+/* loop */
 
-static ngx_uint_t
-ngx_tunny_pool_full(ngx_tunny_pool_t *pool, ngx_uint_t limit)
+void
+ngx_tunny_pool_release(ngx_tunny_pool_t *tp, size_t size)
 {
-    limit = ngx_min(limit, pool->max_queue);
+    size = ngx_min(size, tp->memory);
 
-    return pool->waiting + pool->busy >= pool->nthreads + limit;
+    tp->memory -= size;
+
+    ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_MEMORY, -(ngx_int_t) size);
+}
+
+
+size_t
+ngx_tunny_pool_max_memory(ngx_tunny_pool_t *tp)
+{
+    return tp->max_memory;
+}
+
+
+/* loop: a finished job teaches the estimate of its kind */
+
+static void
+ngx_tunny_pool_learn(ngx_tunny_job_t *job)
+{
+    uint64_t           run;
+    ngx_tunny_cost_t  *cost;
+
+    cost = job->cost;
+
+    if (cost == NULL || __atomic_load_n(&job->cancel, __ATOMIC_RELAXED)) {
+        /* a cancelled job stopped early: its run time says nothing */
+        return;
+    }
+
+    run = job->t_end - job->t_start;
+
+    if (cost->samples++ == 0) {
+        cost->est_ns = run;
+        return;
+    }
+
+    /* EWMA, weight 1/4: follows a change of cost within a few jobs */
+
+    cost->est_ns = cost->est_ns - cost->est_ns / 4 + run / 4;
 }
 
 
@@ -450,6 +763,17 @@ ngx_tunny_job_free(ngx_tunny_job_t *job)
 }
 
 
+/* loop */
+
+static void
+ngx_tunny_pool_gauge(ngx_tunny_pool_t *tp, ngx_uint_t gauge, ngx_int_t delta)
+{
+    if (tp->gauges) {
+        tp->gauges->add(tp->index, gauge, delta);
+    }
+}
+
+
 /* thread */
 
 static void *
@@ -457,50 +781,26 @@ ngx_tunny_thread_cycle(void *data)
 {
     ngx_tunny_thread_t *thr = data;
 
-    uint64_t           one;
-    ngx_uint_t         i, notify;
-    ngx_queue_t       *q;
-    ngx_tunny_job_t   *job;
-    ngx_tunny_pool_t  *pool;
-
-    pool = thr->pool;
+    ngx_uint_t        i;
+    ngx_tunny_job_t  *job;
 
     ngx_tunny_thread_setup(thr);
 
-    (void) pthread_mutex_lock(&pool->mutex);
-
-    pool->alive++;
-
     for ( ;; ) {
 
-        while (!pool->stopping && ngx_queue_empty(&pool->queue)) {
-            (void) pthread_cond_wait(&pool->cond, &pool->mutex);
+        while (sem_wait(&thr->wake) == -1 && ngx_errno == NGX_EINTR) {
+            /* void */
         }
 
-        if (pool->stopping) {
+        job = __atomic_exchange_n(&thr->handoff, NULL, __ATOMIC_RELAXED);
+
+        if (job == NULL) {
             break;
         }
 
-        q = ngx_queue_head(&pool->queue);
-        ngx_queue_remove(q);
-        job = ngx_queue_data(q, ngx_tunny_job_t, queue);
-
-        job->state = NGX_TUNNY_JOB_RUNNING;
-        job->t_start = ngx_tunny_now_ns();
-        pool->waiting--;
-        pool->busy++;
-        thr->job = job;
-
-        (void) pthread_mutex_unlock(&pool->mutex);
-
-        if (pool->gauges) {
-            pool->gauges->queued(pool->index, -1);
-            pool->gauges->busy(pool->index, 1);
-        }
+        __atomic_store_n(&job->t_start, ngx_tunny_now_ns(), __ATOMIC_RELAXED);
 
         job->process(job, thr);
-
-        job->t_end = ngx_tunny_now_ns();
 
         for (i = 0; i < ngx_tunny_state_nkeys; i++) {
             if (thr->state[i] && ngx_tunny_state_ops[i]->trim) {
@@ -508,28 +808,8 @@ ngx_tunny_thread_cycle(void *data)
             }
         }
 
-        if (pool->gauges) {
-            pool->gauges->busy(pool->index, -1);
-        }
-
-        (void) pthread_mutex_lock(&pool->mutex);
-
-        notify = ngx_queue_empty(&pool->done);
-
-        job->state = NGX_TUNNY_JOB_DONE;
-        ngx_queue_insert_tail(&pool->done, &job->queue);
-        pool->busy--;
-        thr->job = NULL;
-
-        if (notify && pool->notify_fd != -1) {
-            one = 1;
-            (void) write(pool->notify_fd, &one, sizeof(uint64_t));
-        }
+        ngx_tunny_thread_done(thr, job);
     }
-
-    pool->alive--;
-
-    (void) pthread_mutex_unlock(&pool->mutex);
 
     for (i = 0; i < ngx_tunny_state_nkeys; i++) {
         if (thr->state[i] && ngx_tunny_state_ops[i]->destroy) {
@@ -542,6 +822,39 @@ ngx_tunny_thread_cycle(void *data)
 }
 
 
+/* thread: give the job back; wake the loop if the list was empty */
+
+static void
+ngx_tunny_thread_done(ngx_tunny_thread_t *thr, ngx_tunny_job_t *job)
+{
+    uint64_t           one;
+    ngx_tunny_job_t   *head;
+    ngx_tunny_pool_t  *tp;
+
+    tp = thr->tp;
+
+    job->t_end = ngx_tunny_now_ns();
+
+    head = __atomic_load_n(&tp->done, __ATOMIC_RELAXED);
+
+    do {
+        job->next = head;
+    } while (!__atomic_compare_exchange_n(&tp->done, &head, job, 1,
+                                          __ATOMIC_RELEASE,
+                                          __ATOMIC_RELAXED));
+
+    /*
+     * after the push: the loop reads the counter before it takes the
+     * list, so a push it did not take always has a write after its read
+     */
+
+    if (head == NULL) {
+        one = 1;
+        (void) write(tp->notify_fd, &one, sizeof(uint64_t));
+    }
+}
+
+
 /* thread: lower priority, CPU mask and name; best effort */
 
 static void
@@ -549,9 +862,9 @@ ngx_tunny_thread_setup(ngx_tunny_thread_t *thr)
 {
     pid_t                tid;
     struct sched_param   sp;
-    ngx_tunny_pool_t    *pool;
+    ngx_tunny_pool_t    *tp;
 
-    pool = thr->pool;
+    tp = thr->tp;
     tid = (pid_t) syscall(SYS_gettid);
 
     /*
@@ -562,63 +875,87 @@ ngx_tunny_thread_setup(ngx_tunny_thread_t *thr)
     ngx_memzero(&sp, sizeof(struct sched_param));
     (void) sched_setscheduler(tid, SCHED_BATCH, &sp);
 
-    (void) setpriority(PRIO_PROCESS, tid, (int) pool->nice);
+    (void) setpriority(PRIO_PROCESS, tid, (int) tp->nice);
 
-    if (pool->cpuset) {
+    if (tp->cpuset) {
         (void) pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t),
-                                      pool->cpuset);
+                                      tp->cpuset);
     }
 
-    (void) pthread_setname_np(pthread_self(), pool->name);
+    (void) pthread_setname_np(pthread_self(), tp->name);
 }
 
 
-/* loop: the eventfd is readable, complete the finished jobs */
+/* loop: the whole done list, oldest first */
+
+static ngx_tunny_job_t *
+ngx_tunny_pool_take_done(ngx_tunny_pool_t *tp)
+{
+    ngx_tunny_job_t  *job, *next, *fifo;
+
+    job = __atomic_exchange_n(&tp->done, NULL, __ATOMIC_ACQUIRE);
+
+    for (fifo = NULL; job; job = next) {
+        next = job->next;
+        job->next = fifo;
+        fifo = job;
+    }
+
+    return fifo;
+}
+
+
+/* loop: the eventfd is readable, take back and complete finished jobs */
 
 static void
 ngx_tunny_pool_notify_handler(ngx_event_t *ev)
 {
-    ngx_connection_t  *c;
-    ngx_tunny_pool_t  *pool;
+    uint64_t             n;
+    ngx_connection_t    *c;
+    ngx_tunny_job_t     *done, *job, *next;
+    ngx_tunny_pool_t    *tp;
+    ngx_tunny_thread_t  *thr;
 
     c = ev->data;
-    pool = c->data;
+    tp = c->data;
 
     /*
      * c->close (worker_shutdown_timeout) is a normal drain here: the
-     * connection is closed in exit_process
+     * connection is closed in exit_process.
+     * Read the counter first, then take the list: no lost wake-up.
      */
 
-    ngx_tunny_pool_drain(pool);
-}
+    (void) read(tp->notify_fd, &n, sizeof(uint64_t));
 
+    done = ngx_tunny_pool_take_done(tp);
 
-static void
-ngx_tunny_pool_drain(ngx_tunny_pool_t *pool)
-{
-    uint64_t          n;
-    ngx_queue_t       done, *q;
-    ngx_tunny_job_t  *job;
+    /* first give every freed thread its next job, then answer */
 
-    /* read the counter first, then take the list: no lost wake-up */
+    for (job = done; job; job = job->next) {
+        thr = job->thr;
 
-    (void) read(pool->notify_fd, &n, sizeof(uint64_t));
+        job->state = NGX_TUNNY_JOB_DONE;
+        thr->running = NULL;
+        tp->busy--;
 
-    ngx_queue_init(&done);
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_BUSY, -1);
+        ngx_tunny_pool_learn(job);
+        ngx_tunny_queue_done(&tp->queue, job);
 
-    (void) pthread_mutex_lock(&pool->mutex);
+        ngx_queue_insert_tail(&tp->idle, &thr->idle);
 
-    if (!ngx_queue_empty(&pool->done)) {
-        ngx_queue_add(&done, &pool->done);
-        ngx_queue_init(&pool->done);
+        next = ngx_tunny_queue_pop(&tp->queue);
+
+        if (next) {
+            ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_QUEUED, -1);
+            ngx_tunny_pool_dispatch(tp, thr, next);
+        }
     }
 
-    (void) pthread_mutex_unlock(&pool->mutex);
+    ngx_tunny_pool_show_wait(tp);
 
-    while (!ngx_queue_empty(&done)) {
-        q = ngx_queue_head(&done);
-        ngx_queue_remove(q);
-        job = ngx_queue_data(q, ngx_tunny_job_t, queue);
+    for (job = done; job; job = next) {
+        next = job->next;
 
         if (job->data == NULL || job->complete == NULL) {
             /* orphan: its request has gone */

@@ -17,9 +17,12 @@
  *                                    start
  *   ngx_tunny_stats_exit_process()   worker exit_process, after the pools
  *                                    stopped
+ *   ngx_tunny_stats_ready()          worker init_process, after the pools
+ *                                    started
  *   ngx_tunny_stats_gauges() hooks,
- *   ngx_tunny_stats_threads()        any thread of the worker (atomics)
+ *   ngx_tunny_stats_threads(),
  *   ngx_tunny_stats_job(),
+ *   ngx_tunny_stats_bytes(),
  *   ngx_tunny_stats_render(),
  *   ngx_tunny_stats_health()         event loop of a worker
  *
@@ -48,6 +51,16 @@
 /* histogram buckets, +Inf included */
 #define NGX_TUNNY_STATS_NBUCKETS      14
 
+/* job outcomes, as $tunny_outcome and tunny_jobs_total{outcome} name them */
+#define NGX_TUNNY_OUTCOME_NONE       0
+#define NGX_TUNNY_OUTCOME_OK         1
+#define NGX_TUNNY_OUTCOME_ERROR      2
+#define NGX_TUNNY_OUTCOME_REJECTED   3
+#define NGX_TUNNY_OUTCOME_TIMEOUT    4
+#define NGX_TUNNY_OUTCOME_CANCELLED  5
+#define NGX_TUNNY_OUTCOME_CLOSED     6
+#define NGX_TUNNY_OUTCOME_N          7
+
 /* queue_ns / run_ns of ngx_tunny_stats_job(): the phase did not happen */
 #define NGX_TUNNY_STATS_NO_TIME       ((uint64_t) -1)
 
@@ -74,6 +87,9 @@ ngx_int_t ngx_tunny_stats_add_zone(ngx_conf_t *cf);
 ngx_int_t ngx_tunny_stats_init_process(ngx_cycle_t *cycle,
     ngx_tunny_pool_conf_t **pools, ngx_uint_t npools);
 
+/* Worker init_process, once every pool started: health counts us now */
+void ngx_tunny_stats_ready(void);
+
 /*
  * Worker exit_process, after every pool was stopped and its threads joined:
  * zero and release the slot.  When ngx_terminate is set the threads may
@@ -84,16 +100,12 @@ void ngx_tunny_stats_exit_process(ngx_cycle_t *cycle);
 
 /*
  * The hooks to give ngx_tunny_pool_start(); NULL when metrics are off.
- * queued(index, delta) and busy(index, delta) may be called from any
- * thread; index is the pool conf's index.
+ * queued(index, delta) and busy(index, delta) are called by the event
+ * loop; index is the pool conf's index.
  */
 ngx_tunny_pool_gauges_t *ngx_tunny_stats_gauges(void);
 
-/*
- * Any thread: live threads of pool "index" change by delta (+1 when a
- * thread enters its loop, -1 when it leaves; or +nthreads after start and
- * -nthreads after stop, from the event loop).
- */
+/* Event loop: live threads of pool "index" (+n after start, -n after stop) */
 void ngx_tunny_stats_threads(ngx_uint_t index, ngx_int_t delta);
 
 /*
@@ -102,9 +114,7 @@ void ngx_tunny_stats_threads(ngx_uint_t index, ngx_int_t delta);
  *   outcome    NGX_TUNNY_OUTCOME_OK .. _CLOSED (NONE is ignored);
  *   queue_ns   post to start (ran) or post to detach (never ran), or
  *              NGX_TUNNY_STATS_NO_TIME if the job was never queued;
- *   run_ns     start to end, or NGX_TUNNY_STATS_NO_TIME if it never ran;
- *   bytes_in   image bytes given to the pool (0 if none);
- *   bytes_out  image bytes the pool produced (0 if none).
+ *   run_ns     start to end, or NGX_TUNNY_STATS_NO_TIME if it never ran.
  *
  * What feeds what:
  *   tunny_jobs_total{outcome}    +1, every call;
@@ -116,11 +126,22 @@ void ngx_tunny_stats_threads(ngx_uint_t index, ngx_int_t delta);
  *                                that ran to completion; NO_TIME counts as 0)
  *                                so that its _count == ok + error; a job
  *                                stopped by timeout or cancel has no complete
- *                                run and is not observed;
- *   tunny_image_bytes_total      bytes_in / bytes_out, every call.
+ *                                run and is not observed.
  */
 void ngx_tunny_stats_job(ngx_uint_t index, ngx_uint_t outcome,
-    uint64_t queue_ns, uint64_t run_ns, size_t bytes_in, size_t bytes_out);
+    uint64_t queue_ns, uint64_t run_ns);
+
+/*
+ * Event loop: a request refused for reason (NGX_TUNNY_REFUSED_*), besides
+ * its outcome: tunny_rejections_total{reason}.
+ */
+void ngx_tunny_stats_reject(ngx_uint_t index, ngx_uint_t reason);
+
+/*
+ * Event loop: image bytes given to the pool (in) and produced by it (out)
+ * for one request: tunny_image_bytes_total{direction}.
+ */
+void ngx_tunny_stats_bytes(ngx_uint_t index, size_t in, size_t out);
 
 /*
  * Event loop: the metrics of the pools of this process's configuration,
@@ -134,13 +155,19 @@ ngx_int_t ngx_tunny_stats_render(ngx_pool_t *pool, ngx_uint_t json,
 /*
  * Event loop: NGX_OK when, in every live worker process, every pool of
  * this process's configuration has live threads and would admit a job at
- * its max_queue (queued + busy < threads + max_queue, the admission rule of
+ * its max_queue (ngx_tunny_pool_full_at(), the admission rule of
  * ngx_tunny_job_post()); NGX_BUSY otherwise.  reason is set from "pool"
  * ("ok", or e.g. "pool \"img\": queue 8/8, busy 2/2").  NGX_DECLINED:
  * metrics off.
  */
 ngx_int_t ngx_tunny_stats_health(ngx_pool_t *pool, ngx_str_t *reason);
 
+
+/* "queue", "wait", ... ; index by NGX_TUNNY_REFUSED_* */
+extern ngx_str_t  ngx_tunny_reject_reasons[];
+
+/* "ok", "error", ... ; index by NGX_TUNNY_OUTCOME_* */
+extern ngx_str_t  ngx_tunny_outcome_names[];
 
 extern ngx_module_t  ngx_tunny_module;
 
