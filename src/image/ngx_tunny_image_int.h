@@ -7,10 +7,12 @@
  *   ngx_tunny_image_run_t  one per ngx_tunny_image_process() call, on the
  *       stack of the calling thread; every step of the pipeline gets it
  *       and nothing else keeps a pointer to it after the call.
- *   ngx_tunny_image_state_t  the scratch buffers: used by one thread at a
- *       time (the pool's thread that owns it); a step takes a buffer with
- *       ngx_tunny_image_buf_get() or ngx_tunny_image_pix_next() and keeps
- *       it until the step after the next one.
+ *   ngx_tunny_image_state_t  the scratch buffers, used by one thread at a
+ *       time (the pool thread that owns the state).  The decoder writes
+ *       BUF_DEC; every later pixel step reads run->pix and writes the other
+ *       one of BUF_A and BUF_B (ngx_tunny_image_pix_next()), so the output
+ *       of a step stays valid until the step after the next one; TMP, WTS,
+ *       ROW and OUT belong to one step each, for as long as it runs.
  *   params->cancel  the only memory another thread writes during a call;
  *       read in ngx_tunny_image_checkpoint() only, with a relaxed atomic
  *       load (a late look costs a few more rows of work, nothing else).
