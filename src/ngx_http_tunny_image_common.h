@@ -15,6 +15,7 @@
  *          and the job free function.
  *   thread (a pool thread): the job's process function and the
  *          per-thread state ops.  They call only ngx_tunny_image_*() and
+ *          the pool's thread-side ngx_tunny_thread_state()/set_state(), and
  *          touch only the job and the thread's own ngx_tunny_image_state_t:
  *          no nginx memory, API or logging.
  *

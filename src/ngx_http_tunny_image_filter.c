@@ -387,7 +387,10 @@ ngx_http_tunny_image_read(ngx_http_request_t *r,
  * instead of the last buffer and finalizes the request with what this
  * filter returns: NGX_OK would leave the request in ngx_http_writer() until
  * send_timeout, holding the partial body.  The header is still ours, so
- * the client gets a 502 and the connection is closed.
+ * the client gets a 502 and the connection is closed.  u->header_sent
+ * tells the upstream's own body from one that follows a finalized upstream
+ * in the same request (error_page after proxy_intercept_errors keeps
+ * r->upstream): only the former went through this header filter.
  */
 
 static ngx_int_t

@@ -5,9 +5,9 @@
  *
  * Threads: ngx_http_tunny_image_process() and the state ops run in a pool
  * thread (marked "thread"), touch only the job and the thread's own
- * ngx_tunny_image_state_t, and call no nginx API; everything else runs in
- * the event loop.  Ownership of the job: see
- * ngx_http_tunny_image_common.h.
+ * ngx_tunny_image_state_t, and call no nginx API (the pool's thread-side
+ * state accessors aside); everything else runs in the event loop.
+ * Ownership of the job: see ngx_http_tunny_image_common.h.
  */
 
 
