@@ -35,7 +35,7 @@
 #include <ngx_http.h>
 
 #include "ngx_tunny_pool.h"
-#include "ngx_http_tunny_module.h"
+#include "ngx_http_tunny_common.h"
 #include "ngx_tunny_image.h"
 
 
@@ -1361,7 +1361,7 @@ ngx_http_tunny_image_post(ngx_http_request_t *r,
     ctx->len = 0;
     ctx->size = 0;
 
-    rc = ngx_http_tunny_post(r, &j->job, ngx_http_tunny_image_resume);
+    rc = ngx_http_tunny_post(r, &j->job, NULL, ngx_http_tunny_image_resume);
 
     if (rc == NGX_OK) {
         return NGX_OK;
