@@ -4,20 +4,23 @@
 # next node when one fails (error, timeout) or refuses by admission (503).
 # See conf/cluster.conf.
 #
-# Test::Nginx starts one nginx per block, so the four machines are four
-# server blocks of that nginx: the front on the test port, node1..node3 on
-# the next three ports.  Each node posts its jobs to its own pool (node1,
-# node2, node3), so their admission is separate as on real machines; the
-# metrics (tunny_status) of that one nginx carry all three pools.  Every
-# node names itself in X-Node, so the client sees who answered.
+# Test::Nginx starts one nginx per block, so the machines are server
+# blocks of that nginx: the front on the test port, node1..node3 (node4 in
+# the last block) on the next ports.  Each node posts its jobs to its own
+# pool (node1, node2, ...), so their admission is separate as on real
+# machines; the metrics (tunny_status) of that one nginx carry all the
+# pools.  Every node names itself in X-Node, so the client sees who
+# answered.
 #
 # Block sections of this file (besides the usual ones):
+#   --- nodes: N               how many nodes (default 3; at most 4)
 #   --- node1_queue_limit: N   tunny_queue_limit of node1's image location
 #
 # The work of a block (hundreds of requests, background clients) is done
 # in --- init with Test::More checks; the block's own request then checks
-# the state it left.  Helpers: front(), on_node(), jobs(), gauge(),
-# front_log(), node_log(), wait_for(), node_down().
+# the state it left.  Helpers: front(), on_node(), via_node(), jobs(),
+# gauge(), front_log(), node_log(), wait_for(), node_down(), map_keys(),
+# keys_of().
 use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
@@ -30,7 +33,7 @@ log_level('info');
 # 50 background clients at once, plus the upstream connections
 worker_connections(256);
 
-our ($FX, @NODES, $HOT);
+our ($FX, @NODES, $HOT, %RING3);
 
 BEGIN {
     $FX = $ENV{TEST_NGINX_FIXTURE_DIR};
@@ -42,29 +45,30 @@ BEGIN {
 
 @NODES = qw(node1 node2 node3);
 
-# the nodes listen on the three ports after the front's
-our @PORT = (undef, map { server_port() + $_ } 1 .. 3);
-$ENV{"TEST_NGINX_NODE${_}_PORT"} = $PORT[$_] for 1 .. 3;
+# the nodes listen on the ports after the front's
+our @PORT = (undef, map { server_port() + $_ } 1 .. 4);
+$ENV{"TEST_NGINX_NODE${_}_PORT"} = $PORT[$_] for 1 .. 4;
 
 # a URL nobody asked for before, in this run or an earlier one
-$HOT = '/img/' . time() . $$ . '/quad-land.jpg';
+$HOT = '/img/quad-land.jpg?hot=' . time() . ".$$";
 
-# How far a node's share of 300 keys may be from 100, in percent.  With
-# 160 points per server on the ring (nginx's ketama-like "consistent"),
-# a server's share of the ring varies by about 1/sqrt(160) = 8% of its
-# mean, and 300 keys drawn on it add binomial noise of about 8% more:
-# together about 11%.  Which ring we get depends on the ports (the points
-# are crc32 of "127.0.0.1\0PORT" and the previous point): simulating
-# nginx's ring for 8400 port bases, the worst node was off by more than
-# 35% for 0.23% of them and by more than 40% for 0.04%.
+# How far a node's share of the 300 keys may be from 100, in percent.
+# With 160 points per server on the ring (nginx's ketama-like
+# "consistent"), a server's share of the ring varies by about
+# 1/sqrt(160) = 8% of its mean, and 300 keys drawn on it add about 8%
+# more (binomial): about 11% per node.  Which ring we get depends on the
+# ports (a server's points are crc32 of "127.0.0.1\0PORT" and of the
+# previous point): nginx's ring and these keys simulated for 21326 port
+# bases give 9.4% per node, and the worst of the three nodes off by more
+# than 30% for 0.36% of the bases, by more than 40% for 0.014%.
 our $SPREAD = 40;
 
 our $NODE_LOG_FORMAT = <<'_EOC_';
     log_format node '$sent_http_x_node|$request_uri|$status|$tunny_outcome';
 _EOC_
 
-# one tunny node: the image location on its own pool, metrics, health, a
-# CPU burn to saturate it, and a switch that makes it "stopped": while
+# one tunny node: the image location on its own pool, metrics, a CPU burn
+# to saturate it, and a switch that makes it "stopped": while
 # html/NAME.down exists the node closes every connection without an answer
 # (return 444), which the front sees as an error, as a stopped machine
 sub node_server ($$) {
@@ -83,8 +87,7 @@ sub node_server ($$) {
         }
 
         location /img/ {
-            rewrite ^/img/\\d+/(.+)\$ /\$1 break;
-            root \$TEST_NGINX_FIXTURE_DIR;
+            alias \$TEST_NGINX_FIXTURE_DIR/;
             tunny_offload node$i;
             $limit
             tunny_timeout 30s;
@@ -101,31 +104,32 @@ sub node_server ($$) {
         location = /metrics {
             tunny_status;
         }
-
-        location = /health {
-            tunny_status health;
-        }
     }
 _EOC_
 }
 
-# passive health checks with a short fail_timeout, so that block 3 sees a
-# stopped node come back within seconds (conf/cluster.conf: 10s)
-our $FRONT_HTTP_CONFIG = <<'_EOC_';
-    log_format front '$request_uri|$status|$upstream_cache_status|'
-                     '$upstream_status|$sent_http_x_node';
+# the front's cache and its nodes; passive health checks with a short
+# fail_timeout, so that block 3 sees a stopped node come back within
+# seconds (conf/cluster.conf: 10s)
+sub front_http_config ($) {
+    my ($n) = @_;
+    my $servers = join '', map {
+        "        server 127.0.0.1:\$TEST_NGINX_NODE${_}_PORT"
+        . " max_fails=1 fail_timeout=2s;\n"
+    } 1 .. $n;
+    return <<_EOC_;
+    log_format front '\$request_uri|\$status|\$upstream_cache_status|'
+                     '\$upstream_status|\$sent_http_x_node';
 
     proxy_cache_path front_cache levels=1:2 keys_zone=front:1m
                      inactive=10m use_temp_path=off;
 
     upstream tunny_nodes {
-        hash $request_uri consistent;
-        server 127.0.0.1:$TEST_NGINX_NODE1_PORT max_fails=1 fail_timeout=2s;
-        server 127.0.0.1:$TEST_NGINX_NODE2_PORT max_fails=1 fail_timeout=2s;
-        server 127.0.0.1:$TEST_NGINX_NODE3_PORT max_fails=1 fail_timeout=2s;
-        keepalive 8;
+        hash \$request_uri consistent;
+$servers        keepalive 8;
     }
 _EOC_
+}
 
 # the front: no tunny directive; X-Cache-Bypass is a test switch to make
 # every request reach a node
@@ -157,45 +161,48 @@ _EOC_
 
 add_block_preprocessor(sub {
     my $block = shift;
-    $block->set_value('post_main_config', <<'_EOC_');
-    tunny_pool node1 threads=1 max_queue=16;
-    tunny_pool node2 threads=1 max_queue=16;
-    tunny_pool node3 threads=1 max_queue=16;
-_EOC_
-    $block->set_value('http_config', $NODE_LOG_FORMAT . $FRONT_HTTP_CONFIG
-                      . join '', map { node_server($_, $block) } 1 .. 3);
+    my $n = $block->nodes // 3;
+    $block->set_value('post_main_config', join '', map {
+        "    tunny_pool node$_ threads=1 max_queue=16;\n"
+    } 1 .. $n);
+    $block->set_value('http_config', $NODE_LOG_FORMAT . front_http_config($n)
+                      . join '', map { node_server($_, $block) } 1 .. $n);
     $block->set_value('config', $FRONT_CONFIG);
     $block->set_value('no_error_log', "[alert]\n[crit]\n[emerg]\n")
         if !defined $block->no_error_log;
 });
 
-# a request through the front; the cache is bypassed unless cache => 1
-sub front ($;%) {
-    my ($uri, %o) = @_;
-    my @h = $o{cache} ? () : ('X-Cache-Bypass: 1');
-    return TunnyTest::http_request($uri, headers => \@h);
+# a request through the front, the cache bypassed: it reaches a node
+sub front ($) {
+    my ($uri) = @_;
+    return TunnyTest::http_request($uri, headers => ['X-Cache-Bypass: 1']);
 }
 
-# a request straight to node I (1..3)
-sub on_node ($$) {
-    my ($i, $uri) = @_;
+# run CODE with TunnyTest's clients aimed at node I instead of the front
+sub via_node ($&) {
+    my ($i, $code) = @_;
     my $front = server_port();
     server_port($PORT[$i]);
-    my $res = eval { TunnyTest::http_request($uri) };
+    my @res = eval { $code->() };
     my $err = $@;
     server_port($front);
     die $err if $err;
-    return $res;
+    return wantarray ? @res : $res[0];
+}
+
+# a request straight to node I
+sub on_node ($$) {
+    my ($i, $uri) = @_;
+    return scalar via_node($i, sub { TunnyTest::http_request($uri) });
 }
 
 # { "POOL OUTCOME" => count } of tunny_jobs_total
 sub jobs () {
     my $body = on_node(1, '/metrics')->{body};
     my %j;
-    while ($body =~ /^tunny_jobs_total\{pool="(\w+)",outcome="(\w+)"\} (\d+)$/mg)
-    {
-        $j{"$1 $2"} = $3;
-    }
+    $j{"$1 $2"} = $3
+        while $body =~ /^tunny_jobs_total\{pool="(\w+)",outcome="(\w+)"\}
+                        \ (\d+)$/mgx;
     return \%j;
 }
 
@@ -255,7 +262,7 @@ sub map_keys (@) {
     for my $uri (@_) {
         my $res = front($uri);
         my $node = $res->{headers}{'x-node'} // '';
-        if ($res->{status} != 200 || $node !~ /^node[123]$/) {
+        if ($res->{status} != 200 || $node !~ /^node\d$/) {
             Test::More::fail("$uri: status $res->{status}, X-Node '$node'")
                 if $bad++ < 5;
         }
@@ -276,7 +283,7 @@ __DATA__
 
 === TEST 1: keys spread evenly: 300 URLs, each node answers 100 +- 40%
 --- init
-my @uris = map { "/img/$_/quad-land.jpg" } 1 .. 300;
+my @uris = map { "/img/quad-land.jpg?k=$_" } 1 .. 300;
 my $before = main::jobs();
 my $map = main::map_keys(@uris);
 my $after = main::jobs();
@@ -290,12 +297,14 @@ for my $node (@main::NODES) {
     Test::More::is($after->{"$node ok"} - ($before->{"$node ok"} // 0),
                    $count{$node}, "pool $node ran one job per key of $node");
 }
-# the same key always lands on the same node
+# the same key always lands on the same node (asked in another order,
+# which a round robin would answer differently)
 my @moved = grep { main::front($_)->{headers}{'x-node'} ne $map->{$_} }
-            @uris[0 .. 29];
+            reverse @uris[0 .. 29];
 Test::More::is("@moved", '', 'a key asked again lands on the same node');
+%main::RING3 = %$map;
 --- request
-GET /img/1/quad-land.jpg
+GET /img/quad-land.jpg?k=1
 --- response_headers_like
 X-Node: node[123]
 Content-Type: image/jpeg
@@ -306,8 +315,19 @@ X-Cache: MISS
 === TEST 2: a hot image is transformed once: 50 concurrent first requests
 --- init
 my $before = main::jobs();
+# every node's thread busy for 4 s (a burn its client leaves), so that the
+# first request's job waits in a queue while the other 49 arrive
+for my $i (1 .. 3) {
+    main::via_node($i, sub {
+        TunnyTest::bg_request('/burn', abort_after => 4)
+    });
+}
+Test::More::ok(main::wait_for(sub {
+    3 == grep { (main::gauge('busy_threads', $_) // 0) == 1 } @main::NODES
+}, 20), 'the three nodes are busy');
 TunnyTest::bg_request($main::HOT) for 1 .. 50;
 my @res = TunnyTest::bg_collect();
+splice @res, 0, 3;    # the burns
 my @status = grep { $_->{status} != 200 } @res;
 Test::More::is(scalar @status, 0, '50 concurrent requests: all 200')
     or Test::More::diag(join ' ', map { $_->{status} } @status);
@@ -320,8 +340,9 @@ my $ran = 0;
 $ran += delete $ended{"$_ ok"} for @main::NODES;
 Test::More::is($ran, 1, 'exactly one job ran on the nodes');
 Test::More::is_deeply({ map { $_ => $ended{$_} } grep { $ended{$_} }
-                        keys %ended }, {},
-                      'and no job was refused, failed or cut short');
+                        keys %ended },
+                      { map { ("$_ cancelled" => 1) } @main::NODES },
+                      'the burns were cancelled, no job refused or failed');
 my @node_hits = grep { $_->[1] eq $main::HOT } main::node_log();
 Test::More::is(scalar @node_hits, 1, 'one request reached a node');
 my @front = grep { $_->[0] eq $main::HOT } main::front_log();
@@ -339,10 +360,11 @@ X-Cache: HIT
 
 === TEST 3: a stopped node's keys move to the others, no request fails
 --- init
-my @uris = map { "/img/$_/quad-land.jpg" } 301 .. 390;
+my @uris = map { "/img/quad-land.jpg?k=$_" } 301 .. 390;
 my $map = main::map_keys(@uris);
 my @mine = main::keys_of($map, 'node3');
-Test::More::cmp_ok(scalar @mine, '>', 0, 'node3 owns some keys');
+Test::More::cmp_ok(scalar @mine, '>', 0, 'node3 owns some keys')
+    or return;
 
 main::node_down(3, 1);
 my $moved = main::map_keys(@uris);
@@ -365,7 +387,7 @@ my $back = main::wait_for(sub {
 }, 30);
 Test::More::ok($back, 'node3 up again: it gets its keys back');
 --- request
-GET /img/1/quad-land.jpg
+GET /img/quad-land.jpg?k=1
 --- response_headers_like
 X-Node: node[123]
 --- error_log
@@ -376,10 +398,11 @@ upstream prematurely closed connection
 === TEST 4: a saturated node's 503s are absorbed by its neighbours
 --- node1_queue_limit: 0
 --- init
-my @uris = map { "/img/$_/quad-land.jpg" } 401 .. 460;
+my @uris = map { "/img/quad-land.jpg?k=$_" } 401 .. 460;
 my $map = main::map_keys(@uris);
 my @mine = main::keys_of($map, 'node1');
-Test::More::cmp_ok(scalar @mine, '>', 0, 'node1 owns some keys');
+Test::More::cmp_ok(scalar @mine, '>', 0, 'node1 owns some keys')
+    or return;
 
 # node1's only thread busy with a burn, held by this connection
 my $burn = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
@@ -406,7 +429,7 @@ Test::More::cmp_ok(scalar @refused, '>=', 1,
 my $after = main::jobs();
 Test::More::is($after->{'node1 rejected'} - ($before->{'node1 rejected'} // 0),
                scalar @refused, "node1 counted its rejections");
-Test::More::is($after->{'node1 ok'} - $before->{'node1 ok'}, 0,
+Test::More::is($after->{'node1 ok'} - ($before->{'node1 ok'} // 0), 0,
                'node1 ran no image job');
 
 # the burn is cancelled when its client goes away
@@ -415,6 +438,27 @@ Test::More::ok(main::wait_for(sub {
     (main::gauge('busy_threads', 'node1') // 1) == 0
 }, 20), 'node1 idle again');
 --- request
-GET /img/1/quad-land.jpg
+GET /img/quad-land.jpg?k=1
 --- response_headers_like
 X-Node: node[123]
+
+
+
+=== TEST 5: a fourth node takes only its share: no key moves between the others
+--- nodes: 4
+--- init
+my @uris = map { "/img/quad-land.jpg?k=$_" } 1 .. 300;
+Test::More::is(scalar keys %main::RING3, 300, 'the keys of block 1 are known')
+    or return;
+my $map = main::map_keys(@uris);
+my @moved = grep { $map->{$_} ne $main::RING3{$_} } @uris;
+my @elsewhere = grep { $map->{$_} ne 'node4' } @moved;
+Test::More::is("@elsewhere", '', 'every key that moved went to node4');
+my $n = scalar @moved;
+Test::More::note("node4 took $n of 300 keys");
+Test::More::cmp_ok(abs($n - 75), '<=', 75 * $main::SPREAD / 100,
+                   "node4 took $n keys, about a quarter");
+--- request
+GET /img/quad-land.jpg?k=1
+--- response_headers_like
+X-Node: node[1234]
