@@ -45,7 +45,7 @@
 #include <ngx_http.h>
 
 #include "ngx_tunny_pool.h"
-#include "ngx_http_tunny_module.h"
+#include "ngx_http_tunny_common.h"
 #include "ngx_tunny_image.h"
 
 

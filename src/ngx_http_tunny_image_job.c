@@ -93,7 +93,7 @@ ngx_http_tunny_image_post(ngx_http_request_t *r,
     ctx->len = 0;
     ctx->size = 0;
 
-    rc = ngx_http_tunny_post(r, &j->job, ngx_http_tunny_image_resume);
+    rc = ngx_http_tunny_post(r, &j->job, NULL, ngx_http_tunny_image_resume);
 
     if (rc == NGX_OK) {
         return NGX_OK;

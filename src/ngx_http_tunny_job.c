@@ -207,7 +207,7 @@ ngx_http_tunny_release(ngx_tunny_pool_conf_t *pcf, size_t size)
 
 ngx_int_t
 ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
-    ngx_http_tunny_resume_pt resume)
+    ngx_tunny_pool_conf_t *pcf, ngx_http_tunny_resume_pt resume)
 {
     uint64_t                    wait;
     ngx_uint_t                  rc;
@@ -219,17 +219,20 @@ ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tunny_module);
 
+    if (pcf == NULL) {
+        pcf = tlcf->pcf;
+    }
+
     ctx = ngx_http_tunny_get_ctx(r, 1);
-    if (ctx == NULL || ctx->job || tlcf->pcf == NULL) {
+    if (ctx == NULL || ctx->job || pcf == NULL) {
         return NGX_ERROR;
     }
 
-    ctx->pcf = tlcf->pcf;
+    ctx->pcf = pcf;
 
-    if (tlcf->pcf->tp == NULL) {
+    if (pcf->tp == NULL) {
         /* no pool in this process: nginx -s reload in single process mode */
-        return ngx_http_tunny_refuse(r, tlcf->pcf, NGX_TUNNY_REFUSED_CLOSED,
-                                     0);
+        return ngx_http_tunny_refuse(r, pcf, NGX_TUNNY_REFUSED_CLOSED, 0);
     }
 
     /* allocate everything that can fail before the job leaves our hands */
@@ -254,11 +257,11 @@ ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
 
     wait = 0;
 
-    rc = ngx_tunny_job_post(tlcf->pcf->tp, job, &adm, &wait);
+    rc = ngx_tunny_job_post(pcf->tp, job, &adm, &wait);
 
     if (rc != NGX_TUNNY_ADMITTED) {
         job->data = NULL;
-        return ngx_http_tunny_refuse(r, tlcf->pcf, rc, wait);
+        return ngx_http_tunny_refuse(r, pcf, rc, wait);
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -561,4 +564,11 @@ ngx_http_tunny_count_bytes(ngx_http_request_t *r, size_t in, size_t out)
     if (ctx && ctx->pcf) {
         ngx_tunny_stats_bytes(ctx->pcf->index, in, out);
     }
+}
+
+
+ngx_tunny_pool_conf_t *
+ngx_http_tunny_pool_lookup(ngx_conf_t *cf, ngx_str_t *name)
+{
+    return ngx_tunny_pool_use(cf, name);
 }
