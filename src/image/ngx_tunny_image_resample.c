@@ -3,8 +3,8 @@
  * ngx_tunny_module: the resampler of the image library: separable
  * Catmull-Rom (a = -0.5) with integer weights in Q14, a horizontal pass
  * into a scratch buffer, then a vertical one into the next pipeline
- * buffer.  Downscaling widens the kernel by the factor (an area filter);
- * JPEG input arrives already DCT-scaled to less than twice the target.
+ * buffer.  Downscaling stretches the kernel by the scale factor, so that
+ * every source pixel contributes; JPEG input arrives DCT-scaled already.
  *
  * Runs in the thread of ngx_tunny_image_process(); the weights, the row
  * of sums and the intermediate image are state buffers.
