@@ -22,6 +22,8 @@
 #define NGX_TUNNY_DEFAULT_STACK       (2 * 1024 * 1024)
 #define NGX_TUNNY_MIN_STACK           (64 * 1024)
 #define NGX_TUNNY_MAX_STACK           (256 * 1024 * 1024)
+#define NGX_TUNNY_DEFAULT_MEMORY      (256 * 1024 * 1024)
+#define NGX_TUNNY_MIN_MEMORY          (1024 * 1024)
 #define NGX_TUNNY_DEFAULT_NICE        19
 #define NGX_TUNNY_MAX_THREADS         512
 
@@ -32,8 +34,13 @@ static char *ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_tunny_pool_conf_t *ngx_tunny_pool_find(ngx_conf_t *cf,
     ngx_tunny_conf_t *tcf, ngx_str_t *name);
+typedef uint64_t (*ngx_tunny_cgroup_parse_pt)(FILE *f);
+
 static ngx_uint_t ngx_tunny_usable_cpus(ngx_log_t *log);
-static ngx_int_t ngx_tunny_cgroup_cpus(ngx_log_t *log);
+static uint64_t ngx_tunny_cgroup_limit(const char *file,
+    ngx_tunny_cgroup_parse_pt parse);
+static uint64_t ngx_tunny_cgroup_cpus(FILE *f);
+static uint64_t ngx_tunny_cgroup_memory(FILE *f);
 static ngx_int_t ngx_tunny_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_tunny_effective_nice(ngx_log_t *log,
     ngx_tunny_pool_conf_t *pcf);
@@ -161,6 +168,7 @@ ngx_tunny_pool_find(ngx_conf_t *cf, ngx_tunny_conf_t *tcf, ngx_str_t *name)
     pcf->max_queue = NGX_CONF_UNSET;
     pcf->nice = NGX_CONF_UNSET;
     pcf->stack_size = NGX_CONF_UNSET_SIZE;
+    pcf->max_memory = NGX_CONF_UNSET_SIZE;
     pcf->index = tcf->pools.nelts - 1;
     pcf->file = cf->conf_file->file.name.data;
     pcf->line = cf->conf_file->line;
@@ -184,7 +192,10 @@ ngx_tunny_pool_use(ngx_conf_t *cf, ngx_str_t *name)
 }
 
 
-/* tunny_pool NAME [threads=N|auto] [max_queue=N] [nice=N] [stack=SIZE] */
+/*
+ * tunny_pool NAME [threads=N|auto] [max_queue=N] [nice=N] [stack=SIZE]
+ *     [max_memory=SIZE]
+ */
 
 static char *
 ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
@@ -284,6 +295,26 @@ ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
             continue;
         }
 
+        if (ngx_strncmp(value[i].data, "max_memory=", 11) == 0) {
+
+            s.data = value[i].data + 11;
+            s.len = value[i].len - 11;
+
+            pcf->max_memory = ngx_parse_size(&s);
+
+            if (pcf->max_memory == (size_t) NGX_ERROR
+                || pcf->max_memory < NGX_TUNNY_MIN_MEMORY)
+            {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "invalid max_memory value \"%V\" in "
+                                   "tunny_pool \"%V\" (1m or more)",
+                                   &value[i], &value[1]);
+                return NGX_CONF_ERROR;
+            }
+
+            continue;
+        }
+
         if (ngx_strncmp(value[i].data, "stack=", 6) == 0) {
 
             s.data = value[i].data + 6;
@@ -320,6 +351,8 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
 {
     ngx_tunny_conf_t *tcf = conf;
 
+    size_t                  memory;
+    uint64_t                limit;
     ngx_uint_t              i, cpus, workers;
     ngx_core_conf_t        *ccf;
     ngx_tunny_pool_conf_t  *pcf, **pcfp;
@@ -334,6 +367,25 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
      */
 
     cpus = ngx_tunny_usable_cpus(cycle->log);
+
+    /*
+     * the memory budget of a pool in each worker: 256M, or less in a
+     * cgroup with memory.max, where the pools of all workers may reserve
+     * half of it together, leaving the rest to nginx, caches and the
+     * page cache
+     */
+
+    memory = NGX_TUNNY_DEFAULT_MEMORY;
+    limit = ngx_tunny_cgroup_limit("memory.max", ngx_tunny_cgroup_memory);
+
+    if (limit > 0 && tcf->pools.nelts > 0) {
+        limit /= 2 * workers * tcf->pools.nelts;
+        limit = ngx_max(limit, NGX_TUNNY_MIN_MEMORY);
+
+        if (limit < memory) {
+            memory = (size_t) limit;
+        }
+    }
 
     pcfp = tcf->pools.elts;
 
@@ -356,6 +408,7 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
 
         ngx_conf_init_value(pcf->max_queue, NGX_TUNNY_DEFAULT_MAX_QUEUE);
         ngx_conf_init_size_value(pcf->stack_size, NGX_TUNNY_DEFAULT_STACK);
+        ngx_conf_init_size_value(pcf->max_memory, memory);
 
         /*
          * by default the lowest priority: measured with
@@ -379,7 +432,7 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
 static ngx_uint_t
 ngx_tunny_usable_cpus(ngx_log_t *log)
 {
-    ngx_int_t   quota;
+    uint64_t    quota;
     ngx_uint_t  cpus;
 
     cpus = ngx_ncpu > 0 ? ngx_ncpu : 1;
@@ -391,23 +444,30 @@ ngx_tunny_usable_cpus(ngx_log_t *log)
         ngx_tunny_cpuset_valid = 1;
     }
 
-    quota = ngx_tunny_cgroup_cpus(log);
+    quota = ngx_tunny_cgroup_limit("cpu.max", ngx_tunny_cgroup_cpus);
 
-    if (quota > 0 && (ngx_uint_t) quota < cpus) {
+    if (quota > 0 && quota < cpus) {
         cpus = quota;
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
+                       "tunny: cgroup cpu.max allows %uL CPUs", quota);
     }
 
     return cpus ? cpus : 1;
 }
 
 
-static ngx_int_t
-ngx_tunny_cgroup_cpus(ngx_log_t *log)
+/*
+ * The smallest limit that "file" sets anywhere up this process's cgroup v2
+ * path (the leaf and every parent may carry one), parsed by "parse"
+ * (0: no limit in that file).  0 when none is set.
+ */
+
+static uint64_t
+ngx_tunny_cgroup_limit(const char *file, ngx_tunny_cgroup_parse_pt parse)
 {
-    FILE       *f;
-    char        line[512], path[640], *p, *slash;
-    long long   q, period;
-    ngx_int_t   cpus, n;
+    FILE      *f;
+    char       line[512], path[640], *p, *slash;
+    uint64_t   limit, n;
 
     f = fopen("/proc/self/cgroup", "r");
     if (f == NULL) {
@@ -430,23 +490,19 @@ ngx_tunny_cgroup_cpus(ngx_log_t *log)
         return 0;
     }
 
-    cpus = 0;
-
-    /* the leaf and every parent may carry a quota: the smallest wins */
+    limit = 0;
 
     for ( ;; ) {
-        (void) snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cpu.max",
-                        (p[0] == '/' && p[1] == '\0') ? "" : p);
+        (void) snprintf(path, sizeof(path), "/sys/fs/cgroup%s/%s",
+                        (p[0] == '/' && p[1] == '\0') ? "" : p, file);
 
         f = fopen(path, "r");
 
         if (f) {
-            if (fscanf(f, "%lld %lld", &q, &period) == 2 && period > 0) {
-                n = (ngx_int_t) ((q + period - 1) / period);
+            n = parse(f);
 
-                if (n > 0 && (cpus == 0 || n < cpus)) {
-                    cpus = n;
-                }
+            if (n > 0 && (limit == 0 || n < limit)) {
+                limit = n;
             }
 
             (void) fclose(f);
@@ -466,12 +522,37 @@ ngx_tunny_cgroup_cpus(ngx_log_t *log)
         }
     }
 
-    if (cpus) {
-        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
-                       "tunny: cgroup cpu.max allows %i CPUs", cpus);
+    return limit;
+}
+
+
+/* cpu.max: "QUOTA PERIOD" or "max PERIOD": CPUs, rounded up */
+
+static uint64_t
+ngx_tunny_cgroup_cpus(FILE *f)
+{
+    long long  q, period;
+
+    if (fscanf(f, "%lld %lld", &q, &period) == 2 && q > 0 && period > 0) {
+        return (uint64_t) ((q + period - 1) / period);
     }
 
-    return cpus;
+    return 0;
+}
+
+
+/* memory.max: bytes, or "max" */
+
+static uint64_t
+ngx_tunny_cgroup_memory(FILE *f)
+{
+    unsigned long long  n;
+
+    if (fscanf(f, "%llu", &n) == 1) {
+        return (uint64_t) n;
+    }
+
+    return 0;
 }
 
 
@@ -522,8 +603,9 @@ ngx_tunny_init_process(ngx_cycle_t *cycle)
 
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                       "tunny_pool \"%V\": %ui threads, max_queue %ui, "
-                      "nice %i", &pcf->name, ngx_tunny_pool_threads(pcf->tp),
-                      pcf->max_queue, pcf->nice);
+                      "nice %i, max_memory %uzk", &pcf->name,
+                      ngx_tunny_pool_threads(pcf->tp), pcf->max_queue,
+                      pcf->nice, pcf->max_memory / 1024);
     }
 
     /* health may count this process only now that its threads exist */

@@ -11,10 +11,17 @@
  *
  * The invariant (who owns each field, how it is handed over):
  *
- *   tp->queue, tp->idle, tp->waiting, tp->busy, tp->stopping, tp->conn,
- *   thr->running, thr->idle, job->queue, job->state, job->thr,
- *   job->t_post, job->t_start, job->data
+ *   tp->queue (ngx_tunny_queue.c), tp->idle, tp->busy, tp->memory,
+ *   tp->stopping, tp->conn, thr->running, thr->idle, job->queue,
+ *   job->qkey, job->state, job->thr, job->est_ns, job->t_post,
+ *   job->t_dispatch, job->data, the ngx_tunny_cost_t estimates
  *       loop only.
+ *
+ *   job->t_start
+ *       stored by the thread (atomic) when it starts the job, so that run
+ *       and queue times do not count the thread's wake-up; the loop loads
+ *       it (atomic) when it detaches a running job, or plainly once the
+ *       job came back.
  *
  *   thr->handoff
  *       the job handed to an idle thread: stored by the loop (atomic),
@@ -61,6 +68,7 @@
 #include <sys/resource.h>
 #include <sys/syscall.h>
 #include "ngx_tunny_pool.h"
+#include "ngx_tunny_queue.h"
 
 
 #define NGX_TUNNY_JOB_QUEUED   1
@@ -81,10 +89,10 @@ struct ngx_tunny_thread_s {
 
 struct ngx_tunny_pool_s {
     /* loop only */
-    ngx_queue_t                 queue;      /* jobs waiting, FIFO */
+    ngx_tunny_queue_t           queue;      /* jobs waiting, fair order */
     ngx_queue_t                 idle;       /* threads waiting for a job */
-    ngx_uint_t                  waiting;    /* jobs in queue */
     ngx_uint_t                  busy;       /* threads running a job */
+    size_t                      memory;     /* reserved */
     ngx_uint_t                  stopping;
     ngx_connection_t           *conn;       /* of notify_fd */
 
@@ -96,6 +104,7 @@ struct ngx_tunny_pool_s {
     ngx_uint_t                  nsems;      /* initialised semaphores */
     ngx_tunny_thread_t         *threads;
     ngx_uint_t                  max_queue;
+    size_t                      max_memory;
     ngx_uint_t                  index;
     ngx_int_t                   nice;
     cpu_set_t                  *cpuset;
@@ -112,8 +121,11 @@ static ngx_uint_t ngx_tunny_pool_spawn(ngx_cycle_t *cycle,
     ngx_tunny_pool_t *tp, ngx_tunny_pool_conf_t *pcf);
 static void ngx_tunny_pool_dispatch(ngx_tunny_pool_t *tp,
     ngx_tunny_thread_t *thr, ngx_tunny_job_t *job);
-static void ngx_tunny_pool_gauge(ngx_tunny_pool_t *tp, ngx_uint_t busy,
+static void ngx_tunny_pool_gauge(ngx_tunny_pool_t *tp, ngx_uint_t gauge,
     ngx_int_t delta);
+static uint64_t ngx_tunny_pool_predict(ngx_tunny_pool_t *tp, ngx_str_t *key);
+static void ngx_tunny_pool_show_wait(ngx_tunny_pool_t *tp);
+static void ngx_tunny_pool_learn(ngx_tunny_job_t *job);
 static void *ngx_tunny_thread_cycle(void *data);
 static void ngx_tunny_thread_setup(ngx_tunny_thread_t *thr);
 static void ngx_tunny_thread_done(ngx_tunny_thread_t *thr,
@@ -208,11 +220,12 @@ ngx_tunny_pool_start(ngx_cycle_t *cycle, ngx_tunny_pool_conf_t *pcf,
 
     tp->index = pcf->index;
     tp->max_queue = pcf->max_queue;
+    tp->max_memory = pcf->max_memory;
     tp->nice = pcf->nice;
     tp->cpuset = cpuset;
     tp->gauges = gauges;
     tp->notify_fd = -1;
-    ngx_queue_init(&tp->queue);
+    ngx_tunny_queue_init(&tp->queue);
     ngx_queue_init(&tp->idle);
 
     len = ngx_min(pcf->name.len, sizeof(tp->name) - 7);
@@ -391,7 +404,6 @@ void
 ngx_tunny_pool_stop(ngx_tunny_pool_t *tp, ngx_uint_t join)
 {
     ngx_uint_t           i;
-    ngx_queue_t         *q;
     ngx_tunny_job_t     *job, *next;
     ngx_tunny_thread_t  *thr;
 
@@ -399,15 +411,10 @@ ngx_tunny_pool_stop(ngx_tunny_pool_t *tp, ngx_uint_t join)
 
     tp->stopping = 1;
 
-    if (tp->waiting) {
-        ngx_tunny_pool_gauge(tp, 0, -(ngx_int_t) tp->waiting);
-        tp->waiting = 0;
-    }
-
-    while (!ngx_queue_empty(&tp->queue)) {
-        q = ngx_queue_head(&tp->queue);
-        ngx_queue_remove(q);
-        ngx_tunny_job_free(ngx_queue_data(q, ngx_tunny_job_t, queue));
+    while ((job = ngx_tunny_queue_pop(&tp->queue)) != NULL) {
+        ngx_tunny_queue_done(&tp->queue, job);
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_QUEUED, -1);
+        ngx_tunny_job_free(job);
     }
 
     /*
@@ -440,14 +447,22 @@ ngx_tunny_pool_stop(ngx_tunny_pool_t *tp, ngx_uint_t join)
     ngx_tunny_pool_notify_close(tp, 1);
 
     if (tp->busy) {
-        ngx_tunny_pool_gauge(tp, 1, -(ngx_int_t) tp->busy);
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_BUSY, -(ngx_int_t) tp->busy);
         tp->busy = 0;
+    }
+
+    if (tp->memory) {
+        /* what the requests of this worker still hold is theirs to free */
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_MEMORY,
+                             -(ngx_int_t) tp->memory);
+        tp->memory = 0;
     }
 
     /* jobs finished meanwhile: nobody waits for them any more */
 
     for (job = ngx_tunny_pool_take_done(tp); job; job = next) {
         next = job->next;
+        ngx_tunny_queue_done(&tp->queue, job);
         ngx_tunny_job_free(job);
     }
 
@@ -462,62 +477,156 @@ ngx_tunny_pool_stop(ngx_tunny_pool_t *tp, ngx_uint_t join)
 
 /* loop */
 
-ngx_int_t
-ngx_tunny_pool_admits(ngx_tunny_pool_t *tp, ngx_uint_t limit)
+ngx_uint_t
+ngx_tunny_pool_admit(ngx_tunny_pool_t *tp, ngx_tunny_admission_t *adm,
+    uint64_t *wait_ns)
 {
+    uint64_t  wait;
+
+    if (wait_ns) {
+        *wait_ns = 0;
+    }
+
     if (tp->stopping) {
-        return NGX_DECLINED;
+        return NGX_TUNNY_REFUSED_CLOSED;
     }
 
-    if (ngx_tunny_pool_full_at(tp->waiting, tp->busy, tp->nthreads,
-                               ngx_min(limit, tp->max_queue)))
+    if (ngx_tunny_pool_full_at(tp->queue.n, tp->busy, tp->nthreads,
+                               ngx_min(adm->queue_limit, tp->max_queue)))
     {
-        return NGX_BUSY;
+        return NGX_TUNNY_REFUSED_QUEUE;
     }
 
-    return NGX_OK;
+    if (!ngx_queue_empty(&tp->idle)) {
+        /* it runs at once */
+        return NGX_TUNNY_ADMITTED;
+    }
+
+    if (adm->key_limit
+        && ngx_tunny_queue_key_jobs(&tp->queue, &adm->key) >= adm->key_limit)
+    {
+        return NGX_TUNNY_REFUSED_KEY;
+    }
+
+    if (adm->max_wait_ns == 0 && wait_ns == NULL) {
+        return NGX_TUNNY_ADMITTED;
+    }
+
+    wait = ngx_tunny_pool_predict(tp, &adm->key);
+
+    if (wait_ns) {
+        *wait_ns = wait;
+    }
+
+    if (adm->max_wait_ns && wait > adm->max_wait_ns) {
+        return NGX_TUNNY_REFUSED_WAIT;
+    }
+
+    return NGX_TUNNY_ADMITTED;
+}
+
+
+/*
+ * loop: the predicted time until a new job of "key" starts, with every
+ * thread busy: the estimated work queued ahead of it plus what remains of
+ * the running jobs, spread over the threads
+ */
+
+static uint64_t
+ngx_tunny_pool_predict(ngx_tunny_pool_t *tp, ngx_str_t *key)
+{
+    uint64_t             now, work, elapsed;
+    ngx_uint_t           i;
+    ngx_tunny_job_t     *job;
+
+    work = key ? ngx_tunny_queue_work_ahead(&tp->queue, key)
+               : tp->queue.work;
+
+    now = ngx_tunny_now_ns();
+
+    for (i = 0; i < tp->nthreads; i++) {
+        job = tp->threads[i].running;
+
+        if (job == NULL) {
+            return work / tp->nthreads;
+        }
+
+        elapsed = now - job->t_dispatch;
+
+        if (job->est_ns > elapsed) {
+            work += job->est_ns - elapsed;
+        }
+    }
+
+    return work / tp->nthreads;
+}
+
+
+/* loop: the predicted wait gauge, for the typical new job */
+
+static void
+ngx_tunny_pool_show_wait(ngx_tunny_pool_t *tp)
+{
+    if (tp->gauges) {
+        tp->gauges->set(tp->index, NGX_TUNNY_GAUGE_WAIT,
+                        ngx_queue_empty(&tp->idle)
+                        ? ngx_tunny_pool_predict(tp, NULL) : 0);
+    }
 }
 
 
 /* loop */
 
-ngx_int_t
+ngx_uint_t
 ngx_tunny_job_post(ngx_tunny_pool_t *tp, ngx_tunny_job_t *job,
-    ngx_uint_t limit)
+    ngx_tunny_admission_t *adm, uint64_t *wait_ns)
 {
-    ngx_int_t            rc;
+    ngx_uint_t           rc;
     ngx_queue_t         *q;
     ngx_tunny_thread_t  *thr;
 
-    rc = ngx_tunny_pool_admits(tp, limit);
+    rc = ngx_tunny_pool_admit(tp, adm, wait_ns);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_TUNNY_ADMITTED) {
         return rc;
     }
 
     job->tp = tp;
     job->thr = NULL;
     job->next = NULL;
+    job->qkey = NULL;
+    job->cost = adm->cost;
+    job->est_ns = adm->cost ? adm->cost->est_ns : 0;
     job->cancel = 0;
     job->failed = 0;
     job->t_post = ngx_tunny_now_ns();
     job->t_start = 0;
     job->t_end = 0;
+    job->t_dispatch = 0;
 
-    if (!ngx_queue_empty(&tp->idle)) {
-        q = ngx_queue_head(&tp->idle);
-        thr = ngx_queue_data(q, ngx_tunny_thread_t, idle);
-        ngx_tunny_pool_dispatch(tp, thr, job);
-        return NGX_OK;
+    /* through the queue even to an idle thread: its key pays for it */
+
+    if (ngx_tunny_queue_push(&tp->queue, job, &adm->key, ngx_cycle->log)
+        != NGX_OK)
+    {
+        return NGX_TUNNY_REFUSED_MEMORY;
     }
 
     job->state = NGX_TUNNY_JOB_QUEUED;
-    ngx_queue_insert_tail(&tp->queue, &job->queue);
-    tp->waiting++;
 
-    ngx_tunny_pool_gauge(tp, 0, 1);
+    if (!ngx_queue_empty(&tp->idle)) {
+        /* an idle thread means an empty queue: this job comes out */
+        q = ngx_queue_head(&tp->idle);
+        thr = ngx_queue_data(q, ngx_tunny_thread_t, idle);
+        ngx_tunny_pool_dispatch(tp, thr, ngx_tunny_queue_pop(&tp->queue));
 
-    return NGX_OK;
+    } else {
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_QUEUED, 1);
+    }
+
+    ngx_tunny_pool_show_wait(tp);
+
+    return NGX_TUNNY_ADMITTED;
 }
 
 
@@ -531,12 +640,12 @@ ngx_tunny_pool_dispatch(ngx_tunny_pool_t *tp, ngx_tunny_thread_t *thr,
 
     job->state = NGX_TUNNY_JOB_RUNNING;
     job->thr = thr;
-    job->t_start = ngx_tunny_now_ns();
+    job->t_dispatch = ngx_tunny_now_ns();
 
     thr->running = job;
     tp->busy++;
 
-    ngx_tunny_pool_gauge(tp, 1, 1);
+    ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_BUSY, 1);
 
     __atomic_store_n(&thr->handoff, job, __ATOMIC_RELAXED);
     (void) sem_post(&thr->wake);
@@ -555,10 +664,10 @@ ngx_tunny_job_cancel(ngx_tunny_job_t *job)
     job->data = NULL;
 
     if (job->state == NGX_TUNNY_JOB_QUEUED) {
-        ngx_queue_remove(&job->queue);
-        tp->waiting--;
+        ngx_tunny_queue_remove(&tp->queue, job);
 
-        ngx_tunny_pool_gauge(tp, 0, -1);
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_QUEUED, -1);
+        ngx_tunny_pool_show_wait(tp);
 
         ngx_tunny_job_free(job);
 
@@ -570,6 +679,75 @@ ngx_tunny_job_cancel(ngx_tunny_job_t *job)
     __atomic_store_n(&job->cancel, 1, __ATOMIC_RELAXED);
 
     return NGX_AGAIN;
+}
+
+
+/* loop */
+
+ngx_int_t
+ngx_tunny_pool_reserve(ngx_tunny_pool_t *tp, size_t size)
+{
+    if (size > tp->max_memory) {
+        return NGX_DECLINED;
+    }
+
+    if (size > tp->max_memory - tp->memory) {
+        return NGX_BUSY;
+    }
+
+    tp->memory += size;
+
+    ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_MEMORY, (ngx_int_t) size);
+
+    return NGX_OK;
+}
+
+
+/* loop */
+
+void
+ngx_tunny_pool_release(ngx_tunny_pool_t *tp, size_t size)
+{
+    size = ngx_min(size, tp->memory);
+
+    tp->memory -= size;
+
+    ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_MEMORY, -(ngx_int_t) size);
+}
+
+
+size_t
+ngx_tunny_pool_max_memory(ngx_tunny_pool_t *tp)
+{
+    return tp->max_memory;
+}
+
+
+/* loop: a finished job teaches the estimate of its kind */
+
+static void
+ngx_tunny_pool_learn(ngx_tunny_job_t *job)
+{
+    uint64_t           run;
+    ngx_tunny_cost_t  *cost;
+
+    cost = job->cost;
+
+    if (cost == NULL || __atomic_load_n(&job->cancel, __ATOMIC_RELAXED)) {
+        /* a cancelled job stopped early: its run time says nothing */
+        return;
+    }
+
+    run = job->t_end - job->t_start;
+
+    if (cost->samples++ == 0) {
+        cost->est_ns = run;
+        return;
+    }
+
+    /* EWMA, weight 1/4: follows a change of cost within a few jobs */
+
+    cost->est_ns = cost->est_ns - cost->est_ns / 4 + run / 4;
 }
 
 
@@ -588,17 +766,10 @@ ngx_tunny_job_free(ngx_tunny_job_t *job)
 /* loop */
 
 static void
-ngx_tunny_pool_gauge(ngx_tunny_pool_t *tp, ngx_uint_t busy, ngx_int_t delta)
+ngx_tunny_pool_gauge(ngx_tunny_pool_t *tp, ngx_uint_t gauge, ngx_int_t delta)
 {
-    if (tp->gauges == NULL) {
-        return;
-    }
-
-    if (busy) {
-        tp->gauges->busy(tp->index, delta);
-
-    } else {
-        tp->gauges->queued(tp->index, delta);
+    if (tp->gauges) {
+        tp->gauges->add(tp->index, gauge, delta);
     }
 }
 
@@ -626,6 +797,8 @@ ngx_tunny_thread_cycle(void *data)
         if (job == NULL) {
             break;
         }
+
+        __atomic_store_n(&job->t_start, ngx_tunny_now_ns(), __ATOMIC_RELAXED);
 
         job->process(job, thr);
 
@@ -738,7 +911,6 @@ static void
 ngx_tunny_pool_notify_handler(ngx_event_t *ev)
 {
     uint64_t             n;
-    ngx_queue_t         *q;
     ngx_connection_t    *c;
     ngx_tunny_job_t     *done, *job, *next;
     ngx_tunny_pool_t    *tp;
@@ -766,21 +938,21 @@ ngx_tunny_pool_notify_handler(ngx_event_t *ev)
         thr->running = NULL;
         tp->busy--;
 
-        ngx_tunny_pool_gauge(tp, 1, -1);
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_BUSY, -1);
+        ngx_tunny_pool_learn(job);
+        ngx_tunny_queue_done(&tp->queue, job);
 
         ngx_queue_insert_tail(&tp->idle, &thr->idle);
 
-        if (!ngx_queue_empty(&tp->queue)) {
-            q = ngx_queue_head(&tp->queue);
-            ngx_queue_remove(q);
-            tp->waiting--;
+        next = ngx_tunny_queue_pop(&tp->queue);
 
-            ngx_tunny_pool_gauge(tp, 0, -1);
-
-            ngx_tunny_pool_dispatch(tp, thr,
-                                    ngx_queue_data(q, ngx_tunny_job_t, queue));
+        if (next) {
+            ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_QUEUED, -1);
+            ngx_tunny_pool_dispatch(tp, thr, next);
         }
     }
+
+    ngx_tunny_pool_show_wait(tp);
 
     for (job = done; job; job = next) {
         next = job->next;
