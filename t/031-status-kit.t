@@ -342,6 +342,8 @@ my %want = (
     'run p50/p95/p99' => $quantiles->('run'),
     'rejections and timeouts' =>
         qr/tunny_jobs_total\{[^}]*outcome=~"[^"]*rejected[^"]*timeout/,
+    'refusals by reason' =>
+        qr/sum by \(pool, reason\) \(rate\(tunny_rejections_total/,
     'image bytes in/out' =>
         qr/sum by \(pool, direction\) \(rate\(tunny_image_bytes_total/,
 );

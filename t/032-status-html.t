@@ -428,6 +428,18 @@ for my $name (sort keys %$pools) {
         Test::More::is($d->{"total-$o"}, $p->{jobs}{$o}, "$name: total $o");
         Test::More::is($d->{"rate-$o"}, '0', "$name: $o per s, none");
     }
+    Test::More::ok(%{ $p->{rejections} }, "$name: the JSON has rejections");
+    for my $r (sort keys %{ $p->{rejections} }) {
+        Test::More::is($d->{"total-why-$r"}, $p->{rejections}{$r},
+                       "$name: refused for $r, total");
+        Test::More::is($d->{"rate-why-$r"}, '0',
+                       "$name: refused for $r per s");
+    }
+    main::close_to($d->{wait}, $p->{predicted_wait_seconds},
+                   "$name: predicted wait");
+    my ($mem, $want) = (main::value($d->{memory}), $p->{memory_bytes});
+    Test::More::ok(defined $mem && abs($mem - $want) <= 0.05 * $want,
+                   "$name: memory reserved \"$d->{memory}\" ~ $want");
     for my $h (qw(queue run)) {
         my $js = $p->{"${h}_seconds"};
         for my $q ([p50 => 0.5], [p95 => 0.95], [p99 => 0.99]) {
@@ -485,6 +497,8 @@ Test::More::cmp_ok($ok1, '>', $ok0, "the JSON moved: ok $ok0 -> $ok1");
 Test::More::ok($d->{'total-ok'} >= $ok0 && $d->{'total-ok'} <= $ok1,
                "ok total on the page $d->{'total-ok'} in [$ok0, $ok1]");
 Test::More::is($d->{threads}, $j1->{pools}{p}{threads}, 'threads');
+Test::More::ok(defined main::value($d->{wait}),
+               "predicted wait: a duration ($d->{wait})");
 Test::More::cmp_ok(main::value($d->{'rate-ok'}) // 0, '>', 0,
                    "ok per s: $d->{'rate-ok'}");
 Test::More::cmp_ok(main::value($d->{'rate-all'}) // 0, '>=',
