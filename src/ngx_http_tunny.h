@@ -105,6 +105,12 @@ void ngx_http_tunny_task_destroy(ngx_http_tunny_task_t *task);
 #define ngx_http_tunny_task_cancelled(task)                                 \
     ngx_tunny_job_cancelled(&(task)->job)
 
+/*
+ * The cancel flag itself, for nginx-free code that polls it with
+ * __atomic_load_n(flag, __ATOMIC_RELAXED) (the image library does)
+ */
+#define ngx_http_tunny_task_cancel_flag(task)  ((const int *) &(task)->job.cancel)
+
 /* Pool thread, in run(): the thread's state for a ngx_tunny_state_key() */
 #define ngx_http_tunny_task_state(task, key)                                \
     ngx_tunny_thread_state((task)->thr, key)
@@ -124,7 +130,8 @@ ngx_int_t ngx_http_tunny_admit(ngx_http_request_t *r);
  * freed, which may be after the request), NGX_HTTP_SERVICE_UNAVAILABLE
  * (refused now: outcome "rejected", reason "memory", Retry-After set),
  * NGX_DECLINED (more than the whole budget: the caller answers 415) or
- * NGX_ERROR.
+ * NGX_ERROR.  A location without a pool has no budget: NGX_OK, and
+ * ngx_http_tunny_pool_conf() is NULL, which release accepts.
  */
 ngx_int_t ngx_http_tunny_reserve(ngx_http_request_t *r, size_t size);
 ngx_tunny_pool_conf_t *ngx_http_tunny_pool_conf(ngx_http_request_t *r);

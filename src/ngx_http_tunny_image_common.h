@@ -13,26 +13,25 @@
  *          except what ngx_http_tunny_image_job.c marks "thread"; that
  *          includes the filters, the upload handler, the resume callback
  *          and the job free function.
- *   thread (a pool thread): the job's process function and the
- *          per-thread state ops.  They call only ngx_tunny_image_*() and
- *          the pool's thread-side ngx_tunny_thread_state()/set_state(), and
- *          touch only the job and the thread's own ngx_tunny_image_state_t:
- *          no nginx memory, API or logging.
+ *   thread (a pool thread): the task's run function and the per-thread
+ *          state ops.  They call only ngx_tunny_image_*() and the task
+ *          API's thread-side state accessors, and touch only the task's
+ *          data and the thread's own ngx_tunny_image_state_t: no nginx
+ *          memory, API or logging.
  *
  * Who owns what:
  *   ctx (r->pool) and everything it points to belongs to the loop.  The
  *       input buffer ctx->image and the output ctx->out are malloc()ed; a
  *       pool cleanup on r->pool frees whatever ctx still holds when the
- *       request goes away.
- *   job (malloc()ed, ngx_http_tunny_image_job_t): before
- *       ngx_http_tunny_post() succeeds it is the loop's; ctx->image has
- *       been moved into job->in.  From then on the pool owns it: the thread
- *       reads in/in_len/info/params and writes rc/res/failed.  On
- *       NGX_OK the glue hands it back to the resume callback, which moves
- *       in or res.data back into ctx and frees the rest; if the request
- *       terminates first the job becomes an orphan and the pool frees it
- *       with the job's free function.  The job never points into nginx
- *       memory, so it may outlive the request.
+ *       request goes away, and releases its max_memory reservation.
+ *   the task's data (ngx_http_tunny_image_job_t, in the malloc()ed task):
+ *       before ngx_http_tunny_task_post() succeeds it is the loop's;
+ *       ctx->image and the reservation have been moved into it.  From then
+ *       on the pool owns it: the thread reads in/in_len/info/params and
+ *       writes rc/res.  done() moves in or res.data back into ctx; free()
+ *       frees the rest and releases the reservation, also for a task whose
+ *       request went away.  The data never points into nginx memory, so
+ *       it may outlive the request.
  */
 
 
@@ -44,8 +43,7 @@
 #include <ngx_core.h>
 #include <ngx_http.h>
 
-#include "ngx_tunny_pool.h"
-#include "ngx_http_tunny_common.h"
+#include "ngx_http_tunny.h"
 #include "ngx_tunny_image.h"
 
 
@@ -123,6 +121,9 @@ typedef struct {
 
     ngx_int_t                    status;       /* error to answer */
 
+    ngx_tunny_pool_conf_t       *pcf;          /* of the reservation */
+    size_t                       reserved;     /* max_memory bytes held */
+
     unsigned                     probed:1;     /* info: OK */
     unsigned                     vary:1;
     unsigned                     asis:1;
@@ -130,9 +131,8 @@ typedef struct {
 } ngx_http_tunny_image_ctx_t;
 
 
+/* the data of an image task (ngx_http_tunny.h) */
 typedef struct {
-    ngx_tunny_job_t              job;          /* must be first */
-
     ngx_int_t                    key;          /* per-thread state key */
     ngx_tunny_image_params_t     params;
     ngx_tunny_image_info_t       info;         /* ctx->info: the probe of in */
@@ -142,6 +142,9 @@ typedef struct {
 
     int                          rc;           /* NGX_TUNNY_IMAGE_* result */
     ngx_tunny_image_result_t     res;
+
+    ngx_tunny_pool_conf_t       *pcf;          /* of the reservation */
+    size_t                       reserved;     /* max_memory bytes held */
 } ngx_http_tunny_image_job_t;
 
 

@@ -429,6 +429,7 @@ ngx_http_tunny_image_reserve(ngx_http_request_t *r,
     off_t                         clen;
     size_t                        need, alloc;
     u_char                       *image;
+    ngx_int_t                     rc;
     ngx_http_tunny_image_conf_t  *conf;
 
     conf = ngx_http_get_module_loc_conf(r, ngx_http_tunny_image_filter_module);
@@ -461,6 +462,23 @@ ngx_http_tunny_image_reserve(ngx_http_request_t *r,
     if (alloc > conf->buffer_size) {
         alloc = conf->buffer_size;
     }
+
+    /* the pool's memory budget holds the buffer too */
+
+    rc = ngx_http_tunny_reserve(r, alloc - ctx->size);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_tunny_image_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                   "a body of %uz bytes exceeds the pool's max_memory",
+                   alloc);
+    }
+
+    if (rc != NGX_OK) {
+        return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
+    }
+
+    ctx->pcf = ngx_http_tunny_pool_conf(r);
+    ctx->reserved += alloc - ctx->size;
 
     image = realloc(ctx->image, alloc);
     if (image == NULL) {
@@ -807,5 +825,10 @@ ngx_http_tunny_image_cleanup(void *data)
         ngx_free(ctx->out);
         ctx->out = NULL;
         ctx->out_len = 0;
+    }
+
+    if (ctx->reserved) {
+        ngx_http_tunny_release(ctx->pcf, ctx->reserved);
+        ctx->reserved = 0;
     }
 }

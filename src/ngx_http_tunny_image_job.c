@@ -1,13 +1,13 @@
 /*
- * ngx_tunny_module: tunny_image, the job shared by the filter and the
- * upload handler: posting it, the thread side, the resumption, the
- * results, and the per-thread library state.
+ * ngx_tunny_module: tunny_image, the task shared by the filter and the
+ * upload handler (on the public task API, ngx_http_tunny.h): posting it,
+ * the thread side, the answer, and the per-thread library state.
  *
- * Threads: ngx_http_tunny_image_process() and the state ops run in a pool
- * thread (marked "thread"), touch only the job and the thread's own
- * ngx_tunny_image_state_t, and call no nginx API (the pool's thread-side
- * state accessors aside); everything else runs in the event loop.
- * Ownership of the job: see ngx_http_tunny_image_common.h.
+ * Threads: ngx_http_tunny_image_run() and the state ops run in a pool
+ * thread (marked "thread"), touch only the task's data and the thread's
+ * own ngx_tunny_image_state_t, and call no nginx API (the task API's
+ * thread-side state accessors aside); everything else runs in the event
+ * loop.  Ownership: see ngx_http_tunny_image_common.h.
  */
 
 
@@ -18,13 +18,13 @@
 #define NGX_HTTP_TUNNY_IMAGE_STATE_CAP   (4 * 1024 * 1024)
 
 
-static void ngx_http_tunny_image_resume(ngx_http_request_t *r,
-    ngx_tunny_job_t *job, ngx_int_t rc);
+static void ngx_http_tunny_image_done(ngx_http_request_t *r, void *data,
+    ngx_int_t rc);
 static ngx_int_t ngx_http_tunny_image_result(ngx_http_request_t *r,
-    ngx_http_tunny_image_ctx_t *ctx, ngx_tunny_job_t *job, ngx_int_t rc);
-static void ngx_http_tunny_image_process(ngx_tunny_job_t *job,
-    ngx_tunny_thread_t *thr);
-static void ngx_http_tunny_image_job_free(ngx_tunny_job_t *job);
+    ngx_http_tunny_image_ctx_t *ctx, ngx_http_tunny_image_job_t *j);
+static ngx_int_t ngx_http_tunny_image_run(ngx_http_tunny_task_t *task,
+    void *data);
+static void ngx_http_tunny_image_free(void *data);
 static void ngx_http_tunny_image_state_destroy(void *state);
 static void ngx_http_tunny_image_state_trim(void *state);
 
@@ -56,66 +56,76 @@ ngx_http_tunny_image_job_init(ngx_conf_t *cf)
 }
 
 
-/* loop: move the input into a job and post it */
+/* loop: move the input (and its reservation) into a task and post it */
 
 ngx_int_t
 ngx_http_tunny_image_post(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx)
 {
     ngx_int_t                    rc;
+    ngx_http_tunny_task_t       *task;
     ngx_http_tunny_image_job_t  *j;
 
-    j = ngx_alloc(sizeof(ngx_http_tunny_image_job_t), r->connection->log);
-    if (j == NULL) {
+    task = ngx_http_tunny_task_create(r, sizeof(ngx_http_tunny_image_job_t));
+    if (task == NULL) {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_memzero(j, sizeof(ngx_http_tunny_image_job_t));
+    j = task->data;
 
     rc = ngx_http_tunny_image_params(r, ctx, &j->params);
 
     if (rc != NGX_OK) {
-        ngx_free(j);
+        ngx_http_tunny_task_destroy(task);
         return rc;
     }
 
-    j->job.process = ngx_http_tunny_image_process;
-    j->job.free = ngx_http_tunny_image_job_free;
+    task->run = ngx_http_tunny_image_run;
+    task->done = ngx_http_tunny_image_done;
+    task->free = ngx_http_tunny_image_free;
+
     j->key = ngx_http_tunny_image_key;
     j->info = ctx->info;
+    j->params.cancel = ngx_http_tunny_task_cancel_flag(task);
 
-    /* the input moves to the job */
+    /* the input and its reservation move to the task */
 
     j->in = ctx->image;
     j->in_len = ctx->len;
+    j->pcf = ctx->pcf;
+    j->reserved = ctx->reserved;
 
     ctx->image = NULL;
     ctx->len = 0;
     ctx->size = 0;
+    ctx->reserved = 0;
 
-    rc = ngx_http_tunny_post(r, &j->job, NULL, ngx_http_tunny_image_resume);
+    rc = ngx_http_tunny_task_post(r, task);
 
     if (rc == NGX_OK) {
         return NGX_OK;
     }
 
-    /* refused: the job is still ours */
+    /* refused: the task is still ours, the input goes back */
 
     ctx->image = j->in;
     ctx->len = j->in_len;
     ctx->size = j->in_len;
+    ctx->reserved = j->reserved;
 
-    ngx_free(j);
+    j->in = NULL;
+    j->reserved = 0;
+
+    ngx_http_tunny_task_destroy(task);
 
     return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
 }
 
 
-/* loop: the glue calls this once per posted job */
+/* loop: the task's answer, once per posted task; data NULL on timeout */
 
 static void
-ngx_http_tunny_image_resume(ngx_http_request_t *r, ngx_tunny_job_t *job,
-    ngx_int_t rc)
+ngx_http_tunny_image_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
 {
     ngx_http_tunny_image_ctx_t  *ctx;
 
@@ -124,18 +134,13 @@ ngx_http_tunny_image_resume(ngx_http_request_t *r, ngx_tunny_job_t *job,
     if (ctx == NULL) {
         ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
                       "tunny_image: resumed request has no context");
-
-        if (job) {
-            ngx_tunny_job_free(job);
-        }
-
         ngx_http_finalize_request(r, NGX_ERROR);
         return;
     }
 
     r->buffered &= ~NGX_HTTP_TUNNY_IMAGE_BUFFERED;
 
-    ctx->status = ngx_http_tunny_image_result(r, ctx, job, rc);
+    ctx->status = data ? ngx_http_tunny_image_result(r, ctx, data) : rc;
     ctx->phase = NGX_HTTP_TUNNY_IMAGE_SEND;
 
     if (ctx->upload) {
@@ -149,21 +154,14 @@ ngx_http_tunny_image_resume(ngx_http_request_t *r, ngx_tunny_job_t *job,
 }
 
 
-/* takes the job's results into ctx and frees the job; 0 or a status */
+/* takes the task's results into ctx; 0 or a status */
 
 static ngx_int_t
 ngx_http_tunny_image_result(ngx_http_request_t *r,
-    ngx_http_tunny_image_ctx_t *ctx, ngx_tunny_job_t *job, ngx_int_t rc)
+    ngx_http_tunny_image_ctx_t *ctx, ngx_http_tunny_image_job_t *j)
 {
-    const char                  *reason;
-    ngx_int_t                    status;
-    ngx_http_tunny_image_job_t  *j;
-
-    if (rc != NGX_OK || job == NULL) {
-        return (rc == NGX_OK) ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
-    }
-
-    j = (ngx_http_tunny_image_job_t *) job;
+    const char  *reason;
+    ngx_int_t    status;
 
     ngx_http_tunny_count_bytes(r, j->in_len,
                                j->rc == NGX_TUNNY_IMAGE_OK ? j->res.len
@@ -215,23 +213,20 @@ ngx_http_tunny_image_result(ngx_http_request_t *r,
         status = NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
 
-    ngx_tunny_job_free(job);
-
     return status;
 }
 
 
 /* thread: no nginx API, memory or logging here */
 
-static void
-ngx_http_tunny_image_process(ngx_tunny_job_t *job, ngx_tunny_thread_t *thr)
+static ngx_int_t
+ngx_http_tunny_image_run(ngx_http_tunny_task_t *task, void *data)
 {
-    ngx_tunny_image_state_t     *st;
-    ngx_http_tunny_image_job_t  *j;
+    ngx_http_tunny_image_job_t *j = data;
 
-    j = (ngx_http_tunny_image_job_t *) job;
+    ngx_tunny_image_state_t  *st;
 
-    st = ngx_tunny_thread_state(thr, j->key);
+    st = ngx_http_tunny_task_state(task, j->key);
 
     if (st == NULL) {
         st = ngx_tunny_image_state_create();
@@ -240,32 +235,29 @@ ngx_http_tunny_image_process(ngx_tunny_job_t *job, ngx_tunny_thread_t *thr)
             j->rc = NGX_TUNNY_IMAGE_ENOMEM;
             (void) snprintf(j->res.error, sizeof(j->res.error),
                             "cannot create image state");
-            job->failed = 1;
-            return;
+            return NGX_ERROR;
         }
 
-        ngx_tunny_thread_set_state(thr, j->key, st);
+        ngx_http_tunny_task_set_state(task, j->key, st);
     }
-
-    j->params.cancel = &job->cancel;
 
     j->rc = ngx_tunny_image_process(st, j->in, j->in_len, &j->info,
                                     &j->params, &j->res);
 
     if (j->rc != NGX_TUNNY_IMAGE_OK && j->rc != NGX_TUNNY_IMAGE_ASIS) {
-        job->failed = 1;
+        return NGX_ERROR;
     }
+
+    return NGX_OK;
 }
 
 
-/* loop (called by the glue for orphans, or by ngx_tunny_job_free()) */
+/* loop: after done(), or for a task whose request went away */
 
 static void
-ngx_http_tunny_image_job_free(ngx_tunny_job_t *job)
+ngx_http_tunny_image_free(void *data)
 {
-    ngx_http_tunny_image_job_t  *j;
-
-    j = (ngx_http_tunny_image_job_t *) job;
+    ngx_http_tunny_image_job_t *j = data;
 
     if (j->in) {
         ngx_free(j->in);
@@ -275,7 +267,9 @@ ngx_http_tunny_image_job_free(ngx_tunny_job_t *job)
         ngx_free(j->res.data);
     }
 
-    ngx_free(j);
+    if (j->pcf) {
+        ngx_http_tunny_release(j->pcf, j->reserved);
+    }
 }
 
 

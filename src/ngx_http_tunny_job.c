@@ -166,7 +166,8 @@ ngx_http_tunny_reserve(ngx_http_request_t *r, size_t size)
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tunny_module);
 
     if (tlcf->pcf == NULL) {
-        return NGX_ERROR;
+        /* a location that posts nothing (tunny_image size) has no budget */
+        return NGX_OK;
     }
 
     if (tlcf->pcf->tp == NULL) {
@@ -199,7 +200,7 @@ ngx_http_tunny_pool_conf(ngx_http_request_t *r)
 void
 ngx_http_tunny_release(ngx_tunny_pool_conf_t *pcf, size_t size)
 {
-    if (size && pcf->tp) {
+    if (size && pcf && pcf->tp) {
         ngx_tunny_pool_release(pcf->tp, size);
     }
 }

@@ -716,13 +716,6 @@ ngx_tunny_pool_release(ngx_tunny_pool_t *tp, size_t size)
 }
 
 
-size_t
-ngx_tunny_pool_max_memory(ngx_tunny_pool_t *tp)
-{
-    return tp->max_memory;
-}
-
-
 /* loop: a finished job teaches the estimate of its kind */
 
 static void

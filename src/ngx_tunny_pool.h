@@ -207,7 +207,6 @@ ngx_uint_t ngx_tunny_pool_admit(ngx_tunny_pool_t *tp,
  */
 ngx_int_t ngx_tunny_pool_reserve(ngx_tunny_pool_t *tp, size_t size);
 void ngx_tunny_pool_release(ngx_tunny_pool_t *tp, size_t size);
-size_t ngx_tunny_pool_max_memory(ngx_tunny_pool_t *tp);
 
 /*
  * loop: detach a job from its waiter.  A queued job is unlinked and freed
