@@ -429,7 +429,8 @@ ngx_http_tunny_compress_push(ngx_http_request_t *r,
     for ( ;; ) {
 
         if (ctx->phase == NGX_HTTP_TUNNY_COMPRESS_PASS) {
-            return ngx_http_next_body_filter(r, NULL);
+            /* the fallback sent all; the writer drives what is left */
+            return NGX_OK;
         }
 
         drained = ngx_http_tunny_compress_drain(r, ctx);
@@ -438,7 +439,14 @@ ngx_http_tunny_compress_push(ngx_http_request_t *r,
             return NGX_ERROR;
         }
 
-        if (ctx->out || ctx->busy) {
+        /*
+         * as the postpone filter above does: no empty call down unless a
+         * filter below holds something (the write filter would complain)
+         */
+
+        if (ctx->out
+            || (r->connection->buffered & ~NGX_HTTP_TUNNY_COMPRESS_BUFFERED))
+        {
             rc = ngx_http_next_body_filter(r, ctx->out);
 
             if (rc == NGX_ERROR) {
