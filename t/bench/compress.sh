@@ -16,7 +16,7 @@
 # reported), while a probe fetches a 1 KiB static file from the same
 # worker every 5 ms on a new connection.  CPU ms per response: utime +
 # stime of the worker process (event loop and pool threads) from /proc.
-# The pools get max_memory=2g: 16 brotli 11 streams reserve about 40 MB
+# The pools get max_memory=2048m: 16 brotli 11 streams reserve about 40 MB
 # each, more than the default budget (a refused reservation would send
 # the response uncompressed).
 # wrk and the probe share the machine's cores with nginx.
@@ -68,8 +68,8 @@ load_module $BROTLI;
 worker_processes 1;
 error_log logs/error.log notice;
 pid logs/nginx.pid;
-tunny_pool default threads=auto max_queue=1024 max_memory=2g;
-tunny_pool one threads=1 max_queue=1024 max_memory=2g;
+tunny_pool default threads=auto max_queue=1024 max_memory=2048m;
+tunny_pool one threads=1 max_queue=1024 max_memory=2048m;
 events { worker_connections 1024; }
 http {
     access_log off;
