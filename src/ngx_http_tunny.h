@@ -71,6 +71,13 @@ struct ngx_http_tunny_task_s {
     /* the pool to post to; NULL: the location's (tunny_offload) */
     ngx_tunny_pool_conf_t      *pcf;
 
+    /*
+     * the next piece of work of a request whose first task was admitted
+     * (the next chunk of a stream): only a pool that is not running
+     * refuses it; the queue, wait and key limits do not
+     */
+    unsigned                    continues:1;
+
     ngx_tunny_thread_t         *thr;        /* while run() runs */
 };
 

@@ -278,6 +278,11 @@ ngx_tunny_pool_admit(ngx_tunny_pool_t *tp, ngx_tunny_admission_t *adm,
         return NGX_TUNNY_REFUSED_CLOSED;
     }
 
+    if (adm->continues) {
+        /* more work of a request admitted before: it keeps its place */
+        return NGX_TUNNY_ADMITTED;
+    }
+
     if (ngx_tunny_pool_full_at(tp->queue.n, tp->busy, tp->nthreads,
                                ngx_min(adm->queue_limit, tp->max_queue)))
     {
