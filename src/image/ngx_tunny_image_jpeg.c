@@ -26,7 +26,21 @@
 
 
 #define NGX_TUNNY_IMAGE_LINES       16      /* rows between cancel checks */
-#define NGX_TUNNY_IMAGE_MAX_SCANS   1000    /* progressive JPEG scans */
+
+/*
+ * The work of a multi-scan JPEG grows with its scans, not its pixels: each
+ * scan is one pass of the entropy decoder over the blocks of its
+ * components.  libjpeg's jpeg_simple_progression() emits 10 scans for
+ * colour (6 for grey), jpegtran -progressive 10, mozjpeg's scan
+ * optimisation at most about 12; 64 leaves a margin of 5 and is still 11
+ * times less than the 700 scans of a legal successive-approximation bomb.
+ * The passes bound the rest: a scan over all blocks of the frame counts 1,
+ * a scan of one component its share; the simple progression costs 5.3
+ * (4:2:0) to 6 (grey) passes, 24 leaves a margin of 4.  Both are
+ * checked as each SOS is read, before its data is decoded.
+ */
+#define NGX_TUNNY_IMAGE_MAX_SCANS   64
+#define NGX_TUNNY_IMAGE_MAX_PASSES  24
 
 
 typedef struct {
@@ -34,6 +48,8 @@ typedef struct {
     jmp_buf                         jmp;
     ngx_tunny_image_run_t          *run;
     int                             rc;            /* NGX_TUNNY_IMAGE_E* */
+    int                             scan;          /* last counted scan */
+    uint64_t                        blocks;        /* decoded so far */
     char                            msg[JMSG_LENGTH_MAX];
 } ngx_tunny_image_jerr_t;
 
@@ -68,6 +84,7 @@ static void ngx_tunny_image_jpeg_init(ngx_tunny_image_jpeg_t *j,
 static int ngx_tunny_image_jpeg_call(ngx_tunny_image_jpeg_t *j,
     ngx_tunny_image_jpeg_pt work);
 static int ngx_tunny_image_jpeg_failed(ngx_tunny_image_jpeg_t *j);
+static int ngx_tunny_image_jpeg_scans(j_decompress_ptr dinfo);
 static int ngx_tunny_image_jpeg_decompress(ngx_tunny_image_jpeg_t *j);
 static int ngx_tunny_image_jpeg_header(ngx_tunny_image_jpeg_t *j,
     unsigned *cmyk);
@@ -185,12 +202,65 @@ ngx_tunny_image_jpeg_progress(j_common_ptr cinfo)
     }
 
     if (cinfo->is_decompressor
-        && ((j_decompress_ptr) cinfo)->input_scan_number
-           > NGX_TUNNY_IMAGE_MAX_SCANS)
+        && ngx_tunny_image_jpeg_scans((j_decompress_ptr) cinfo) != 0)
     {
-        snprintf(jerr->msg, sizeof(jerr->msg), "too many scans");
+        jerr->rc = NGX_TUNNY_IMAGE_ELIMIT;
         longjmp(jerr->jmp, 1);
     }
+}
+
+
+/*
+ * The scan limits, at the first call of the progress monitor after each
+ * SOS (libjpeg calls it before every iMCU row it reads): 0, or -1 with the
+ * reason in res->error.
+ */
+
+static int
+ngx_tunny_image_jpeg_scans(j_decompress_ptr dinfo)
+{
+    int                      i;
+    uint64_t                 frame;
+    jpeg_component_info     *comp;
+    ngx_tunny_image_jerr_t  *jerr;
+
+    jerr = (ngx_tunny_image_jerr_t *) dinfo->err;
+
+    if (dinfo->input_scan_number == jerr->scan) {
+        return 0;
+    }
+
+    jerr->scan = dinfo->input_scan_number;
+
+    if (jerr->scan > NGX_TUNNY_IMAGE_MAX_SCANS) {
+        (void) ngx_tunny_image_error(jerr->run->res, NGX_TUNNY_IMAGE_ELIMIT,
+                                     "JPEG has more than %d scans",
+                                     NGX_TUNNY_IMAGE_MAX_SCANS);
+        return -1;
+    }
+
+    frame = 0;
+
+    for (i = 0; i < dinfo->num_components; i++) {
+        comp = &dinfo->comp_info[i];
+        frame += (uint64_t) comp->width_in_blocks * comp->height_in_blocks;
+    }
+
+    for (i = 0; i < dinfo->comps_in_scan; i++) {
+        comp = dinfo->cur_comp_info[i];
+        jerr->blocks += (uint64_t) comp->width_in_blocks
+                        * comp->height_in_blocks;
+    }
+
+    if (jerr->blocks > frame * NGX_TUNNY_IMAGE_MAX_PASSES) {
+        (void) ngx_tunny_image_error(jerr->run->res, NGX_TUNNY_IMAGE_ELIMIT,
+                                     "JPEG scans need more than %d passes "
+                                     "over the image",
+                                     NGX_TUNNY_IMAGE_MAX_PASSES);
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -212,6 +282,8 @@ ngx_tunny_image_jpeg_init(ngx_tunny_image_jpeg_t *j,
     jerr->pub.emit_message = ngx_tunny_image_jpeg_emit_message;
     jerr->run = run;
     jerr->rc = NGX_TUNNY_IMAGE_EINPUT;
+    jerr->scan = 0;
+    jerr->blocks = 0;
     jerr->msg[0] = '\0';
 
     memset(&j->progress, 0, sizeof(struct jpeg_progress_mgr));

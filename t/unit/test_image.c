@@ -1417,6 +1417,56 @@ test_bench(ngx_tunny_image_state_t *st)
 }
 
 
+
+/*
+ * Progressive JPEGs are bounded by their work, not only their pixels: the
+ * legal 704-scan successive-approximation bomb and a 64-scan file (64
+ * passes over the image) of gen-hostile are ELIMIT with the reason, fast;
+ * 22 passes are an image.
+ */
+
+static void
+test_scan_budget(ngx_tunny_image_state_t *st)
+{
+    int                        rc;
+    double                     ms;
+    blob_t                     b;
+    unsigned                   i;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    static const struct {
+        const char  *name;
+        int          rc;
+        const char  *error;
+    }  t[] = {
+        { "hostile/scan-bomb-sa.jpg", NGX_TUNNY_IMAGE_ELIMIT,
+          "JPEG scans need more than 24 passes over the image" },
+        { "hostile/scan-bomb-sa-small.jpg", NGX_TUNNY_IMAGE_ELIMIT,
+          "JPEG scans need more than 24 passes over the image" },
+        { "hostile/scan-passes-64.jpg", NGX_TUNNY_IMAGE_ELIMIT,
+          "JPEG scans need more than 24 passes over the image" },
+        { "hostile/scan-passes-22.jpg", NGX_TUNNY_IMAGE_OK, "" },
+    };
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        b = load(t[i].name);
+
+        ms = now_ms();
+        rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+        ms = now_ms() - ms;
+
+        ok(rc == t[i].rc && strcmp(res.error, t[i].error) == 0
+           && (rc != NGX_TUNNY_IMAGE_OK || res.width == 100),
+           "%s: rc %d \"%s\" in %.1f ms", t[i].name, rc, res.error, ms);
+
+        free(res.data);
+        free(b.data);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1455,6 +1505,7 @@ main(int argc, char **argv)
     test_cancel(st);
     test_state();
     test_bench(st);
+    test_scan_budget(st);
 
     ngx_tunny_image_state_destroy(st);
 
