@@ -48,6 +48,7 @@ typedef struct {
     jmp_buf                         jmp;
     ngx_tunny_image_run_t          *run;
     int                             rc;            /* NGX_TUNNY_IMAGE_E* */
+    int                             eof;           /* JWRN_JPEG_EOF seen */
     int                             scan;          /* last counted scan */
     uint64_t                        blocks;        /* decoded so far */
     char                            msg[JMSG_LENGTH_MAX];
@@ -85,6 +86,7 @@ static int ngx_tunny_image_jpeg_call(ngx_tunny_image_jpeg_t *j,
     ngx_tunny_image_jpeg_pt work);
 static int ngx_tunny_image_jpeg_failed(ngx_tunny_image_jpeg_t *j);
 static int ngx_tunny_image_jpeg_scans(j_decompress_ptr dinfo);
+static int ngx_tunny_image_jpeg_complete(ngx_tunny_image_jpeg_t *j);
 static int ngx_tunny_image_jpeg_decompress(ngx_tunny_image_jpeg_t *j);
 static int ngx_tunny_image_jpeg_header(ngx_tunny_image_jpeg_t *j,
     unsigned *cmyk);
@@ -174,18 +176,81 @@ ngx_tunny_image_jpeg_emit_message(j_common_ptr cinfo, int level)
 
     /*
      * As libgd, corrupt-data warnings (extraneous bytes, bad Huffman codes)
-     * are tolerated; but running out of data, or a marker in the middle of
-     * the entropy-coded data, means a truncated file: libjpeg would pad it
-     * with grey and, worse, can pass rows of its own uninitialised buffers
-     * through (stale heap memory, maybe from another request's image).
+     * are tolerated; but a marker or the end of the input where the
+     * entropy decoder needs more bits (JWRN_HIT_MARKER) means missing
+     * data: libjpeg would pad it with grey and, worse, can pass rows of its
+     * own uninitialised buffers through (stale heap memory, maybe from
+     * another request's image).
+     *
+     * The end of the input alone (JWRN_JPEG_EOF: libjpeg inserts an EOI)
+     * is also what a file missing only its final EOI gives, because the
+     * Huffman decoder reads ahead of the bits it needs: it is decided once
+     * the image is read, in ngx_tunny_image_jpeg_complete().  The
+     * arithmetic decoder says nothing when it runs out of data, so there
+     * the end of the input stays fatal.
      */
+
+    if (jerr->pub.msg_code == JWRN_JPEG_EOF
+        && cinfo->is_decompressor
+        && !((j_decompress_ptr) cinfo)->arith_code)
+    {
+        if (!jerr->eof) {
+            jerr->eof = 1;
+            (*cinfo->err->format_message)(cinfo, jerr->msg);
+        }
+
+        return;
+    }
 
     if (jerr->pub.msg_code == JWRN_JPEG_EOF
         || jerr->pub.msg_code == JWRN_HIT_MARKER)
     {
-        (*cinfo->err->format_message)(cinfo, jerr->msg);
+        /* after the end of the input, that stays the reason */
+
+        if (!jerr->eof) {
+            (*cinfo->err->format_message)(cinfo, jerr->msg);
+        }
+
         longjmp(jerr->jmp, 1);
     }
+}
+
+
+/*
+ * After the last scanline, when the input ended without an EOI: 0 when no
+ * image data was missing, -1 otherwise (the reason in j->jerr).  A single
+ * scan decoded to its last row without JWRN_HIT_MARKER had every bit it
+ * needed.  A progressive image is complete when every coefficient of
+ * every component reached full precision (Al 0): a file cut between scans
+ * lacks the later ones, and a cut inside a scan hits a marker.  A
+ * sequential image in several scans cannot be checked that way: fatal.
+ */
+
+static int
+ngx_tunny_image_jpeg_complete(ngx_tunny_image_jpeg_t *j)
+{
+    int               c, k;
+    j_decompress_ptr  dinfo;
+
+    dinfo = &j->dinfo;
+
+    if (!j->jerr.eof) {
+        return 0;
+    }
+
+    if (!dinfo->progressive_mode) {
+        return jpeg_has_multiple_scans(dinfo) ? -1 : 0;
+    }
+
+    for (c = 0; c < dinfo->num_components; c++) {
+        for (k = 0; k < DCTSIZE2; k++) {
+            if (dinfo->coef_bits[c][k] != 0) {
+                return -1;
+            }
+        }
+    }
+
+    return 0;
 }
 
 
@@ -282,6 +347,7 @@ ngx_tunny_image_jpeg_init(ngx_tunny_image_jpeg_t *j,
     jerr->pub.emit_message = ngx_tunny_image_jpeg_emit_message;
     jerr->run = run;
     jerr->rc = NGX_TUNNY_IMAGE_EINPUT;
+    jerr->eof = 0;
     jerr->scan = 0;
     jerr->blocks = 0;
     jerr->msg[0] = '\0';
@@ -388,7 +454,11 @@ ngx_tunny_image_jpeg_decompress(ngx_tunny_image_jpeg_t *j)
 
     /* no jpeg_finish_decompress(): trailing garbage is no concern */
 
-    return ngx_tunny_image_jpeg_read(j, cmyk);
+    if (ngx_tunny_image_jpeg_read(j, cmyk) != 0) {
+        return -1;
+    }
+
+    return ngx_tunny_image_jpeg_complete(j);
 }
 
 
