@@ -1,7 +1,8 @@
 
 /*
  * ngx_tunny_module: WebP decoding and encoding through libwebp: the
- * decoder's built-in scaling, input fed in steps with a cancel checkpoint
+ * decoder's built-in scaling, input fed to the incremental decoder in
+ * steps sized to a few milliseconds of work with a cancel checkpoint
  * between them, the encoder's progress hook as a cancel checkpoint, ICCP
  * chunks read with the demuxer and written with the muxer.
  *
@@ -13,6 +14,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <webp/decode.h>
 #include <webp/encode.h>
@@ -22,13 +24,28 @@
 #include "ngx_tunny_image_int.h"
 
 
-#define NGX_TUNNY_IMAGE_WEBP_CHUNK  65536   /* bytes fed per WebP step */
+/*
+ * libwebp has no hook inside a decoding call: the only place to look at
+ * the cancel flag is between two WebPIUpdate() calls, each of which
+ * decodes what the bytes given so far allow.  A lossless file of 16 KB can
+ * hold 50 Mpx of work (0.3 s), so the step is measured in time, not
+ * bytes: it starts at 1 KB, doubles while a call takes less than 2 ms,
+ * halves when one takes more than 5 ms.  Steps stay large enough to
+ * amortise what a suspended lossless decoder decodes again (up to 8 rows,
+ * back to its last sync point).
+ */
+#define NGX_TUNNY_IMAGE_WEBP_STEP       1024
+#define NGX_TUNNY_IMAGE_WEBP_STEP_MIN   256
+#define NGX_TUNNY_IMAGE_WEBP_STEP_MAX   (1 << 20)
+#define NGX_TUNNY_IMAGE_WEBP_FAST_NS    2000000
+#define NGX_TUNNY_IMAGE_WEBP_SLOW_NS    5000000
 
 
 static int ngx_tunny_image_webp_features(ngx_tunny_image_run_t *run,
     WebPDecoderConfig *config);
 static int ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
     WebPDecoderConfig *config);
+static int64_t ngx_tunny_image_webp_now(void);
 static void ngx_tunny_image_webp_icc(ngx_tunny_image_run_t *run);
 static int ngx_tunny_image_webp_output(ngx_tunny_image_run_t *run,
     const WebPMemoryWriter *wr);
@@ -169,7 +186,8 @@ ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
     WebPDecoderConfig *config)
 {
     int             rc;
-    size_t          have;
+    size_t          have, step;
+    int64_t         ns;
     VP8StatusCode   status;
     WebPIDecoder   *idec;
 
@@ -180,6 +198,7 @@ ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
     }
 
     have = 0;
+    step = NGX_TUNNY_IMAGE_WEBP_STEP;
     status = VP8_STATUS_SUSPENDED;
     rc = NGX_TUNNY_IMAGE_OK;
 
@@ -190,13 +209,25 @@ ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
             break;
         }
 
-        have += (run->len - have > NGX_TUNNY_IMAGE_WEBP_CHUNK)
-                ? NGX_TUNNY_IMAGE_WEBP_CHUNK : run->len - have;
+        have += (run->len - have > step) ? step : run->len - have;
 
+        ns = ngx_tunny_image_webp_now();
         status = WebPIUpdate(idec, run->in, have);
+        ns = ngx_tunny_image_webp_now() - ns;
 
         if (status != VP8_STATUS_SUSPENDED) {
             break;
+        }
+
+        if (ns < NGX_TUNNY_IMAGE_WEBP_FAST_NS
+            && step < NGX_TUNNY_IMAGE_WEBP_STEP_MAX)
+        {
+            step *= 2;
+
+        } else if (ns > NGX_TUNNY_IMAGE_WEBP_SLOW_NS
+                   && step > NGX_TUNNY_IMAGE_WEBP_STEP_MIN)
+        {
+            step /= 2;
         }
     }
 
@@ -217,6 +248,21 @@ ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
     }
 
     return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/* the thread's CPU time in nanoseconds: what a step of decoding costs */
+
+static int64_t
+ngx_tunny_image_webp_now(void)
+{
+    struct timespec  ts;
+
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) {
+        return 0;
+    }
+
+    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 

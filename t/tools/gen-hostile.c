@@ -1125,6 +1125,66 @@ jpeg_scan_script(unsigned w, unsigned h, int sa, unsigned band)
 
 
 
+/*
+ * A lossless WebP with much work in few bytes: every row a copy of the
+ * one above (backward references), the first a 61-pixel ramp; at
+ * 16383x3051 about 16 KB that take libwebp some 0.3 s to decode.
+ */
+
+static buf_t
+webp_slow(unsigned w, unsigned h)
+{
+    buf_t              b;
+    unsigned           x, y;
+    unsigned char     *p;
+    WebPConfig         config;
+    WebPPicture        pic;
+    WebPMemoryWriter   wr;
+
+    p = xmalloc((size_t) w * h * 3);
+
+    for (x = 0; x < w * 3; x++) {
+        p[x] = (unsigned char) ((x / 3 % 61) * 4 + (x % 3) * 50
+                                + ((x / 3 / 61) & 1));
+    }
+
+    for (y = 1; y < h; y++) {
+        memcpy(p + (size_t) y * w * 3, p, (size_t) w * 3);
+    }
+
+    if (!WebPConfigInit(&config) || !WebPConfigLosslessPreset(&config, 1)
+        || !WebPPictureInit(&pic))
+    {
+        die("libwebp version mismatch");
+    }
+
+    pic.use_argb = 1;
+    pic.width = (int) w;
+    pic.height = (int) h;
+
+    if (!WebPPictureImportRGB(&pic, p, (int) w * 3)) {
+        die("out of memory");
+    }
+
+    free(p);
+
+    WebPMemoryWriterInit(&wr);
+    pic.writer = WebPMemoryWrite;
+    pic.custom_ptr = &wr;
+
+    if (!WebPEncode(&config, &pic)) {
+        die("WebPEncode: error %d", (int) pic.error_code);
+    }
+
+    WebPPictureFree(&pic);
+
+    b.p = wr.mem;
+    b.n = wr.size;
+
+    return b;
+}
+
+
 static void
 gen_bombs(void)
 {
@@ -2243,13 +2303,20 @@ main(int argc, char **argv)
     unsigned  i;
     jopt_t    o;
 
-    if (argc == 5 && strcmp(argv[1], "--scan-bomb") == 0) {
-        /* one big scan bomb, for measurements: --scan-bomb W H FILE */
+    if (argc == 5 && (strcmp(argv[1], "--scan-bomb") == 0
+                      || strcmp(argv[1], "--webp-slow") == 0))
+    {
+        /*
+         * one big file, for measurements and timing tests:
+         * --scan-bomb W H FILE, --webp-slow W H FILE
+         */
         buf_t  b;
         FILE  *f;
 
-        b = jpeg_scan_script((unsigned) atoi(argv[2]),
-                             (unsigned) atoi(argv[3]), 1, 0);
+        b = (argv[1][2] == 's')
+            ? jpeg_scan_script((unsigned) atoi(argv[2]),
+                               (unsigned) atoi(argv[3]), 1, 0)
+            : webp_slow((unsigned) atoi(argv[2]), (unsigned) atoi(argv[3]));
         f = fopen(argv[4], "wb");
         if (f == NULL || fwrite(b.p, 1, b.n, f) != b.n || fclose(f) != 0) {
             die("%s: write failed", argv[4]);
@@ -2261,7 +2328,7 @@ main(int argc, char **argv)
 
     if (argc != 2) {
         fprintf(stderr, "usage: gen-hostile DIR | "
-                        "gen-hostile --scan-bomb W H FILE\n");
+                        "gen-hostile --scan-bomb|--webp-slow W H FILE\n");
         return 2;
     }
 
