@@ -29,22 +29,24 @@
  * the cancel flag is between two WebPIUpdate() calls, each of which
  * decodes what the bytes given so far allow.  A lossless file of 16 KB can
  * hold 50 Mpx of work (0.3 s), so the step is measured in time, not
- * bytes: it starts at 1 KB, doubles while a call takes less than 2 ms,
- * halves when one takes more than 5 ms.  Steps stay large enough to
- * amortise what a suspended lossless decoder decodes again (up to 8 rows,
- * back to its last sync point).
+ * bytes: each step is the last one scaled to take 2 ms of the thread's
+ * CPU (at most twice, at least a quarter of it, within 64 B .. 1 MB).
+ * Steps stay large enough to amortise what a suspended lossless decoder
+ * decodes again (up to 8 rows, back to its last sync point).  libwebp
+ * parses a lossless header only once it has an eighth of the data: the
+ * first decoding step can hold that much work.
  */
 #define NGX_TUNNY_IMAGE_WEBP_STEP       1024
-#define NGX_TUNNY_IMAGE_WEBP_STEP_MIN   256
+#define NGX_TUNNY_IMAGE_WEBP_STEP_MIN   64
 #define NGX_TUNNY_IMAGE_WEBP_STEP_MAX   (1 << 20)
-#define NGX_TUNNY_IMAGE_WEBP_FAST_NS    2000000
-#define NGX_TUNNY_IMAGE_WEBP_SLOW_NS    5000000
+#define NGX_TUNNY_IMAGE_WEBP_STEP_NS    2000000
 
 
 static int ngx_tunny_image_webp_features(ngx_tunny_image_run_t *run,
     WebPDecoderConfig *config);
 static int ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
     WebPDecoderConfig *config);
+static size_t ngx_tunny_image_webp_step(size_t step, int64_t ns);
 static int64_t ngx_tunny_image_webp_now(void);
 static void ngx_tunny_image_webp_icc(ngx_tunny_image_run_t *run);
 static int ngx_tunny_image_webp_output(ngx_tunny_image_run_t *run,
@@ -219,16 +221,7 @@ ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
             break;
         }
 
-        if (ns < NGX_TUNNY_IMAGE_WEBP_FAST_NS
-            && step < NGX_TUNNY_IMAGE_WEBP_STEP_MAX)
-        {
-            step *= 2;
-
-        } else if (ns > NGX_TUNNY_IMAGE_WEBP_SLOW_NS
-                   && step > NGX_TUNNY_IMAGE_WEBP_STEP_MIN)
-        {
-            step /= 2;
-        }
+        step = ngx_tunny_image_webp_step(step, ns);
     }
 
     WebPIDelete(idec);
@@ -248,6 +241,36 @@ ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
     }
 
     return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/* the next step after one of step bytes that took ns */
+
+static size_t
+ngx_tunny_image_webp_step(size_t step, int64_t ns)
+{
+    uint64_t  next;
+
+    if (ns <= NGX_TUNNY_IMAGE_WEBP_STEP_NS / 2) {
+        next = (uint64_t) step * 2;
+
+    } else {
+        next = (uint64_t) step * NGX_TUNNY_IMAGE_WEBP_STEP_NS / (uint64_t) ns;
+
+        if (next < step / 4) {
+            next = step / 4;
+        }
+    }
+
+    if (next < NGX_TUNNY_IMAGE_WEBP_STEP_MIN) {
+        next = NGX_TUNNY_IMAGE_WEBP_STEP_MIN;
+    }
+
+    if (next > NGX_TUNNY_IMAGE_WEBP_STEP_MAX) {
+        next = NGX_TUNNY_IMAGE_WEBP_STEP_MAX;
+    }
+
+    return (size_t) next;
 }
 
 
