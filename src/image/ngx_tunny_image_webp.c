@@ -30,13 +30,14 @@
  * decodes what the bytes given so far allow.  A lossless file of 16 KB can
  * hold 50 Mpx of work (0.3 s), so the step is measured in time, not
  * bytes: each step is the last one scaled to take 2 ms of the thread's
- * CPU (at most twice, at least a quarter of it, within 64 B .. 1 MB).
+ * CPU (at most twice, at least a quarter of it, within 64 B .. 1 MB;
+ * a quarter more after a step of next to no work).
  * Steps stay large enough to amortise what a suspended lossless decoder
  * decodes again (up to 8 rows, back to its last sync point).  libwebp
  * parses a lossless header only once it has an eighth of the data: the
  * first decoding step can hold that much work.
  */
-#define NGX_TUNNY_IMAGE_WEBP_STEP       1024
+#define NGX_TUNNY_IMAGE_WEBP_STEP       256
 #define NGX_TUNNY_IMAGE_WEBP_STEP_MIN   64
 #define NGX_TUNNY_IMAGE_WEBP_STEP_MAX   (1 << 20)
 #define NGX_TUNNY_IMAGE_WEBP_STEP_NS    2000000
@@ -251,7 +252,14 @@ ngx_tunny_image_webp_step(size_t step, int64_t ns)
 {
     uint64_t  next;
 
-    if (ns <= NGX_TUNNY_IMAGE_WEBP_STEP_NS / 2) {
+    if (ns < NGX_TUNNY_IMAGE_WEBP_STEP_NS / 16) {
+        /*
+         * next to nothing decoded: maybe a header still incomplete, which
+         * is then decoded with all the data there is: grow by a quarter
+         */
+        next = (uint64_t) step + step / 4;
+
+    } else if (ns <= NGX_TUNNY_IMAGE_WEBP_STEP_NS / 2) {
         next = (uint64_t) step * 2;
 
     } else {
