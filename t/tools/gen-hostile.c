@@ -1126,6 +1126,83 @@ jpeg_scan_script(unsigned w, unsigned h, int sa, unsigned band)
 
 
 /*
+ * A legal progressive colour (4:2:0) JPEG of 66 scans that stays within
+ * the pass budget: DC of all, AC of Y and Cr in one scan each, and AC of
+ * Cb (a sixth of the blocks) one coefficient per scan.
+ */
+
+static buf_t
+jpeg_chroma_scans(unsigned w, unsigned h)
+{
+    buf_t                         b;
+    unsigned                      i, n;
+    JSAMPROW                      row;
+    unsigned char                *out, *pix;
+    unsigned long                 len;
+    jpeg_scan_info                si[66];
+    struct jpeg_error_mgr         jerr;
+    struct jpeg_compress_struct   c;
+
+    memset(si, 0, sizeof(si));
+
+    si[0].comps_in_scan = 3;
+    si[0].component_index[1] = 1;
+    si[0].component_index[2] = 2;
+
+    si[1].comps_in_scan = 1;
+    si[1].Ss = 1;
+    si[1].Se = 63;
+
+    si[2] = si[1];
+    si[2].component_index[0] = 2;
+
+    for (n = 3; n < 66; n++) {
+        si[n].comps_in_scan = 1;
+        si[n].component_index[0] = 1;
+        si[n].Ss = (int) n - 2;
+        si[n].Se = (int) n - 2;
+    }
+
+    pix = photo(w, h, 3);
+
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+
+    out = NULL;
+    len = 0;
+    jpeg_mem_dest(&c, &out, &len);
+
+    c.image_width = w;
+    c.image_height = h;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 90, TRUE);
+    c.scan_info = si;
+    c.num_scans = 66;
+    c.optimize_coding = TRUE;
+
+    jpeg_start_compress(&c, TRUE);
+
+    for (i = 0; i < h; i++) {
+        row = pix + (size_t) i * w * 3;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+
+    free(pix);
+
+    b.p = out;
+    b.n = len;
+
+    return b;
+}
+
+
+/*
  * A lossless WebP with much work in few bytes: every row a copy of the
  * one above (backward references), the first a 61-pixel ramp; at
  * 16383x3051 about 16 KB that take libwebp some 0.3 s to decode.
@@ -1206,6 +1283,11 @@ gen_bombs(void)
     c = jpeg_scan_script(512, 512, 0, 1);
     emitb("scan-passes-64.jpg", "reject", "progressive grey, 64 scans, "
           "each a pass over the whole image", c);
+    free(c.p);
+
+    c = jpeg_chroma_scans(256, 256);
+    emitb("scan-count-66.jpg", "reject", "progressive colour, 66 scans "
+          "within the pass budget (Cb AC one coefficient a scan)", c);
     free(c.p);
 
     c = jpeg_scan_script(512, 512, 0, 3);

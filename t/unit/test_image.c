@@ -1421,8 +1421,8 @@ test_bench(ngx_tunny_image_state_t *st)
 /*
  * Progressive JPEGs are bounded by their work, not only their pixels: the
  * legal 704-scan successive-approximation bomb and a 64-scan file (64
- * passes over the image) of gen-hostile are ELIMIT with the reason, fast;
- * 22 passes are an image.
+ * passes over the image) of gen-hostile are ELIMIT with the reason, fast,
+ * and so are 66 scans within the pass budget; 22 passes are an image.
  */
 
 static void
@@ -1446,6 +1446,8 @@ test_scan_budget(ngx_tunny_image_state_t *st)
           "JPEG scans need more than 24 passes over the image" },
         { "hostile/scan-passes-64.jpg", NGX_TUNNY_IMAGE_ELIMIT,
           "JPEG scans need more than 24 passes over the image" },
+        { "hostile/scan-count-66.jpg", NGX_TUNNY_IMAGE_ELIMIT,
+          "JPEG has more than 64 scans" },
         { "hostile/scan-passes-22.jpg", NGX_TUNNY_IMAGE_OK, "" },
     };
 
