@@ -26,7 +26,21 @@
 
 
 #define NGX_TUNNY_IMAGE_LINES       16      /* rows between cancel checks */
-#define NGX_TUNNY_IMAGE_MAX_SCANS   1000    /* progressive JPEG scans */
+
+/*
+ * The work of a multi-scan JPEG grows with its scans, not its pixels: each
+ * scan is one pass of the entropy decoder over the blocks of its
+ * components.  libjpeg's jpeg_simple_progression() emits 10 scans for
+ * colour (6 for grey), jpegtran -progressive 10, mozjpeg's scan
+ * optimisation at most about 12; 64 leaves a margin of 5 and is still 11
+ * times less than the 700 scans of a legal successive-approximation bomb.
+ * The passes bound the rest: a scan over all blocks of the frame counts 1,
+ * a scan of one component its share; the simple progression costs 5.3
+ * (4:2:0) to 6 (grey) passes, 24 leaves a margin of 4.  Both are
+ * checked as each SOS is read, before its data is decoded.
+ */
+#define NGX_TUNNY_IMAGE_MAX_SCANS   64
+#define NGX_TUNNY_IMAGE_MAX_PASSES  24
 
 
 typedef struct {
@@ -34,6 +48,9 @@ typedef struct {
     jmp_buf                         jmp;
     ngx_tunny_image_run_t          *run;
     int                             rc;            /* NGX_TUNNY_IMAGE_E* */
+    int                             eof;           /* JWRN_JPEG_EOF seen */
+    int                             scan;          /* last counted scan */
+    uint64_t                        blocks;        /* decoded so far */
     char                            msg[JMSG_LENGTH_MAX];
 } ngx_tunny_image_jerr_t;
 
@@ -68,6 +85,8 @@ static void ngx_tunny_image_jpeg_init(ngx_tunny_image_jpeg_t *j,
 static int ngx_tunny_image_jpeg_call(ngx_tunny_image_jpeg_t *j,
     ngx_tunny_image_jpeg_pt work);
 static int ngx_tunny_image_jpeg_failed(ngx_tunny_image_jpeg_t *j);
+static int ngx_tunny_image_jpeg_scans(j_decompress_ptr dinfo);
+static int ngx_tunny_image_jpeg_complete(ngx_tunny_image_jpeg_t *j);
 static int ngx_tunny_image_jpeg_decompress(ngx_tunny_image_jpeg_t *j);
 static int ngx_tunny_image_jpeg_header(ngx_tunny_image_jpeg_t *j,
     unsigned *cmyk);
@@ -157,18 +176,81 @@ ngx_tunny_image_jpeg_emit_message(j_common_ptr cinfo, int level)
 
     /*
      * As libgd, corrupt-data warnings (extraneous bytes, bad Huffman codes)
-     * are tolerated; but running out of data, or a marker in the middle of
-     * the entropy-coded data, means a truncated file: libjpeg would pad it
-     * with grey and, worse, can pass rows of its own uninitialised buffers
-     * through (stale heap memory, maybe from another request's image).
+     * are tolerated; but a marker or the end of the input where the
+     * entropy decoder needs more bits (JWRN_HIT_MARKER) means missing
+     * data: libjpeg would pad it with grey and, worse, can pass rows of its
+     * own uninitialised buffers through (stale heap memory, maybe from
+     * another request's image).
+     *
+     * The end of the input alone (JWRN_JPEG_EOF: libjpeg inserts an EOI)
+     * is also what a file missing only its final EOI gives, because the
+     * Huffman decoder reads ahead of the bits it needs: it is decided once
+     * the image is read, in ngx_tunny_image_jpeg_complete().  The
+     * arithmetic decoder says nothing when it runs out of data, so there
+     * the end of the input stays fatal.
      */
+
+    if (jerr->pub.msg_code == JWRN_JPEG_EOF
+        && cinfo->is_decompressor
+        && !((j_decompress_ptr) cinfo)->arith_code)
+    {
+        if (!jerr->eof) {
+            jerr->eof = 1;
+            (*cinfo->err->format_message)(cinfo, jerr->msg);
+        }
+
+        return;
+    }
 
     if (jerr->pub.msg_code == JWRN_JPEG_EOF
         || jerr->pub.msg_code == JWRN_HIT_MARKER)
     {
-        (*cinfo->err->format_message)(cinfo, jerr->msg);
+        /* after the end of the input, that stays the reason */
+
+        if (!jerr->eof) {
+            (*cinfo->err->format_message)(cinfo, jerr->msg);
+        }
+
         longjmp(jerr->jmp, 1);
     }
+}
+
+
+/*
+ * After the last scanline, when the input ended without an EOI: 0 when no
+ * image data was missing, -1 otherwise (the reason in j->jerr).  A single
+ * scan decoded to its last row without JWRN_HIT_MARKER had every bit it
+ * needed.  A progressive image is complete when every coefficient of
+ * every component reached full precision (Al 0): a file cut between scans
+ * lacks the later ones, and a cut inside a scan hits a marker.  A
+ * sequential image in several scans cannot be checked that way: fatal.
+ */
+
+static int
+ngx_tunny_image_jpeg_complete(ngx_tunny_image_jpeg_t *j)
+{
+    int               c, k;
+    j_decompress_ptr  dinfo;
+
+    dinfo = &j->dinfo;
+
+    if (!j->jerr.eof) {
+        return 0;
+    }
+
+    if (!dinfo->progressive_mode) {
+        return jpeg_has_multiple_scans(dinfo) ? -1 : 0;
+    }
+
+    for (c = 0; c < dinfo->num_components; c++) {
+        for (k = 0; k < DCTSIZE2; k++) {
+            if (dinfo->coef_bits[c][k] != 0) {
+                return -1;
+            }
+        }
+    }
+
+    return 0;
 }
 
 
@@ -185,12 +267,65 @@ ngx_tunny_image_jpeg_progress(j_common_ptr cinfo)
     }
 
     if (cinfo->is_decompressor
-        && ((j_decompress_ptr) cinfo)->input_scan_number
-           > NGX_TUNNY_IMAGE_MAX_SCANS)
+        && ngx_tunny_image_jpeg_scans((j_decompress_ptr) cinfo) != 0)
     {
-        snprintf(jerr->msg, sizeof(jerr->msg), "too many scans");
+        jerr->rc = NGX_TUNNY_IMAGE_ELIMIT;
         longjmp(jerr->jmp, 1);
     }
+}
+
+
+/*
+ * The scan limits, at the first call of the progress monitor after each
+ * SOS (libjpeg calls it before every iMCU row it reads): 0, or -1 with the
+ * reason in res->error.
+ */
+
+static int
+ngx_tunny_image_jpeg_scans(j_decompress_ptr dinfo)
+{
+    int                      i;
+    uint64_t                 frame;
+    jpeg_component_info     *comp;
+    ngx_tunny_image_jerr_t  *jerr;
+
+    jerr = (ngx_tunny_image_jerr_t *) dinfo->err;
+
+    if (dinfo->input_scan_number == jerr->scan) {
+        return 0;
+    }
+
+    jerr->scan = dinfo->input_scan_number;
+
+    if (jerr->scan > NGX_TUNNY_IMAGE_MAX_SCANS) {
+        (void) ngx_tunny_image_error(jerr->run->res, NGX_TUNNY_IMAGE_ELIMIT,
+                                     "JPEG has more than %d scans",
+                                     NGX_TUNNY_IMAGE_MAX_SCANS);
+        return -1;
+    }
+
+    frame = 0;
+
+    for (i = 0; i < dinfo->num_components; i++) {
+        comp = &dinfo->comp_info[i];
+        frame += (uint64_t) comp->width_in_blocks * comp->height_in_blocks;
+    }
+
+    for (i = 0; i < dinfo->comps_in_scan; i++) {
+        comp = dinfo->cur_comp_info[i];
+        jerr->blocks += (uint64_t) comp->width_in_blocks
+                        * comp->height_in_blocks;
+    }
+
+    if (jerr->blocks > frame * NGX_TUNNY_IMAGE_MAX_PASSES) {
+        (void) ngx_tunny_image_error(jerr->run->res, NGX_TUNNY_IMAGE_ELIMIT,
+                                     "JPEG scans need more than %d passes "
+                                     "over the image",
+                                     NGX_TUNNY_IMAGE_MAX_PASSES);
+        return -1;
+    }
+
+    return 0;
 }
 
 
@@ -212,6 +347,9 @@ ngx_tunny_image_jpeg_init(ngx_tunny_image_jpeg_t *j,
     jerr->pub.emit_message = ngx_tunny_image_jpeg_emit_message;
     jerr->run = run;
     jerr->rc = NGX_TUNNY_IMAGE_EINPUT;
+    jerr->eof = 0;
+    jerr->scan = 0;
+    jerr->blocks = 0;
     jerr->msg[0] = '\0';
 
     memset(&j->progress, 0, sizeof(struct jpeg_progress_mgr));
@@ -316,7 +454,11 @@ ngx_tunny_image_jpeg_decompress(ngx_tunny_image_jpeg_t *j)
 
     /* no jpeg_finish_decompress(): trailing garbage is no concern */
 
-    return ngx_tunny_image_jpeg_read(j, cmyk);
+    if (ngx_tunny_image_jpeg_read(j, cmyk) != 0) {
+        return -1;
+    }
+
+    return ngx_tunny_image_jpeg_complete(j);
 }
 
 

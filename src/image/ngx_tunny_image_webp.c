@@ -1,7 +1,8 @@
 
 /*
  * ngx_tunny_module: WebP decoding and encoding through libwebp: the
- * decoder's built-in scaling, input fed in steps with a cancel checkpoint
+ * decoder's built-in scaling, input fed to the incremental decoder in
+ * steps sized to a few milliseconds of work with a cancel checkpoint
  * between them, the encoder's progress hook as a cancel checkpoint, ICCP
  * chunks read with the demuxer and written with the muxer.
  *
@@ -13,6 +14,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <webp/decode.h>
 #include <webp/encode.h>
@@ -22,13 +24,31 @@
 #include "ngx_tunny_image_int.h"
 
 
-#define NGX_TUNNY_IMAGE_WEBP_CHUNK  65536   /* bytes fed per WebP step */
+/*
+ * libwebp has no hook inside a decoding call: the only place to look at
+ * the cancel flag is between two WebPIUpdate() calls, each of which
+ * decodes what the bytes given so far allow.  A lossless file of 16 KB can
+ * hold 50 Mpx of work (0.3 s), so the step is measured in time, not
+ * bytes: each step is the last one scaled to take 2 ms of the thread's
+ * CPU (at most twice, at least a quarter of it, within 64 B .. 1 MB;
+ * a quarter more after a step of next to no work).
+ * Steps stay large enough to amortise what a suspended lossless decoder
+ * decodes again (up to 8 rows, back to its last sync point).  libwebp
+ * parses a lossless header only once it has an eighth of the data: the
+ * first decoding step can hold that much work.
+ */
+#define NGX_TUNNY_IMAGE_WEBP_STEP       256
+#define NGX_TUNNY_IMAGE_WEBP_STEP_MIN   64
+#define NGX_TUNNY_IMAGE_WEBP_STEP_MAX   (1 << 20)
+#define NGX_TUNNY_IMAGE_WEBP_STEP_NS    2000000
 
 
 static int ngx_tunny_image_webp_features(ngx_tunny_image_run_t *run,
     WebPDecoderConfig *config);
 static int ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
     WebPDecoderConfig *config);
+static size_t ngx_tunny_image_webp_step(size_t step, int64_t ns);
+static int64_t ngx_tunny_image_webp_now(void);
 static void ngx_tunny_image_webp_icc(ngx_tunny_image_run_t *run);
 static int ngx_tunny_image_webp_output(ngx_tunny_image_run_t *run,
     const WebPMemoryWriter *wr);
@@ -169,7 +189,8 @@ ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
     WebPDecoderConfig *config)
 {
     int             rc;
-    size_t          have;
+    size_t          have, step;
+    int64_t         ns;
     VP8StatusCode   status;
     WebPIDecoder   *idec;
 
@@ -180,6 +201,7 @@ ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
     }
 
     have = 0;
+    step = NGX_TUNNY_IMAGE_WEBP_STEP;
     status = VP8_STATUS_SUSPENDED;
     rc = NGX_TUNNY_IMAGE_OK;
 
@@ -190,14 +212,17 @@ ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
             break;
         }
 
-        have += (run->len - have > NGX_TUNNY_IMAGE_WEBP_CHUNK)
-                ? NGX_TUNNY_IMAGE_WEBP_CHUNK : run->len - have;
+        have += (run->len - have > step) ? step : run->len - have;
 
+        ns = ngx_tunny_image_webp_now();
         status = WebPIUpdate(idec, run->in, have);
+        ns = ngx_tunny_image_webp_now() - ns;
 
         if (status != VP8_STATUS_SUSPENDED) {
             break;
         }
+
+        step = ngx_tunny_image_webp_step(step, ns);
     }
 
     WebPIDelete(idec);
@@ -217,6 +242,58 @@ ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
     }
 
     return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/* the next step after one of step bytes that took ns */
+
+static size_t
+ngx_tunny_image_webp_step(size_t step, int64_t ns)
+{
+    uint64_t  next;
+
+    if (ns < NGX_TUNNY_IMAGE_WEBP_STEP_NS / 16) {
+        /*
+         * next to nothing decoded: maybe a header still incomplete, which
+         * is then decoded with all the data there is: grow by a quarter
+         */
+        next = (uint64_t) step + step / 4;
+
+    } else if (ns <= NGX_TUNNY_IMAGE_WEBP_STEP_NS / 2) {
+        next = (uint64_t) step * 2;
+
+    } else {
+        next = (uint64_t) step * NGX_TUNNY_IMAGE_WEBP_STEP_NS / (uint64_t) ns;
+
+        if (next < step / 4) {
+            next = step / 4;
+        }
+    }
+
+    if (next < NGX_TUNNY_IMAGE_WEBP_STEP_MIN) {
+        next = NGX_TUNNY_IMAGE_WEBP_STEP_MIN;
+    }
+
+    if (next > NGX_TUNNY_IMAGE_WEBP_STEP_MAX) {
+        next = NGX_TUNNY_IMAGE_WEBP_STEP_MAX;
+    }
+
+    return (size_t) next;
+}
+
+
+/* the thread's CPU time in nanoseconds: what a step of decoding costs */
+
+static int64_t
+ngx_tunny_image_webp_now(void)
+{
+    struct timespec  ts;
+
+    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) != 0) {
+        return 0;
+    }
+
+    return (int64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
 

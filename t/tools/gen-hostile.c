@@ -1038,11 +1038,262 @@ gen_not_images(void)
 }
 
 
+/*
+ * A legal progressive greyscale JPEG with a custom scan script (what
+ * jpeg_simple_progression() writes into scan_info, but longer):
+ *   sa = 1: every coefficient alone (DC, then AC 1..63 one band each),
+ *           each at Al = 10 first, then refined bit by bit to Al = 0:
+ *           64 bands x 11 = 704 scans, the successive-approximation bomb;
+ *   sa = 0: DC, then bands of "band" AC coefficients at full precision
+ *           (1 + 63 / band scans, each a pass over the whole image).
+ */
+
+static buf_t
+jpeg_scan_script(unsigned w, unsigned h, int sa, unsigned band)
+{
+    buf_t                         b;
+    unsigned                      i, k, n, al;
+    JSAMPROW                      row;
+    unsigned char                *out, *pix;
+    unsigned long                 len;
+    jpeg_scan_info               *si;
+    struct jpeg_error_mgr         jerr;
+    struct jpeg_compress_struct   c;
+
+    pix = photo(w, h, 1);
+    si = xmalloc(64 * 11 * sizeof(jpeg_scan_info));
+    n = 0;
+
+    for (k = 0; k < 64; k += (sa || k == 0) ? 1 : band) {
+        for (al = sa ? 10 : 0; ; al--) {
+            si[n].comps_in_scan = 1;
+            si[n].component_index[0] = 0;
+            si[n].Ss = (int) k;
+            si[n].Se = (k == 0 || sa) ? (int) k
+                       : (int) (k + band - 1 > 63 ? 63 : k + band - 1);
+            si[n].Ah = (al == 10 || !sa) ? 0 : (int) al + 1;
+            si[n].Al = (int) al;
+            n++;
+
+            if (al == 0) {
+                break;
+            }
+        }
+
+        if (k == 0 && !sa) {
+            k = 1 - band;
+        }
+    }
+
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+
+    out = NULL;
+    len = 0;
+    jpeg_mem_dest(&c, &out, &len);
+
+    c.image_width = w;
+    c.image_height = h;
+    c.input_components = 1;
+    c.in_color_space = JCS_GRAYSCALE;
+
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 90, TRUE);
+    c.scan_info = si;
+    c.num_scans = (int) n;
+    c.optimize_coding = TRUE;
+
+    jpeg_start_compress(&c, TRUE);
+
+    for (i = 0; i < h; i++) {
+        row = pix + (size_t) i * w;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+
+    free(si);
+    free(pix);
+
+    b.p = out;
+    b.n = len;
+
+    return b;
+}
+
+
+
+
+/*
+ * A legal progressive colour (4:2:0) JPEG of 66 scans that stays within
+ * the pass budget: DC of all, AC of Y and Cr in one scan each, and AC of
+ * Cb (a sixth of the blocks) one coefficient per scan.
+ */
+
+static buf_t
+jpeg_chroma_scans(unsigned w, unsigned h)
+{
+    buf_t                         b;
+    unsigned                      i, n;
+    JSAMPROW                      row;
+    unsigned char                *out, *pix;
+    unsigned long                 len;
+    jpeg_scan_info                si[66];
+    struct jpeg_error_mgr         jerr;
+    struct jpeg_compress_struct   c;
+
+    memset(si, 0, sizeof(si));
+
+    si[0].comps_in_scan = 3;
+    si[0].component_index[1] = 1;
+    si[0].component_index[2] = 2;
+
+    si[1].comps_in_scan = 1;
+    si[1].Ss = 1;
+    si[1].Se = 63;
+
+    si[2] = si[1];
+    si[2].component_index[0] = 2;
+
+    for (n = 3; n < 66; n++) {
+        si[n].comps_in_scan = 1;
+        si[n].component_index[0] = 1;
+        si[n].Ss = (int) n - 2;
+        si[n].Se = (int) n - 2;
+    }
+
+    pix = photo(w, h, 3);
+
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+
+    out = NULL;
+    len = 0;
+    jpeg_mem_dest(&c, &out, &len);
+
+    c.image_width = w;
+    c.image_height = h;
+    c.input_components = 3;
+    c.in_color_space = JCS_RGB;
+
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 90, TRUE);
+    c.scan_info = si;
+    c.num_scans = 66;
+    c.optimize_coding = TRUE;
+
+    jpeg_start_compress(&c, TRUE);
+
+    for (i = 0; i < h; i++) {
+        row = pix + (size_t) i * w * 3;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+
+    free(pix);
+
+    b.p = out;
+    b.n = len;
+
+    return b;
+}
+
+
+/*
+ * A lossless WebP with much work in few bytes: every row a copy of the
+ * one above (backward references), the first a 61-pixel ramp; at
+ * 16383x3051 about 16 KB that take libwebp some 0.3 s to decode.
+ */
+
+static buf_t
+webp_slow(unsigned w, unsigned h)
+{
+    buf_t              b;
+    unsigned           x, y;
+    unsigned char     *p;
+    WebPConfig         config;
+    WebPPicture        pic;
+    WebPMemoryWriter   wr;
+
+    p = xmalloc((size_t) w * h * 3);
+
+    for (x = 0; x < w * 3; x++) {
+        p[x] = (unsigned char) ((x / 3 % 61) * 4 + (x % 3) * 50
+                                + ((x / 3 / 61) & 1));
+    }
+
+    for (y = 1; y < h; y++) {
+        memcpy(p + (size_t) y * w * 3, p, (size_t) w * 3);
+    }
+
+    if (!WebPConfigInit(&config) || !WebPConfigLosslessPreset(&config, 1)
+        || !WebPPictureInit(&pic))
+    {
+        die("libwebp version mismatch");
+    }
+
+    pic.use_argb = 1;
+    pic.width = (int) w;
+    pic.height = (int) h;
+
+    if (!WebPPictureImportRGB(&pic, p, (int) w * 3)) {
+        die("out of memory");
+    }
+
+    free(p);
+
+    WebPMemoryWriterInit(&wr);
+    pic.writer = WebPMemoryWrite;
+    pic.custom_ptr = &wr;
+
+    if (!WebPEncode(&config, &pic)) {
+        die("WebPEncode: error %d", (int) pic.error_code);
+    }
+
+    WebPPictureFree(&pic);
+
+    b.p = wr.mem;
+    b.n = wr.size;
+
+    return b;
+}
+
+
 static void
 gen_bombs(void)
 {
     buf_t   c;
     size_t  off;
+
+    /* the work of progressive scans: count and passes over the image */
+
+    c = jpeg_scan_script(1024, 1024, 1, 0);
+    emitb("scan-bomb-sa.jpg", "reject", "progressive grey 1024x1024, 704 "
+          "legal scans (every coefficient alone, Al 10 to 0)", c);
+    free(c.p);
+
+    c = jpeg_scan_script(128, 128, 1, 0);
+    emitb("scan-bomb-sa-small.jpg", "reject", "progressive grey 128x128, 704 "
+          "legal scans (every coefficient alone, Al 10 to 0)", c);
+    free(c.p);
+
+    c = jpeg_scan_script(512, 512, 0, 1);
+    emitb("scan-passes-64.jpg", "reject", "progressive grey, 64 scans, "
+          "each a pass over the whole image", c);
+    free(c.p);
+
+    c = jpeg_chroma_scans(256, 256);
+    emitb("scan-count-66.jpg", "reject", "progressive colour, 66 scans "
+          "within the pass budget (Cb AC one coefficient a scan)", c);
+    free(c.p);
+
+    c = jpeg_scan_script(512, 512, 0, 3);
+    emitb("scan-passes-22.jpg", "ok", "progressive grey, 22 scans, "
+          "each a pass over the whole image", c);
+    free(c.p);
 
     c = jpeg_dims(base_jpg, 65500, 65500);
     emitb("bomb-65500x65500.jpg", "reject", "SOF claims 65500x65500", c);
@@ -2134,8 +2385,32 @@ main(int argc, char **argv)
     unsigned  i;
     jopt_t    o;
 
+    if (argc == 5 && (strcmp(argv[1], "--scan-bomb") == 0
+                      || strcmp(argv[1], "--webp-slow") == 0))
+    {
+        /*
+         * one big file, for measurements and timing tests:
+         * --scan-bomb W H FILE, --webp-slow W H FILE
+         */
+        buf_t  b;
+        FILE  *f;
+
+        b = (argv[1][2] == 's')
+            ? jpeg_scan_script((unsigned) atoi(argv[2]),
+                               (unsigned) atoi(argv[3]), 1, 0)
+            : webp_slow((unsigned) atoi(argv[2]), (unsigned) atoi(argv[3]));
+        f = fopen(argv[4], "wb");
+        if (f == NULL || fwrite(b.p, 1, b.n, f) != b.n || fclose(f) != 0) {
+            die("%s: write failed", argv[4]);
+        }
+
+        free(b.p);
+        return 0;
+    }
+
     if (argc != 2) {
-        fprintf(stderr, "usage: gen-hostile DIR\n");
+        fprintf(stderr, "usage: gen-hostile DIR | "
+                        "gen-hostile --scan-bomb|--webp-slow W H FILE\n");
         return 2;
     }
 

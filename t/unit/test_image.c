@@ -1417,6 +1417,148 @@ test_bench(ngx_tunny_image_state_t *st)
 }
 
 
+
+/*
+ * Progressive JPEGs are bounded by their work, not only their pixels: the
+ * legal 704-scan successive-approximation bomb and a 64-scan file (64
+ * passes over the image) of gen-hostile are ELIMIT with the reason, fast,
+ * and so are 66 scans within the pass budget; 22 passes are an image.
+ */
+
+static void
+test_scan_budget(ngx_tunny_image_state_t *st)
+{
+    int                        rc;
+    double                     ms;
+    blob_t                     b;
+    unsigned                   i;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    static const struct {
+        const char  *name;
+        int          rc;
+        const char  *error;
+    }  t[] = {
+        { "hostile/scan-bomb-sa.jpg", NGX_TUNNY_IMAGE_ELIMIT,
+          "JPEG scans need more than 24 passes over the image" },
+        { "hostile/scan-bomb-sa-small.jpg", NGX_TUNNY_IMAGE_ELIMIT,
+          "JPEG scans need more than 24 passes over the image" },
+        { "hostile/scan-passes-64.jpg", NGX_TUNNY_IMAGE_ELIMIT,
+          "JPEG scans need more than 24 passes over the image" },
+        { "hostile/scan-count-66.jpg", NGX_TUNNY_IMAGE_ELIMIT,
+          "JPEG has more than 64 scans" },
+        { "hostile/scan-passes-22.jpg", NGX_TUNNY_IMAGE_OK, "" },
+    };
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        b = load(t[i].name);
+
+        ms = now_ms();
+        rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+        ms = now_ms() - ms;
+
+        ok(rc == t[i].rc && strcmp(res.error, t[i].error) == 0
+           && (rc != NGX_TUNNY_IMAGE_OK || res.width == 100),
+           "%s: rc %d \"%s\" in %.1f ms", t[i].name, rc, res.error, ms);
+
+        free(res.data);
+        free(b.data);
+    }
+}
+
+
+/*
+ * A JPEG missing only its final EOI has all its image data: the same
+ * output as the whole file.  Missing data stays EINPUT with the reason:
+ * cut in the middle of the scan, or (progressive) before any later scan.
+ */
+
+static void
+test_missing_eoi(ngx_tunny_image_state_t *st)
+{
+    int                        rc, bad, cuts;
+    size_t                     k, end;
+    blob_t                     b;
+    unsigned                   i;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   full, res;
+
+    static const char  *names[] = { "quad-land.jpg", "progressive.jpg",
+                                    "gray.jpg" };
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        b = load(names[i]);
+
+        rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &full);
+        ok(rc == NGX_TUNNY_IMAGE_OK && b.len > 2 && b.data[b.len - 2] == 0xff
+           && b.data[b.len - 1] == 0xd9, "%s: whole file, ends with EOI",
+           names[i]);
+
+        rc = ngx_tunny_image_process(st, b.data, b.len - 2, NULL, &p, &res);
+        ok(rc == NGX_TUNNY_IMAGE_OK && res.len == full.len
+           && memcmp(res.data, full.data, full.len) == 0,
+           "%s without EOI: rc %d \"%s\", the same output", names[i], rc,
+           res.error);
+        free(res.data);
+
+        /* halfway between the first SOS and the marker after its data */
+
+        for (k = 2; k + 1 < b.len; k++) {
+            if (b.data[k] == 0xff && b.data[k + 1] == 0xda) {
+                break;
+            }
+        }
+
+        for (end = k + 2; end + 1 < b.len; end++) {
+            if (b.data[end] == 0xff && b.data[end + 1] != 0
+                && (b.data[end + 1] & 0xf8) != 0xd0)
+            {
+                break;
+            }
+        }
+
+        rc = ngx_tunny_image_process(st, b.data, (k + end) / 2, NULL, &p,
+                                     &res);
+        ok(rc == NGX_TUNNY_IMAGE_EINPUT
+           && strcmp(res.error, "truncated or corrupt JPEG: "
+                                "Premature end of JPEG file") == 0,
+           "%s cut in its data: rc %d \"%s\"", names[i], rc, res.error);
+        free(res.data);
+
+        /* just before each SOS but the first one: whole scans missing */
+
+        bad = 0;
+        cuts = 0;
+
+        for (k = 2; k + 1 < b.len; k++) {
+            if (b.data[k] != 0xff || b.data[k + 1] != 0xda) {
+                continue;
+            }
+
+            if (cuts++ == 0) {
+                continue;
+            }
+
+            rc = ngx_tunny_image_process(st, b.data, k, NULL, &p, &res);
+            bad += (rc != NGX_TUNNY_IMAGE_EINPUT || res.error[0] == '\0');
+            free(res.data);
+        }
+
+        if (cuts > 1) {
+            ok(bad == 0, "%s cut before each of its %d later scans: EINPUT",
+               names[i], cuts - 1);
+        }
+
+        free(full.data);
+        free(b.data);
+    }
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1455,6 +1597,8 @@ main(int argc, char **argv)
     test_cancel(st);
     test_state();
     test_bench(st);
+    test_scan_budget(st);
+    test_missing_eoi(st);
 
     ngx_tunny_image_state_destroy(st);
 
