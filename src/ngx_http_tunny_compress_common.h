@@ -9,8 +9,9 @@
  *                                        free, retry, resume, cleanup
  *   ngx_http_tunny_compress_negotiate.c  Accept-Encoding, Vary
  *
- * tunny_compress is a body filter that compresses responses (brotli, zstd, gzip) on the pool, at the levels one cannot
- * afford in the event loop.  It uses only the public task API
+ * tunny_compress is a body filter that compresses responses (brotli,
+ * zstd, gzip) on the pool, at the levels one cannot afford in the event
+ * loop.  It uses only the public task API
  * (ngx_http_tunny.h) and the nginx-free codecs of src/compress.
  *
  * The body is cut into chunks (tunny_compress_chunk); each chunk is one
@@ -135,6 +136,8 @@ typedef struct {
 /* ngx_http_tunny_compress_filter.c */
 ngx_int_t ngx_http_tunny_compress_filter_init(ngx_conf_t *cf);
 ngx_int_t ngx_http_tunny_compress_push(ngx_http_request_t *r,
+    ngx_http_tunny_compress_ctx_t *ctx);
+u_char *ngx_http_tunny_compress_buffer(ngx_http_request_t *r,
     ngx_http_tunny_compress_ctx_t *ctx);
 ngx_int_t ngx_http_tunny_compress_start(ngx_http_request_t *r,
     ngx_http_tunny_compress_ctx_t *ctx);

@@ -302,13 +302,10 @@ ngx_http_tunny_compress_fill(ngx_http_request_t *r,
         }
 
         if (ctx->chunk == NULL) {
-            ctx->chunk = ctx->spare ? ctx->spare
-                                    : ngx_alloc(conf->chunk, r->connection->log);
+            ctx->chunk = ngx_http_tunny_compress_buffer(r, ctx);
             if (ctx->chunk == NULL) {
                 return NGX_ERROR;
             }
-
-            ctx->spare = NULL;
         }
 
         if (ngx_buf_in_memory(b)) {
@@ -350,6 +347,28 @@ ngx_http_tunny_compress_fill(ngx_http_request_t *r,
     }
 
     return NGX_OK;
+}
+
+
+/* a chunk buffer (tunny_compress_chunk bytes): the spare one, or a new one */
+
+u_char *
+ngx_http_tunny_compress_buffer(ngx_http_request_t *r,
+    ngx_http_tunny_compress_ctx_t *ctx)
+{
+    u_char                          *p;
+    ngx_http_tunny_compress_conf_t  *conf;
+
+    if (ctx->spare) {
+        p = ctx->spare;
+        ctx->spare = NULL;
+        return p;
+    }
+
+    conf = ngx_http_get_module_loc_conf(r,
+                                        ngx_http_tunny_compress_filter_module);
+
+    return ngx_alloc(conf->chunk, r->connection->log);
 }
 
 
@@ -473,7 +492,8 @@ ngx_http_tunny_compress_start(ngx_http_request_t *r,
         return ngx_http_tunny_compress_fallback(r, ctx, NULL);
     }
 
-    if (ctx->params.size_hint == 0 && ctx->chunk_end == NGX_TUNNY_COMPRESS_FINISH)
+    if (ctx->params.size_hint == 0
+        && ctx->chunk_end == NGX_TUNNY_COMPRESS_FINISH)
     {
         /* the whole body is in the first chunk: its size is known now */
         ctx->params.size_hint = ctx->chunk_len;
@@ -509,7 +529,8 @@ ngx_http_tunny_compress_start(ngx_http_request_t *r,
 
     ngx_log_debug4(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
                    "tunny compress start %s level:%d window:%ud "
-                   "reserved:%uz", ngx_tunny_compress_name(ctx->params.encoding),
+                   "reserved:%uz",
+                   ngx_tunny_compress_name(ctx->params.encoding),
                    ctx->params.level,
                    ngx_tunny_compress_window(&ctx->params), size);
 

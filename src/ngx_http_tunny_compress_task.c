@@ -32,10 +32,6 @@ ngx_http_tunny_compress_post(ngx_http_request_t *r,
     ngx_http_tunny_task_t           *task;
     ngx_http_core_loc_conf_t        *clcf;
     ngx_http_tunny_compress_task_t  *t;
-    ngx_http_tunny_compress_conf_t  *conf;
-
-    conf = ngx_http_get_module_loc_conf(r,
-                                        ngx_http_tunny_compress_filter_module);
 
     if (ctx->phase == NGX_HTTP_TUNNY_COMPRESS_HOLD) {
         rc = ngx_http_tunny_compress_start(r, ctx);
@@ -50,12 +46,11 @@ ngx_http_tunny_compress_post(ngx_http_request_t *r,
     in = ctx->chunk;
 
     if (ctx->phase == NGX_HTTP_TUNNY_COMPRESS_HOLD) {
-        in = ctx->spare ? ctx->spare : ngx_alloc(conf->chunk, r->connection->log);
+        in = ngx_http_tunny_compress_buffer(r, ctx);
         if (in == NULL) {
             return ngx_http_tunny_compress_fallback(r, ctx, "no memory");
         }
 
-        ctx->spare = NULL;
         ngx_memcpy(in, ctx->chunk, ctx->chunk_len);
     }
 
