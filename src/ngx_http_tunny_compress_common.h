@@ -6,7 +6,7 @@
  *   ngx_http_tunny_compress_filter.c     header and body filters, chunks,
  *                                        output buffers, start, fallback
  *   ngx_http_tunny_compress_task.c       the task: post, thread side, done,
- *                                        free, retry, resume, cleanup
+ *                                        free, resume, cleanup
  *   ngx_http_tunny_compress_negotiate.c  Accept-Encoding, Vary
  *
  * tunny_compress is a body filter that compresses responses (brotli,
@@ -25,10 +25,11 @@
  * done, the response goes out compressed; refused by admission or the
  * memory budget, failed or timed out, it goes out uncompressed with the
  * original header (the first chunk was kept for that).  Once compression
- * started: a refused post is retried (10 ms, doubling to 250 ms) while the
- * response stalls for less than send_timeout, a failed or timed-out task
- * ends the request with the connection closed (the header is gone, the
- * stream cannot be completed).
+ * started, the next chunks are posted as the continuation of an admitted
+ * request (task->continues): no admission limit refuses them, only a pool
+ * that is not running.  Such a refusal, a failed or a timed-out task end
+ * the request with the connection closed (the header is gone, the stream
+ * cannot be completed).
  *
  * Ownership (event loop unless said): the context (r->pool) owns the
  * encoder state, the reservation, the chunk buffers and the last task's
@@ -62,9 +63,6 @@
 #define NGX_HTTP_TUNNY_COMPRESS_STREAM    2  /* compressing, header sent */
 #define NGX_HTTP_TUNNY_COMPRESS_DONE      3  /* the last buffer is out */
 #define NGX_HTTP_TUNNY_COMPRESS_PASS      4  /* uncompressed */
-
-#define NGX_HTTP_TUNNY_COMPRESS_RETRY_MIN  10
-#define NGX_HTTP_TUNNY_COMPRESS_RETRY_MAX  250
 
 
 typedef struct {
@@ -106,10 +104,6 @@ typedef struct {
     ngx_chain_t                *free;
     ngx_int_t                   bufs;
 
-    ngx_event_t                 retry;
-    ngx_msec_t                  retry_delay;
-    ngx_msec_t                  stalled;   /* first refusal, or 0 */
-
     off_t                       bytes_in;
     off_t                       bytes_out;
 
@@ -149,7 +143,6 @@ ngx_int_t ngx_http_tunny_compress_send_header(ngx_http_request_t *r,
 /* ngx_http_tunny_compress_task.c */
 ngx_int_t ngx_http_tunny_compress_post(ngx_http_request_t *r,
     ngx_http_tunny_compress_ctx_t *ctx);
-void ngx_http_tunny_compress_retry(ngx_event_t *ev);
 void ngx_http_tunny_compress_resume(ngx_http_request_t *r,
     ngx_http_tunny_compress_ctx_t *ctx);
 void ngx_http_tunny_compress_cleanup(void *data);

@@ -129,10 +129,6 @@ ngx_http_tunny_compress_header_filter(ngx_http_request_t *r)
         ctx->params.size_hint = (uint64_t) r->headers_out.content_length_n;
     }
 
-    ctx->retry.handler = ngx_http_tunny_compress_retry;
-    ctx->retry.data = ctx;
-    ctx->retry.log = r->connection->log;
-
     ngx_http_set_ctx(r, ctx, ngx_http_tunny_compress_filter_module);
 
     r->main_filter_need_in_memory = 1;
@@ -251,7 +247,7 @@ ngx_http_tunny_compress_push(ngx_http_request_t *r,
 
         /* posting waits while the output waits in all the buffers */
 
-        if (!ctx->sealed || ctx->posted || ctx->retry.timer_set
+        if (!ctx->sealed || ctx->posted
             || (ctx->bufs >= conf->bufs.num && ctx->free == NULL))
         {
             return (ctx->posted || ctx->in || ctx->busy || ctx->sealed)
@@ -267,10 +263,6 @@ ngx_http_tunny_compress_push(ngx_http_request_t *r,
         if (rc == NGX_DECLINED) {
             /* the response went out uncompressed */
             return NGX_OK;
-        }
-
-        if (rc == NGX_AGAIN) {
-            return NGX_AGAIN;
         }
 
         /* posted: fill the next chunk meanwhile */

@@ -1,8 +1,8 @@
 /*
  * ngx_tunny_module: tunny_compress, the tasks: a sealed chunk posted to
  * the pool, compressed there (run, in a pool thread), handed back (done),
- * freed; the retry of a refused chunk, the resumption of the request, and
- * what the context still holds when the stream ends or the request goes.
+ * freed; the resumption of the request, and what the context still holds
+ * when the stream ends or the request goes.
  */
 
 #include "ngx_http_tunny_compress_common.h"
@@ -17,9 +17,11 @@ static void ngx_http_tunny_compress_task_free(void *data);
 
 
 /*
- * The sealed chunk to the pool.  NGX_OK (posted), NGX_AGAIN (refused in
- * the middle of the stream: retried), NGX_DECLINED (the first chunk was
- * refused: the response went out uncompressed), NGX_ERROR.
+ * The sealed chunk to the pool: the first one through the location's
+ * admission, the next ones as its continuation (task->continues), which
+ * only a pool that is not running refuses.  NGX_OK (posted), NGX_DECLINED
+ * (the first chunk was refused: the response went out uncompressed),
+ * NGX_ERROR (also a refused next chunk: the stream cannot be completed).
  */
 
 ngx_int_t
@@ -28,9 +30,7 @@ ngx_http_tunny_compress_post(ngx_http_request_t *r,
 {
     u_char                          *in;
     ngx_int_t                        rc;
-    ngx_msec_t                       waited;
     ngx_http_tunny_task_t           *task;
-    ngx_http_core_loc_conf_t        *clcf;
     ngx_http_tunny_compress_task_t  *t;
 
     if (ctx->phase == NGX_HTTP_TUNNY_COMPRESS_HOLD) {
@@ -69,6 +69,7 @@ ngx_http_tunny_compress_post(ngx_http_request_t *r,
     task->run = ngx_http_tunny_compress_run;
     task->done = ngx_http_tunny_compress_done;
     task->free = ngx_http_tunny_compress_task_free;
+    task->continues = (ctx->phase != NGX_HTTP_TUNNY_COMPRESS_HOLD);
 
     t = task->data;
     t->ctx = ctx;
@@ -92,8 +93,6 @@ ngx_http_tunny_compress_post(ngx_http_request_t *r,
         ctx->enc = NULL;
         ctx->reserved = 0;
         ctx->posted = 1;
-        ctx->stalled = 0;
-        ctx->retry_delay = 0;
 
         if (ctx->phase == NGX_HTTP_TUNNY_COMPRESS_HOLD) {
             ctx->phase = NGX_HTTP_TUNNY_COMPRESS_FIRST;
@@ -125,31 +124,16 @@ ngx_http_tunny_compress_post(ngx_http_request_t *r,
                                                 "the pool refused the task");
     }
 
-    /* in the middle of the stream: try again a little later */
+    /*
+     * in the middle of the stream: the pool is not running (the worker
+     * exits), it will not take the next chunk later either
+     */
 
-    clcf = ngx_http_get_module_loc_conf(r, ngx_http_core_module);
+    ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                  "tunny_compress: the pool is not running, the stream "
+                  "cannot be completed, closing the connection");
 
-    if (ctx->stalled == 0) {
-        ctx->stalled = ngx_current_msec;
-    }
-
-    waited = ngx_current_msec - ctx->stalled;
-
-    if (waited >= clcf->send_timeout) {
-        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                      "tunny_compress: the pool refused the stream's next "
-                      "chunk for %M ms, closing the connection", waited);
-        return NGX_ERROR;
-    }
-
-    ctx->retry_delay = ctx->retry_delay
-                       ? ngx_min(ctx->retry_delay * 2,
-                                 NGX_HTTP_TUNNY_COMPRESS_RETRY_MAX)
-                       : NGX_HTTP_TUNNY_COMPRESS_RETRY_MIN;
-
-    ngx_add_timer(&ctx->retry, ctx->retry_delay);
-
-    return NGX_AGAIN;
+    return NGX_ERROR;
 }
 
 
@@ -290,27 +274,6 @@ ngx_http_tunny_compress_task_free(void *data)
 }
 
 
-/* loop: after a retry delay */
-
-void
-ngx_http_tunny_compress_retry(ngx_event_t *ev)
-{
-    ngx_connection_t               *c;
-    ngx_http_request_t             *r;
-    ngx_http_tunny_compress_ctx_t  *ctx;
-
-    ctx = ev->data;
-    r = ctx->request;
-    c = r->connection;
-
-    ngx_http_set_log_request(c->log, r);
-
-    ngx_http_tunny_compress_resume(r, ctx);
-
-    ngx_http_run_posted_requests(c);
-}
-
-
 /*
  * loop: push what the task brought, then let the request's own writer (or
  * the upstream) run: it finalizes the request once everything is out, and
@@ -336,10 +299,6 @@ void
 ngx_http_tunny_compress_cleanup(void *data)
 {
     ngx_http_tunny_compress_ctx_t *ctx = data;
-
-    if (ctx->retry.timer_set) {
-        ngx_del_timer(&ctx->retry);
-    }
 
     ngx_http_tunny_compress_release(ctx);
 
