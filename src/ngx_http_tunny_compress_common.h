@@ -80,7 +80,6 @@ typedef struct {
 
 
 typedef struct {
-    ngx_http_request_t         *request;
     ngx_uint_t                  phase;
     ngx_tunny_compress_params_t params;
 
@@ -110,13 +109,11 @@ typedef struct {
     unsigned                    posted:1;  /* a task is in flight */
     unsigned                    sealed:1;  /* chunk_end decided */
     unsigned                    marked:1;  /* res_end put on a buffer */
-    unsigned                    last:1;    /* the last buffer was taken */
 } ngx_http_tunny_compress_ctx_t;
 
 
 /* the data of a task: the thread's while it runs */
 typedef struct {
-    ngx_http_tunny_compress_ctx_t  *ctx;   /* for done() only */
     ngx_tunny_compress_t           *enc;
     ngx_tunny_pool_conf_t          *pcf;
     size_t                          reserved;

@@ -109,7 +109,6 @@ ngx_http_tunny_compress_header_filter(ngx_http_request_t *r)
     cln->handler = ngx_http_tunny_compress_cleanup;
     cln->data = ctx;
 
-    ctx->request = r;
     ctx->phase = NGX_HTTP_TUNNY_COMPRESS_HOLD;
     ctx->last_out = &ctx->out;
 
@@ -320,7 +319,6 @@ ngx_http_tunny_compress_fill(ngx_http_request_t *r,
             if (b->last_buf) {
                 ctx->chunk_end = NGX_TUNNY_COMPRESS_FINISH;
                 ctx->sealed = 1;
-                ctx->last = 1;
 
             } else if (b->flush) {
                 ctx->chunk_end = NGX_TUNNY_COMPRESS_FLUSH;

@@ -72,7 +72,6 @@ ngx_http_tunny_compress_post(ngx_http_request_t *r,
     task->continues = (ctx->phase != NGX_HTTP_TUNNY_COMPRESS_HOLD);
 
     t = task->data;
-    t->ctx = ctx;
     t->enc = ctx->enc;
     t->pcf = ctx->pcf;
     t->reserved = ctx->reserved;
