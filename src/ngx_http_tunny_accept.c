@@ -100,7 +100,9 @@ ngx_http_tunny_accept_value(ngx_str_t *value,
             subtype.len = p - subtype.data;
         }
 
-        if (type.len == 0 || subtype.len == 0) {
+        /* a coding has no subtype; a media range has a non-empty one */
+
+        if (type.len == 0 || (subtype.data && subtype.len == 0)) {
             valid = 0;
         }
 
