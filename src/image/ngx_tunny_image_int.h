@@ -119,12 +119,14 @@ void ngx_tunny_image_icc_drop(ngx_tunny_image_run_t *run);
 
 int ngx_tunny_image_jpeg_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
     unsigned dh);
 int ngx_tunny_image_transform(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_sharpen(ngx_tunny_image_run_t *run, int percent);
 int ngx_tunny_image_jpeg_encode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_encode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_png_encode(ngx_tunny_image_run_t *run);
 
 
 #endif /* _NGX_TUNNY_IMAGE_INT_H_INCLUDED_ */

@@ -17,6 +17,7 @@
 #include <jpeglib.h>
 #include <webp/encode.h>
 #include <webp/mux.h>
+#include <spng.h>
 
 
 static const char  *dir;
@@ -570,6 +571,318 @@ write_png(const char *name, unsigned w, unsigned h)
 }
 
 
+/*
+ * PNG fixtures through libspng's encoder: pixels given as 8 or 16 bit
+ * samples of the colour type, optionally interlaced, with a palette and
+ * tRNS, with an iCCP profile.
+ */
+
+typedef struct {
+    unsigned                 w, h;
+    int                      color_type;
+    int                      bit_depth;
+    int                      interlace;
+    const struct spng_plte  *plte;
+    const struct spng_trns  *trns;
+    const unsigned char     *icc;
+    size_t                   icc_len;
+} png_opts_t;
+
+
+static unsigned char *
+spng_write(const png_opts_t *o, const void *pix, size_t size, size_t *len)
+{
+    int               err;
+    void             *png;
+    spng_ctx         *ctx;
+    struct spng_ihdr  ihdr;
+    struct spng_iccp  iccp;
+
+    ctx = spng_ctx_new(SPNG_CTX_ENCODER);
+    if (ctx == NULL) {
+        die("spng_ctx_new");
+    }
+
+    memset(&ihdr, 0, sizeof(ihdr));
+    ihdr.width = o->w;
+    ihdr.height = o->h;
+    ihdr.color_type = (uint8_t) o->color_type;
+    ihdr.bit_depth = (uint8_t) o->bit_depth;
+    ihdr.interlace_method = (uint8_t) o->interlace;
+
+    err = spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
+    err = err ? err : spng_set_ihdr(ctx, &ihdr);
+
+    if (err == 0 && o->plte) {
+        err = spng_set_plte(ctx, (struct spng_plte *) o->plte);
+    }
+
+    if (err == 0 && o->trns) {
+        err = spng_set_trns(ctx, (struct spng_trns *) o->trns);
+    }
+
+    if (err == 0 && o->icc) {
+        memset(&iccp, 0, sizeof(iccp));
+        strcpy(iccp.profile_name, "test");
+        iccp.profile_len = o->icc_len;
+        iccp.profile = (char *) o->icc;
+        err = spng_set_iccp(ctx, &iccp);
+    }
+
+    err = err ? err : spng_encode_image(ctx, pix, size, SPNG_FMT_PNG,
+                                        SPNG_ENCODE_FINALIZE);
+    if (err) {
+        fprintf(stderr, "gen-fixtures: spng: %s\n", spng_strerror(err));
+        exit(1);
+    }
+
+    png = spng_get_png_buffer(ctx, len, &err);
+    spng_ctx_free(ctx);
+
+    if (png == NULL) {
+        die("spng_get_png_buffer");
+    }
+
+    return png;
+}
+
+
+static void
+write_spng(const char *name, const png_opts_t *o, const void *pix,
+    size_t size)
+{
+    size_t          len;
+    unsigned char  *png;
+
+    png = spng_write(o, pix, size, &len);
+    write_file(name, png, len);
+    free(png);
+}
+
+
+/* the chunk at pos: its data length, or 0 past the end */
+
+static size_t
+png_find(const unsigned char *p, size_t len, const char *type, size_t *pos)
+{
+    size_t  at, n;
+
+    for (at = 8; at + 12 <= len; at += n + 12) {
+        n = (size_t) p[at] << 24 | p[at + 1] << 16 | p[at + 2] << 8
+            | p[at + 3];
+        if (memcmp(p + at + 4, type, 4) == 0) {
+            *pos = at;
+            return n;
+        }
+    }
+
+    die("png_find");
+    return 0;
+}
+
+
+/*
+ * APNG, two frames of w x h: the default image (IDAT, frame 0) red, the
+ * second frame (fdAT) green; a decoder that shows the first frame shows
+ * red.
+ */
+
+static void
+write_apng(const char *name, unsigned w, unsigned h)
+{
+    size_t          i, len0, len1, pos, n, ihdr_end, idat, idat_n, f1, f1_n;
+    size_t          out_len;
+    unsigned char  *pix, *p0, *p1, *out, ctl[26], actl[8];
+    png_opts_t      o;
+
+    memset(&o, 0, sizeof(o));
+    o.w = w;
+    o.h = h;
+    o.color_type = SPNG_COLOR_TYPE_TRUECOLOR;
+    o.bit_depth = 8;
+
+    pix = malloc((size_t) w * h * 3);
+    if (pix == NULL) {
+        die("malloc");
+    }
+
+    for (i = 0; i < (size_t) w * h; i++) {
+        pix[i * 3] = 255; pix[i * 3 + 1] = 0; pix[i * 3 + 2] = 0;
+    }
+    p0 = spng_write(&o, pix, (size_t) w * h * 3, &len0);
+
+    for (i = 0; i < (size_t) w * h; i++) {
+        pix[i * 3] = 0; pix[i * 3 + 1] = 255; pix[i * 3 + 2] = 0;
+    }
+    p1 = spng_write(&o, pix, (size_t) w * h * 3, &len1);
+    free(pix);
+
+    out = malloc(len0 + len1 + 256);
+    if (out == NULL) {
+        die("malloc");
+    }
+
+    (void) png_find(p0, len0, "IHDR", &pos);
+    ihdr_end = pos + 13 + 12;
+    idat_n = png_find(p0, len0, "IDAT", &idat);
+    f1_n = png_find(p1, len1, "IDAT", &f1);
+
+    memcpy(out, p0, ihdr_end);
+    out_len = ihdr_end;
+
+    be32(actl, 2);                      /* frames */
+    be32(actl + 4, 0);                  /* plays: forever */
+    out_len += png_chunk(out + out_len, "acTL", actl, 8);
+
+    memset(ctl, 0, sizeof(ctl));
+    be32(ctl, 0);                       /* sequence */
+    be32(ctl + 4, w);
+    be32(ctl + 8, h);
+    ctl[21] = 1;                        /* delay 1/1 s */
+    out_len += png_chunk(out + out_len, "fcTL", ctl, 26);
+
+    n = idat_n + 12;
+    memcpy(out + out_len, p0 + idat, n);
+    out_len += n;
+
+    be32(ctl, 1);
+    out_len += png_chunk(out + out_len, "fcTL", ctl, 26);
+
+    /* fdAT: sequence number, then the IDAT data of the second image */
+    {
+        unsigned char  *fd;
+
+        fd = malloc(f1_n + 4);
+        if (fd == NULL) {
+            die("malloc");
+        }
+        be32(fd, 2);
+        memcpy(fd + 4, p1 + f1 + 8, f1_n);
+        out_len += png_chunk(out + out_len, "fdAT", fd, f1_n + 4);
+        free(fd);
+    }
+
+    out_len += png_chunk(out + out_len, "IEND", NULL, 0);
+
+    write_file(name, out, out_len);
+
+    free(out);
+    free(p0);
+    free(p1);
+}
+
+
+static void
+write_png_fixtures(const unsigned char *icc, size_t icc_len)
+{
+    size_t            i, n;
+    unsigned          x, y, w, h;
+    uint16_t         *p16;
+    unsigned char    *pix, *d;
+    png_opts_t        o;
+    struct spng_plte  plte;
+    struct spng_trns  trns;
+
+    memset(&o, 0, sizeof(o));
+    o.bit_depth = 8;
+
+    /* RGB quads: 640x480; 64x48 Adam7; 64x48 with the test ICC profile */
+
+    pix = quad_rgb(640, 480);
+    o.w = 640;
+    o.h = 480;
+    o.color_type = SPNG_COLOR_TYPE_TRUECOLOR;
+    write_spng("quad-land.png", &o, pix, (size_t) 640 * 480 * 3);
+    free(pix);
+
+    pix = quad_rgb(64, 48);
+    o.w = 64;
+    o.h = 48;
+    o.interlace = 1;
+    write_spng("adam7.png", &o, pix, (size_t) 64 * 48 * 3);
+
+    o.interlace = 0;
+    o.icc = icc;
+    o.icc_len = icc_len;
+    write_spng("icc.png", &o, pix, (size_t) 64 * 48 * 3);
+    o.icc = NULL;
+    o.icc_len = 0;
+
+    /* the same quads, 16 bits per sample (host order for SPNG_FMT_PNG) */
+
+    n = (size_t) 64 * 48 * 3;
+    p16 = malloc(n * 2);
+    if (p16 == NULL) {
+        die("malloc");
+    }
+    for (i = 0; i < n; i++) {
+        p16[i] = (uint16_t) (pix[i] * 257);
+    }
+    o.bit_depth = 16;
+    write_spng("quad16.png", &o, p16, n * 2);
+    o.bit_depth = 8;
+    free(p16);
+    free(pix);
+
+    /* grey 64x48, value 0x60 */
+
+    pix = malloc(64 * 48);
+    if (pix == NULL) {
+        die("malloc");
+    }
+    memset(pix, 0x60, 64 * 48);
+    o.color_type = SPNG_COLOR_TYPE_GRAYSCALE;
+    write_spng("grey.png", &o, pix, 64 * 48);
+
+    /* palette 64x48: left half index 0 red, right half index 1
+     * transparent blue */
+
+    for (y = 0; y < 48; y++) {
+        for (x = 0; x < 64; x++) {
+            pix[y * 64 + x] = (x >= 32);
+        }
+    }
+    memset(&plte, 0, sizeof(plte));
+    plte.n_entries = 2;
+    plte.entries[0].red = 255;
+    plte.entries[1].blue = 255;
+    memset(&trns, 0, sizeof(trns));
+    trns.n_type3_entries = 2;
+    trns.type3_alpha[0] = 255;
+    trns.type3_alpha[1] = 0;
+    o.color_type = SPNG_COLOR_TYPE_INDEXED;
+    o.plte = &plte;
+    o.trns = &trns;
+    write_spng("palette-trns.png", &o, pix, 64 * 48);
+    o.plte = NULL;
+    o.trns = NULL;
+    free(pix);
+
+    /* RGBA 200x100: left half opaque white, right half transparent black:
+     * resized, the edge must stay white (no dark halo) */
+
+    w = 200;
+    h = 100;
+    pix = calloc((size_t) w * h, 4);
+    if (pix == NULL) {
+        die("malloc");
+    }
+    for (y = 0; y < h; y++) {
+        for (x = 0; x < w / 2; x++) {
+            d = pix + ((size_t) y * w + x) * 4;
+            d[0] = d[1] = d[2] = d[3] = 255;
+        }
+    }
+    o.w = w;
+    o.h = h;
+    o.color_type = SPNG_COLOR_TYPE_TRUECOLOR_ALPHA;
+    write_spng("edge.png", &o, pix, (size_t) w * h * 4);
+    free(pix);
+
+    write_apng("anim.png", 32, 32);
+}
+
+
 static void
 write_gif(const char *name, unsigned w, unsigned h)
 {
@@ -839,6 +1152,7 @@ main(int argc, char **argv)
     }
 
     write_png("tiny.png", 3, 2);
+    write_png_fixtures(icc, icc_len);
     write_gif("tiny.gif", 7, 5);
 
     write_big("big.jpg", 3000, 2000);
