@@ -37,7 +37,7 @@
 #define NGX_TUNNY_IMAGE_BUF_B       2       /* pipeline pong */
 #define NGX_TUNNY_IMAGE_BUF_TMP     3       /* resampler intermediate */
 #define NGX_TUNNY_IMAGE_BUF_WTS     4       /* resampler weights, accum */
-#define NGX_TUNNY_IMAGE_BUF_ROW     5       /* CMYK rows */
+#define NGX_TUNNY_IMAGE_BUF_ROW     5       /* CMYK rows, a GIF line */
 #define NGX_TUNNY_IMAGE_BUF_OUT     6       /* encoder output */
 #define NGX_TUNNY_IMAGE_NBUFS       7
 
@@ -120,6 +120,7 @@ void ngx_tunny_image_icc_drop(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_jpeg_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
     unsigned dh);
 int ngx_tunny_image_transform(ngx_tunny_image_run_t *run);

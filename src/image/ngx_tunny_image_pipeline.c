@@ -277,6 +277,12 @@ ngx_tunny_image_plan(ngx_tunny_image_run_t *run)
         return NGX_TUNNY_IMAGE_ASIS;
     }
 
+    /* no GIF encoder: a transformed GIF is written as PNG */
+
+    if (run->out_type == NGX_TUNNY_IMAGE_GIF) {
+        run->out_type = NGX_TUNNY_IMAGE_PNG;
+    }
+
     max = (run->out_type == NGX_TUNNY_IMAGE_WEBP)
           ? NGX_TUNNY_IMAGE_WEBP_MAX : NGX_TUNNY_IMAGE_JPEG_MAX;
 
@@ -403,6 +409,9 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
         break;
     case NGX_TUNNY_IMAGE_PNG:
         rc = ngx_tunny_image_png_decode(run);
+        break;
+    case NGX_TUNNY_IMAGE_GIF:
+        rc = ngx_tunny_image_gif_decode(run);
         break;
     default:
         rc = ngx_tunny_image_webp_decode(run);

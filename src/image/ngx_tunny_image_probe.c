@@ -48,7 +48,7 @@ static const ngx_tunny_image_type_t  ngx_tunny_image_types[] = {
       "WebP with zero width or height" },
     { "png", "image/png", 1, ngx_tunny_image_probe_png,
       "PNG with zero width or height" },
-    { "gif", "image/gif", 0, ngx_tunny_image_probe_gif,
+    { "gif", "image/gif", 1, ngx_tunny_image_probe_gif,
       "GIF with zero width or height" }
 };
 

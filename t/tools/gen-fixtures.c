@@ -18,6 +18,7 @@
 #include <webp/encode.h>
 #include <webp/mux.h>
 #include <spng.h>
+#include <gif_lib.h>
 
 
 static const char  *dir;
@@ -904,6 +905,186 @@ write_gif(const char *name, unsigned w, unsigned h)
 }
 
 
+/*
+ * GIF fixtures through giflib's encoder: a global table of the four quad
+ * colours (0 red, 1 green, 2 blue, 3 white), frames of indices.
+ */
+
+typedef struct {
+    int                    left, top, w, h;
+    int                    interlace;
+    int                    transparent;     /* index, or -1 */
+    const unsigned char   *idx;
+} gif_frame_t;
+
+
+typedef struct {
+    unsigned char  *p;
+    size_t          n;
+    size_t          size;
+} gif_out_t;
+
+
+static int
+gif_write(GifFileType *gif, const GifByteType *buf, int n)
+{
+    gif_out_t  *o = gif->UserData;
+
+    if (o->n + (size_t) n > o->size) {
+        o->size = (o->n + n) * 2;
+        o->p = realloc(o->p, o->size);
+        if (o->p == NULL) {
+            die("realloc");
+        }
+    }
+
+    memcpy(o->p + o->n, buf, (size_t) n);
+    o->n += (size_t) n;
+
+    return n;
+}
+
+
+static void
+write_giflib(const char *name, int sw, int sh, const gif_frame_t *f,
+    unsigned frames)
+{
+    int              err, i, pass, y;
+    unsigned         k;
+    gif_out_t        out;
+    GifFileType     *gif;
+    ColorMapObject  *map;
+    GifColorType     colours[4];
+    unsigned char    gce[4];
+    static const int starts[4] = { 0, 4, 2, 1 }, steps[4] = { 8, 8, 4, 2 };
+
+    for (i = 0; i < 4; i++) {
+        colours[i].Red = quad_colors[i][0];
+        colours[i].Green = quad_colors[i][1];
+        colours[i].Blue = quad_colors[i][2];
+    }
+
+    map = GifMakeMapObject(4, colours);
+    memset(&out, 0, sizeof(out));
+
+    gif = EGifOpen(&out, gif_write, &err);
+    if (gif == NULL || map == NULL) {
+        die("EGifOpen");
+    }
+
+    EGifSetGifVersion(gif, true);
+
+    if (EGifPutScreenDesc(gif, sw, sh, 2, 0, map) == GIF_ERROR) {
+        die("EGifPutScreenDesc");
+    }
+
+    for (k = 0; k < frames; k++, f++) {
+        gce[0] = (f->transparent >= 0) ? 0x01 : 0x00;
+        gce[1] = 10;                        /* 1/10 s */
+        gce[2] = 0;
+        gce[3] = (unsigned char) (f->transparent >= 0 ? f->transparent : 0);
+
+        if (EGifPutExtension(gif, GRAPHICS_EXT_FUNC_CODE, 4, gce)
+            == GIF_ERROR
+            || EGifPutImageDesc(gif, f->left, f->top, f->w, f->h,
+                                f->interlace != 0, NULL) == GIF_ERROR)
+        {
+            die("EGifPutImageDesc");
+        }
+
+        for (pass = 0; pass < (f->interlace ? 4 : 1); pass++) {
+            for (y = f->interlace ? starts[pass] : 0; y < f->h;
+                 y += f->interlace ? steps[pass] : 1)
+            {
+                if (EGifPutLine(gif, (GifPixelType *) f->idx + y * f->w,
+                                f->w) == GIF_ERROR)
+                {
+                    die("EGifPutLine");
+                }
+            }
+        }
+    }
+
+    if (EGifCloseFile(gif, &err) == GIF_ERROR) {
+        die("EGifCloseFile");
+    }
+
+    GifFreeMapObject(map);
+
+    write_file(name, out.p, out.n);
+    free(out.p);
+}
+
+
+static void
+write_gif_fixtures(void)
+{
+    int             x, y;
+    unsigned char  *quad, *half, *red, *green;
+    gif_frame_t     f[2];
+
+    quad = malloc(64 * 48);
+    half = malloc(32 * 24);
+    red = malloc(32 * 32);
+    green = malloc(32 * 32);
+    if (quad == NULL || half == NULL || red == NULL || green == NULL) {
+        die("malloc");
+    }
+
+    for (y = 0; y < 48; y++) {
+        for (x = 0; x < 64; x++) {
+            quad[y * 64 + x] = (unsigned char) ((y >= 24) * 2 + (x >= 32));
+        }
+    }
+
+    /* a 32x24 frame: left half red, right half the transparent index 3 */
+    for (y = 0; y < 24; y++) {
+        for (x = 0; x < 32; x++) {
+            half[y * 32 + x] = (x >= 16) ? 3 : 0;
+        }
+    }
+
+    memset(red, 0, 32 * 32);
+    memset(green, 1, 32 * 32);
+
+    memset(f, 0, sizeof(f));
+    f[0].w = 64;
+    f[0].h = 48;
+    f[0].transparent = -1;
+    f[0].idx = quad;
+    write_giflib("quad.gif", 64, 48, f, 1);
+
+    f[0].interlace = 1;
+    write_giflib("quad-interlaced.gif", 64, 48, f, 1);
+
+    /* screen 64x48, the frame at 16,12: the rest of the screen clear */
+    f[0].interlace = 0;
+    f[0].left = 16;
+    f[0].top = 12;
+    f[0].w = 32;
+    f[0].h = 24;
+    f[0].transparent = 3;
+    f[0].idx = half;
+    write_giflib("trans.gif", 64, 48, f, 1);
+
+    /* two frames: red, then green */
+    f[0].left = 0;
+    f[0].top = 0;
+    f[0].w = 32;
+    f[0].h = 32;
+    f[0].transparent = -1;
+    f[0].idx = red;
+    f[1] = f[0];
+    f[1].idx = green;
+    write_giflib("anim.gif", 32, 32, f, 2);
+
+    free(quad);
+    free(half);
+    free(red);
+    free(green);
+}
+
+
 /* a 3000x2000 photo-like JPEG for the benchmark */
 
 static void
@@ -1154,6 +1335,7 @@ main(int argc, char **argv)
     write_png("tiny.png", 3, 2);
     write_png_fixtures(icc, icc_len);
     write_gif("tiny.gif", 7, 5);
+    write_gif_fixtures();
 
     write_big("big.jpg", 3000, 2000);
 

@@ -13,7 +13,8 @@
  *   crafted ANIM/ANMF), huge ICC profiles split over APP2 markers, a
  *   progressive "scan bomb"; PNGs (gen_png): truncations, bit flips,
  *   zlib bombs (IDAT inflating far past the IHDR size), lying chunk
- *   lengths, bad CRCs, huge dimensions.
+ *   lengths, bad CRCs, huge dimensions; GIFs (gen_gif): frames outside
+ *   the screen, LZW garbage, truncations, no image, no colour table.
  *
  * Besides the files it writes
  *
@@ -2351,6 +2352,116 @@ gen_png(void)
 }
 
 
+/*
+ * GIF, written byte by byte: a screen of sw x sh with a 2-colour global
+ * table (or none), one frame at x,y of w x h with the LZW data given.
+ */
+
+static buf_t
+gif_make(unsigned sw, unsigned sh, int table, unsigned x, unsigned y,
+    unsigned w, unsigned h, const unsigned char *lzw, size_t lzw_len)
+{
+    buf_t   b;
+    size_t  n;
+
+    b.p = xmalloc(64 + lzw_len);
+    memcpy(b.p, "GIF89a", 6);
+    le16(b.p + 6, sw);
+    le16(b.p + 8, sh);
+    b.p[10] = table ? 0x80 : 0x00;
+    b.p[11] = 0;
+    b.p[12] = 0;
+    n = 13;
+
+    if (table) {
+        memcpy(b.p + n, "\x00\x00\x00\xff\xff\xff", 6);
+        n += 6;
+    }
+
+    b.p[n++] = ',';
+    le16(b.p + n, x);
+    le16(b.p + n + 2, y);
+    le16(b.p + n + 4, w);
+    le16(b.p + n + 6, h);
+    b.p[n + 8] = 0;
+    n += 9;
+
+    memcpy(b.p + n, lzw, lzw_len);
+    n += lzw_len;
+    b.p[n++] = ';';
+
+    b.n = n;
+
+    return b;
+}
+
+
+static void
+gen_gif(void)
+{
+    char                  name[128], desc[160];
+    buf_t                 b, c;
+    size_t                cut;
+    unsigned char         garbage[64];
+
+    /* a valid 1x1 frame: code size 2, clear, 0, end; the screens are
+     * larger than the 100x100 of the corpus, so that all is decoded */
+    static const unsigned char  one[] = { 2, 2, 0x44, 0x01, 0 };
+
+    b = gif_make(200, 200, 1, 0, 0, 1, 1, one, sizeof(one));
+    emitb("gif-ok.gif", "ok", "GIF 200x200, a 1x1 frame", b);
+
+    for (cut = 6; cut < b.n - 1; cut++) {
+        snprintf(name, sizeof(name), "gif-cut-%02zu.gif", cut);
+        snprintf(desc, sizeof(desc), "GIF cut at %zu of %zu", cut, b.n);
+        emit(name, "reject", desc, b.p, cut);
+    }
+    free(b.p);
+
+    b = gif_make(200, 200, 1, 180, 180, 32, 32, one, sizeof(one));
+    emitb("gif-frame-outside.gif", "reject", "GIF frame 32x32 at 180,180 "
+          "of a 200x200 screen", b);
+    free(b.p);
+
+    b = gif_make(200, 200, 1, 65535, 0, 1, 1, one, sizeof(one));
+    emitb("gif-frame-left.gif", "reject", "GIF frame at x 65535", b);
+    free(b.p);
+
+    b = gif_make(200, 200, 1, 0, 0, 0, 0, one, sizeof(one));
+    emitb("gif-frame-empty.gif", "reject", "GIF frame 0x0", b);
+    free(b.p);
+
+    b = gif_make(65535, 65535, 1, 0, 0, 1, 1, one, sizeof(one));
+    emitb("gif-huge-screen.gif", "reject", "GIF screen 65535x65535", b);
+    free(b.p);
+
+    b = gif_make(200, 200, 0, 0, 0, 1, 1, one, sizeof(one));
+    emitb("gif-no-table.gif", "reject", "GIF without a colour table", b);
+    free(b.p);
+
+    /* LZW garbage: code size 8, one block of all-ones codes (each one
+     * past the codes defined so far) */
+
+    garbage[0] = 8;
+    garbage[1] = 62;
+    memset(garbage + 2, 0xff, 62);
+    c = gif_make(200, 200, 1, 0, 0, 16, 16, garbage, 64);
+    b = bsplice(c, c.n - 1, 0, "\0", 1);
+    free(c.p);
+    emitb("gif-lzw-garbage.gif", "reject", "GIF with LZW garbage", b);
+    free(b.p);
+
+    /* a 200x200 screen and a trailer, no image */
+
+    b.p = xmalloc(32);
+    memcpy(b.p, "GIF89a\xc8\x00\xc8\x00\x80\x00\x00"
+                "\x00\x00\x00\xff\xff\xff;", 20);
+    b.n = 20;
+    emitb("gif-no-image.gif", "reject", "GIF without an image", b);
+    free(b.p);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -2401,6 +2512,7 @@ main(int argc, char **argv)
     gen_icc();
     gen_webp();
     gen_png();
+    gen_gif();
 
     gen_truncations("baseline", base_jpg, "baseline JPEG", 2);
     gen_truncations("progressive", prog_jpg, "progressive JPEG", 2);
