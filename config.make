@@ -1,21 +1,28 @@
-# ngx_tunny_module: the image library archive in objs/Makefile.
+# ngx_tunny_module: the library archives in objs/Makefile.
 #
 # auto/make sources this file after it wrote objs/Makefile (config set
-# TUNNY_IMAGE_DIR and TUNNY_IMAGE_LIB, and put the archive in LINK_DEPS
-# and in the module's libraries).  The rule builds it with src/image/Makefile,
-# with nginx's $(CC) and $(CFLAGS), plus -fPIC (it is linked into a shared
-# object), its objects next to it in objs/addon/image; it depends on the
-# library's sources and headers, so an edit rebuilds it.
+# TUNNY_*_DIR and TUNNY_*_LIB, and put the archives in LINK_DEPS and in
+# the module's libraries).  Each rule builds an archive with the library's
+# own Makefile, with nginx's $(CC) and $(CFLAGS), plus -fPIC (it is linked
+# into a shared object), its objects next to it in objs/addon/NAME; it
+# depends on the library's sources and headers, so an edit rebuilds it.
 
-case $NGX_OBJS in
-    /*) tunny_image_out=$NGX_OBJS/addon/image ;;
-    *)  tunny_image_out="\$(CURDIR)/$NGX_OBJS/addon/image" ;;
-esac
+tunny_archive_rule() {  # NAME DIR LIB DEPS
+    case $NGX_OBJS in
+        /*) tunny_out=$NGX_OBJS/addon/$1 ;;
+        *)  tunny_out="\$(CURDIR)/$NGX_OBJS/addon/$1" ;;
+    esac
 
-cat << END                                                    >> $NGX_MAKEFILE
+    cat << END                                                >> $NGX_MAKEFILE
 
-$TUNNY_IMAGE_LIB:	`tunny_image_make deps`
-	\$(MAKE) -C $TUNNY_IMAGE_DIR OUT=$tunny_image_out \\
+$3:	$4
+	\$(MAKE) -C $2 OUT=$tunny_out \\
 	    CC="\$(CC)" CFLAGS="\$(CFLAGS) -fPIC"
 
 END
+}
+
+tunny_archive_rule image $TUNNY_IMAGE_DIR $TUNNY_IMAGE_LIB \
+    "`tunny_image_make deps`"
+tunny_archive_rule compress $TUNNY_COMPRESS_DIR $TUNNY_COMPRESS_LIB \
+    "`tunny_compress_make deps`"

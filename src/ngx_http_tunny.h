@@ -71,6 +71,13 @@ struct ngx_http_tunny_task_s {
     /* the pool to post to; NULL: the location's (tunny_offload) */
     ngx_tunny_pool_conf_t      *pcf;
 
+    /*
+     * the next piece of work of a request whose first task was admitted
+     * (the next chunk of a stream): only a pool that is not running
+     * refuses it; the queue, wait and key limits do not
+     */
+    unsigned                    continues:1;
+
     ngx_tunny_thread_t         *thr;        /* while run() runs */
 };
 
@@ -136,6 +143,27 @@ ngx_int_t ngx_http_tunny_admit(ngx_http_request_t *r);
 ngx_int_t ngx_http_tunny_reserve(ngx_http_request_t *r, size_t size);
 ngx_tunny_pool_conf_t *ngx_http_tunny_pool_conf(ngx_http_request_t *r);
 void ngx_http_tunny_release(ngx_tunny_pool_conf_t *pcf, size_t size);
+
+/*
+ * A candidate of content negotiation: a media type (type "image", subtype
+ * "webp") or a coding (type "br", no subtype), and what the request gave
+ * it: q (0..1000) from its most specific matching element (specificity 3:
+ * exact, 2: type with any subtype, 1: any; 0: nothing matched, q 0).
+ */
+typedef struct {
+    ngx_str_t                   type;
+    ngx_str_t                   subtype;
+    ngx_uint_t                  specificity;
+    ngx_int_t                   q;
+} ngx_http_tunny_media_t;
+
+/*
+ * Event loop: the qualities that the request's headers called "name"
+ * (Accept, Accept-Encoding; every such header line counts) give to the n
+ * candidates, q-values parsed strictly (a bad element is skipped).
+ */
+void ngx_http_tunny_negotiate(ngx_http_request_t *r, ngx_str_t *name,
+    ngx_http_tunny_media_t *media, ngx_uint_t n);
 
 /* Event loop: the reason behind a 4xx, logged at info, as $tunny_error */
 void ngx_http_tunny_set_error(ngx_http_request_t *r, const char *reason);

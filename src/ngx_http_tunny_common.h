@@ -83,6 +83,7 @@ typedef struct {
     ngx_tunny_job_t            *job;        /* attached job, or NULL */
     ngx_http_tunny_resume_pt    resume;
     ngx_http_tunny_done_pt      done;       /* of a task */
+    ngx_http_event_handler_pt   read_handler; /* before the job */
     ngx_event_t                 timer;      /* tunny_timeout */
     ngx_http_cleanup_t         *cleanup;
     ngx_tunny_pool_conf_t      *pcf;
@@ -111,14 +112,16 @@ extern ngx_http_output_header_filter_pt  ngx_http_tunny_next_header_filter;
 
 
 /*
- * Admit and post the job to pcf (NULL: the location's pool), arm the
+ * Admit (continues: only a stopped pool refuses) and post the job to pcf
+ * (NULL: the location's pool), arm the
  * tunny_timeout timer, watch the client connection and register the
  * detach cleanup; resume() is called once unless the request terminates
  * first.  NGX_OK, NGX_HTTP_SERVICE_UNAVAILABLE (refused; the job is still
  * the caller's) or NGX_ERROR.
  */
 ngx_int_t ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
-    ngx_tunny_pool_conf_t *pcf, ngx_http_tunny_resume_pt resume);
+    ngx_tunny_pool_conf_t *pcf, ngx_uint_t continues,
+    ngx_http_tunny_resume_pt resume);
 
 
 /* ngx_http_tunny_variables.c: preconfiguration */

@@ -127,6 +127,7 @@ ngx_http_tunny_image_post(ngx_http_request_t *r,
 static void
 ngx_http_tunny_image_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
 {
+    ngx_http_tunny_image_job_t  *j;
     ngx_http_tunny_image_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tunny_image_filter_module);
@@ -139,6 +140,13 @@ ngx_http_tunny_image_done(ngx_http_request_t *r, void *data, ngx_int_t rc)
     }
 
     r->buffered &= ~NGX_HTTP_TUNNY_IMAGE_BUFFERED;
+
+    if (data) {
+        /* before the answer: a client that has it sees the memory free */
+        j = data;
+        ngx_http_tunny_release(j->pcf, j->reserved);
+        j->reserved = 0;
+    }
 
     ctx->status = data ? ngx_http_tunny_image_result(r, ctx, data) : rc;
     ctx->phase = NGX_HTTP_TUNNY_IMAGE_SEND;
@@ -267,9 +275,7 @@ ngx_http_tunny_image_free(void *data)
         ngx_free(j->res.data);
     }
 
-    if (j->pcf) {
-        ngx_http_tunny_release(j->pcf, j->reserved);
-    }
+    ngx_http_tunny_release(j->pcf, j->reserved);
 }
 
 

@@ -222,47 +222,23 @@ ngx_http_tunny_image_quality(ngx_str_t *value)
 }
 
 
+/*
+ * WebP only when the client names it with a q above 0: "image/any" and
+ * "any/any" do not imply it (browsers that decode WebP say so)
+ */
+
 static ngx_uint_t
 ngx_http_tunny_image_accepts_webp(ngx_http_request_t *r)
 {
-    ngx_uint_t        i;
-    ngx_list_part_t  *part;
-    ngx_table_elt_t  *h;
+    ngx_str_t               accept = ngx_string("Accept");
+    ngx_http_tunny_media_t  webp;
 
-    part = &r->headers_in.headers.part;
-    h = part->elts;
+    ngx_str_set(&webp.type, "image");
+    ngx_str_set(&webp.subtype, "webp");
 
-    for (i = 0; /* void */ ; i++) {
+    ngx_http_tunny_negotiate(r, &accept, &webp, 1);
 
-        if (i >= part->nelts) {
-            if (part->next == NULL) {
-                break;
-            }
-
-            part = part->next;
-            h = part->elts;
-            i = 0;
-        }
-
-        if (h[i].key.len != sizeof("Accept") - 1
-            || ngx_strncasecmp(h[i].key.data, (u_char *) "Accept",
-                               sizeof("Accept") - 1)
-               != 0)
-        {
-            continue;
-        }
-
-        if (ngx_strlcasestrn(h[i].value.data,
-                             h[i].value.data + h[i].value.len,
-                             (u_char *) "image/webp",
-                             sizeof("image/webp") - 2)
-            != NULL)
-        {
-            return 1;
-        }
-    }
-
-    return 0;
+    return webp.specificity == 3 && webp.q > 0;
 }
 
 

@@ -106,6 +106,7 @@ ngx_http_tunny_admission(ngx_http_request_t *r,
     adm->key_limit = tlcf->fair_key_queue;
     adm->max_wait_ns = (uint64_t) tlcf->max_wait * 1000000;
     adm->cost = tlcf->cost;
+    adm->continues = 0;
 
     ngx_str_set(&adm->key, "");
 
@@ -208,7 +209,8 @@ ngx_http_tunny_release(ngx_tunny_pool_conf_t *pcf, size_t size)
 
 ngx_int_t
 ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
-    ngx_tunny_pool_conf_t *pcf, ngx_http_tunny_resume_pt resume)
+    ngx_tunny_pool_conf_t *pcf, ngx_uint_t continues,
+    ngx_http_tunny_resume_pt resume)
 {
     uint64_t                    wait;
     ngx_uint_t                  rc;
@@ -241,6 +243,8 @@ ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
     if (ngx_http_tunny_admission(r, tlcf, &adm) != NGX_OK) {
         return NGX_ERROR;
     }
+
+    adm.continues = continues;
 
     if (ctx->cleanup == NULL) {
         cln = ngx_http_cleanup_add(r, 0);
@@ -285,7 +289,9 @@ ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
 
     ngx_add_timer(&ctx->timer, tlcf->timeout);
 
-    /* watch the client while the job waits or runs */
+    /* watch the client while the job waits or runs; then as before */
+
+    ctx->read_handler = r->read_event_handler;
 
     if (tlcf->ignore_client_abort) {
         r->read_event_handler = ngx_http_block_reading;
@@ -412,6 +418,7 @@ ngx_http_tunny_job_done(ngx_tunny_job_t *job)
     }
 
     ctx->cleanup->handler = NULL;
+    r->read_event_handler = ctx->read_handler;
 
     ngx_http_tunny_record_outcome(ctx, job->failed ? NGX_TUNNY_OUTCOME_ERROR
                                            : NGX_TUNNY_OUTCOME_OK,
@@ -441,6 +448,7 @@ ngx_http_tunny_timeout_handler(ngx_event_t *ev)
                   &ctx->pcf->name);
 
     ctx->cleanup->handler = NULL;
+    r->read_event_handler = ctx->read_handler;
 
     ngx_http_tunny_detach(ctx, NGX_TUNNY_OUTCOME_TIMEOUT);
 

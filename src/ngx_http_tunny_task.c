@@ -44,7 +44,7 @@ ngx_http_tunny_task_post(ngx_http_request_t *r, ngx_http_tunny_task_t *task)
     ngx_int_t              rc;
     ngx_http_tunny_ctx_t  *ctx;
 
-    rc = ngx_http_tunny_post(r, &task->job, task->pcf,
+    rc = ngx_http_tunny_post(r, &task->job, task->pcf, task->continues,
                              ngx_http_tunny_task_resume);
 
     if (rc == NGX_OK) {

@@ -32,6 +32,8 @@ static void *ngx_tunny_create_conf(ngx_cycle_t *cycle);
 static char *ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf);
 static char *ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_tunny_pool_param(ngx_conf_t *cf,
+    ngx_tunny_pool_conf_t *pcf, ngx_str_t *arg);
 static ngx_tunny_pool_conf_t *ngx_tunny_pool_find(ngx_conf_t *cf,
     ngx_tunny_conf_t *tcf, ngx_str_t *name);
 typedef uint64_t (*ngx_tunny_cgroup_parse_pt)(FILE *f);
@@ -192,6 +194,41 @@ ngx_tunny_pool_use(ngx_conf_t *cf, ngx_str_t *name)
 }
 
 
+/* the parameters of tunny_pool: NAME=VALUE, a number or a size in a range */
+
+typedef struct {
+    ngx_str_t                   name;       /* with its "=" */
+    ngx_uint_t                  size;       /* a size (else a number) */
+    size_t                      offset;     /* in ngx_tunny_pool_conf_t */
+    ngx_int_t                   min;
+    ngx_int_t                   max;
+    char                       *range;      /* for the message */
+} ngx_tunny_pool_param_t;
+
+
+static ngx_tunny_pool_param_t  ngx_tunny_pool_params[] = {
+
+    { ngx_string("threads="), 0, offsetof(ngx_tunny_pool_conf_t, threads),
+      1, NGX_TUNNY_MAX_THREADS, " (1..512 or auto)" },
+
+    { ngx_string("max_queue="), 0,
+      offsetof(ngx_tunny_pool_conf_t, max_queue), 0, 1048576,
+      " (0..1048576)" },
+
+    { ngx_string("nice="), 0, offsetof(ngx_tunny_pool_conf_t, nice),
+      -20, 19, " (-20..19)" },
+
+    { ngx_string("stack="), 1, offsetof(ngx_tunny_pool_conf_t, stack_size),
+      NGX_TUNNY_MIN_STACK, NGX_TUNNY_MAX_STACK, " (64k..256m)" },
+
+    { ngx_string("max_memory="), 1,
+      offsetof(ngx_tunny_pool_conf_t, max_memory), NGX_TUNNY_MIN_MEMORY,
+      NGX_MAX_INT_T_VALUE, " (1m or more)" },
+
+    { ngx_null_string, 0, 0, 0, 0, NULL }
+};
+
+
 /*
  * tunny_pool NAME [threads=N|auto] [max_queue=N] [nice=N] [stack=SIZE]
  *     [max_memory=SIZE]
@@ -202,8 +239,7 @@ ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_tunny_conf_t *tcf = conf;
 
-    ngx_int_t               n;
-    ngx_str_t              *value, s;
+    ngx_str_t              *value;
     ngx_uint_t              i;
     ngx_tunny_pool_conf_t  *pcf;
 
@@ -233,116 +269,77 @@ ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "threads=", 8) == 0) {
-
-            if (ngx_strcmp(value[i].data + 8, "auto") == 0) {
-                continue;
-            }
-
-            n = ngx_atoi(value[i].data + 8, value[i].len - 8);
-
-            if (n < 1 || n > NGX_TUNNY_MAX_THREADS) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid threads value \"%V\" in "
-                                   "tunny_pool \"%V\" (1..%d or auto)",
-                                   &value[i], &value[1],
-                                   NGX_TUNNY_MAX_THREADS);
-                return NGX_CONF_ERROR;
-            }
-
-            pcf->threads = n;
+        if (ngx_strcmp(value[i].data, "threads=auto") == 0) {
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "max_queue=", 10) == 0) {
-
-            n = ngx_atoi(value[i].data + 10, value[i].len - 10);
-
-            if (n == NGX_ERROR || n > 1048576) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid max_queue value \"%V\" in "
-                                   "tunny_pool \"%V\"", &value[i], &value[1]);
-                return NGX_CONF_ERROR;
-            }
-
-            pcf->max_queue = n;
-            continue;
+        if (ngx_tunny_pool_param(cf, pcf, &value[i]) != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
-
-        if (ngx_strncmp(value[i].data, "nice=", 5) == 0) {
-
-            s.data = value[i].data + 5;
-            s.len = value[i].len - 5;
-
-            if (s.len && s.data[0] == '-') {
-                n = ngx_atoi(s.data + 1, s.len - 1);
-                n = (n == NGX_ERROR) ? 100 : -n;
-
-            } else {
-                n = ngx_atoi(s.data, s.len);
-                n = (n == NGX_ERROR) ? 100 : n;
-            }
-
-            if (n < -20 || n > 19) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid nice value \"%V\" in "
-                                   "tunny_pool \"%V\" (-20..19)",
-                                   &value[i], &value[1]);
-                return NGX_CONF_ERROR;
-            }
-
-            pcf->nice = n;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "max_memory=", 11) == 0) {
-
-            s.data = value[i].data + 11;
-            s.len = value[i].len - 11;
-
-            pcf->max_memory = ngx_parse_size(&s);
-
-            if (pcf->max_memory == (size_t) NGX_ERROR
-                || pcf->max_memory < NGX_TUNNY_MIN_MEMORY)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid max_memory value \"%V\" in "
-                                   "tunny_pool \"%V\" (1m or more)",
-                                   &value[i], &value[1]);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "stack=", 6) == 0) {
-
-            s.data = value[i].data + 6;
-            s.len = value[i].len - 6;
-
-            pcf->stack_size = ngx_parse_size(&s);
-
-            if (pcf->stack_size == (size_t) NGX_ERROR
-                || pcf->stack_size < NGX_TUNNY_MIN_STACK
-                || pcf->stack_size > NGX_TUNNY_MAX_STACK)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid stack value \"%V\" in "
-                                   "tunny_pool \"%V\" (64k..256m)",
-                                   &value[i], &value[1]);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\" in tunny_pool \"%V\"",
-                           &value[i], &value[1]);
-        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_tunny_pool_param(ngx_conf_t *cf, ngx_tunny_pool_conf_t *pcf,
+    ngx_str_t *arg)
+{
+    u_char                  *p;
+    ssize_t                  size;
+    ngx_int_t                n;
+    ngx_str_t                v;
+    ngx_uint_t               neg;
+    ngx_tunny_pool_param_t  *pp;
+
+    for (pp = ngx_tunny_pool_params; pp->name.len; pp++) {
+        if (arg->len > pp->name.len
+            && ngx_strncmp(arg->data, pp->name.data, pp->name.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (pp->name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in tunny_pool \"%V\"",
+                           arg, &pcf->name);
+        return NGX_ERROR;
+    }
+
+    v.data = arg->data + pp->name.len;
+    v.len = arg->len - pp->name.len;
+    p = (u_char *) pcf + pp->offset;
+
+    if (pp->size) {
+        size = ngx_parse_size(&v);
+
+        if (size != NGX_ERROR && size >= pp->min && size <= pp->max) {
+            *(size_t *) p = (size_t) size;
+            return NGX_OK;
+        }
+
+    } else {
+        neg = (v.data[0] == '-');
+        n = ngx_atoi(v.data + neg, v.len - neg);
+
+        if (n != NGX_ERROR) {
+            n = neg ? -n : n;
+
+            if (n >= pp->min && n <= pp->max) {
+                *(ngx_int_t *) p = n;
+                return NGX_OK;
+            }
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid %*s value \"%V\" in tunny_pool \"%V\"%s",
+                       pp->name.len - 1, pp->name.data, arg, &pcf->name,
+                       pp->range);
+
+    return NGX_ERROR;
 }
 
 

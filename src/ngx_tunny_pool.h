@@ -70,6 +70,7 @@ typedef struct {
     uint64_t                    max_wait_ns;  /* 0: off */
     ngx_tunny_cost_t           *cost;         /* NULL: not estimated */
     ngx_str_t                   key;          /* fair key; "": none */
+    ngx_uint_t                  continues;    /* admitted before: no limit */
 } ngx_tunny_admission_t;
 
 
