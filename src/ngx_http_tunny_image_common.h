@@ -59,6 +59,7 @@
 #define NGX_HTTP_TUNNY_IMAGE_JPEG        1
 #define NGX_HTTP_TUNNY_IMAGE_WEBP        2
 #define NGX_HTTP_TUNNY_IMAGE_AUTO        3
+#define NGX_HTTP_TUNNY_IMAGE_PNG         4
 
 
 /* ctx->phase */
@@ -98,6 +99,7 @@ typedef struct {
     ngx_uint_t                   format;
     ngx_http_tunny_image_num_t   jpeg_quality;
     ngx_http_tunny_image_num_t   webp_quality;
+    ngx_int_t                    png_compression;
     ngx_flag_t                   interlace;
     ngx_int_t                    sharpen;
     size_t                       buffer_size;

@@ -27,6 +27,7 @@ static ngx_conf_enum_t  ngx_http_tunny_image_formats[] = {
     { ngx_string("original"), NGX_HTTP_TUNNY_IMAGE_ORIGINAL },
     { ngx_string("jpeg"), NGX_HTTP_TUNNY_IMAGE_JPEG },
     { ngx_string("webp"), NGX_HTTP_TUNNY_IMAGE_WEBP },
+    { ngx_string("png"), NGX_HTTP_TUNNY_IMAGE_PNG },
     { ngx_string("auto"), NGX_HTTP_TUNNY_IMAGE_AUTO },
     { ngx_null_string, 0 }
 };
@@ -34,6 +35,11 @@ static ngx_conf_enum_t  ngx_http_tunny_image_formats[] = {
 
 static ngx_conf_num_bounds_t  ngx_http_tunny_image_sharpen_bounds = {
     ngx_conf_check_num_bounds, 0, 1000
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_tunny_image_png_compression_bounds = {
+    ngx_conf_check_num_bounds, 0, 9
 };
 
 
@@ -71,6 +77,13 @@ static ngx_command_t  ngx_http_tunny_image_filter_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tunny_image_conf_t, webp_quality),
       NULL },
+
+    { ngx_string("tunny_image_png_compression"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_image_conf_t, png_compression),
+      &ngx_http_tunny_image_png_compression_bounds },
 
     { ngx_string("tunny_image_interlace"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
@@ -167,6 +180,7 @@ ngx_http_tunny_image_create_conf(ngx_conf_t *cf)
     conf->format = NGX_CONF_UNSET_UINT;
     conf->jpeg_quality.value = NGX_CONF_UNSET_UINT;
     conf->webp_quality.value = NGX_CONF_UNSET_UINT;
+    conf->png_compression = NGX_CONF_UNSET;
     conf->interlace = NGX_CONF_UNSET;
     conf->sharpen = NGX_CONF_UNSET;
     conf->buffer_size = NGX_CONF_UNSET_SIZE;
@@ -215,6 +229,10 @@ ngx_http_tunny_image_merge_conf(ngx_conf_t *cf, void *parent, void *child)
         ngx_conf_merge_uint_value(conf->webp_quality.value,
                                   prev->webp_quality.value, 80);
     }
+
+    /* zlib level: see README, "PNG compression" for the measurement */
+    ngx_conf_merge_value(conf->png_compression, prev->png_compression,
+                         6);
 
     ngx_conf_merge_value(conf->interlace, prev->interlace, 0);
     ngx_conf_merge_value(conf->sharpen, prev->sharpen, 0);

@@ -87,6 +87,10 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
         p->out_type = NGX_TUNNY_IMAGE_WEBP;
         break;
 
+    case NGX_HTTP_TUNNY_IMAGE_PNG:
+        p->out_type = NGX_TUNNY_IMAGE_PNG;
+        break;
+
     case NGX_HTTP_TUNNY_IMAGE_AUTO:
         ctx->vary = 1;
 
@@ -124,6 +128,7 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
 
     p->webp_quality = (int) v;
 
+    p->png_compression = (int) conf->png_compression;
     p->interlace = conf->interlace ? 1 : 0;
     p->sharpen = (int) conf->sharpen;
     p->max_pixels = (uint64_t) conf->max_pixels;

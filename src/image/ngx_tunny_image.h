@@ -28,8 +28,8 @@
 #define NGX_TUNNY_IMAGE_NONE      0
 #define NGX_TUNNY_IMAGE_JPEG      1
 #define NGX_TUNNY_IMAGE_WEBP      2
-#define NGX_TUNNY_IMAGE_PNG       3     /* recognised, passed through */
-#define NGX_TUNNY_IMAGE_GIF       4     /* recognised, passed through */
+#define NGX_TUNNY_IMAGE_PNG       3
+#define NGX_TUNNY_IMAGE_GIF       4     /* decoded; written as PNG */
 
 /* operations: a bit set, as image_filter combines rotate with the others */
 #define NGX_TUNNY_IMAGE_OP_RESIZE 0x01
@@ -70,9 +70,11 @@ typedef struct {
     unsigned       angle;           /* 0, 90, 180, 270: counter-clockwise,
                                        as image_filter (gdImageCopyRotated) */
 
-    int            out_type;        /* 0 = same as input, or JPEG / WEBP */
+    int            out_type;        /* 0 = same as input, or JPEG / WEBP /
+                                       PNG */
     int            jpeg_quality;    /* 1..100 */
     int            webp_quality;    /* 1..100 */
+    int            png_compression; /* zlib level 0..9 */
     int            interlace;       /* progressive JPEG output */
     int            sharpen;         /* percent, 0 = off */
 
@@ -109,7 +111,7 @@ int ngx_tunny_image_sniff(const unsigned char *p, size_t len);
 
 /*
  * Does the library transform this type?  0: it passes through unchanged
- * (PNG and GIF today).  The one place for the pass-through decision.
+ * (none of the four today).  The one place for the pass-through decision.
  */
 int ngx_tunny_image_transforms(int type);
 
@@ -156,8 +158,9 @@ void ngx_tunny_image_state_trim(ngx_tunny_image_state_t *st, size_t cap);
  * crop scales to fill the box and cuts the centre; rotate is applied after
  * resize/crop.  When nothing would change (fits already, no rotation,
  * upright, same output type) returns NGX_TUNNY_IMAGE_ASIS.
- * Input of a type the library does not transform (PNG, GIF) returns
- * NGX_TUNNY_IMAGE_ASIS unchanged.
+ * Input of a type the library does not transform returns
+ * NGX_TUNNY_IMAGE_ASIS unchanged.  A GIF (its first frame) is written as
+ * PNG when out_type is 0: there is no GIF encoder.
  *
  * info is ngx_tunny_image_probe() of the same bytes, made by the caller
  * (the HTTP module probes once in the event loop and carries the result

@@ -37,7 +37,7 @@
 #define NGX_TUNNY_IMAGE_BUF_B       2       /* pipeline pong */
 #define NGX_TUNNY_IMAGE_BUF_TMP     3       /* resampler intermediate */
 #define NGX_TUNNY_IMAGE_BUF_WTS     4       /* resampler weights, accum */
-#define NGX_TUNNY_IMAGE_BUF_ROW     5       /* CMYK rows */
+#define NGX_TUNNY_IMAGE_BUF_ROW     5       /* CMYK rows, a GIF line */
 #define NGX_TUNNY_IMAGE_BUF_OUT     6       /* encoder output */
 #define NGX_TUNNY_IMAGE_NBUFS       7
 
@@ -119,12 +119,15 @@ void ngx_tunny_image_icc_drop(ngx_tunny_image_run_t *run);
 
 int ngx_tunny_image_jpeg_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
     unsigned dh);
 int ngx_tunny_image_transform(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_sharpen(ngx_tunny_image_run_t *run, int percent);
 int ngx_tunny_image_jpeg_encode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_encode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_png_encode(ngx_tunny_image_run_t *run);
 
 
 #endif /* _NGX_TUNNY_IMAGE_INT_H_INCLUDED_ */

@@ -151,10 +151,17 @@ ngx_tunny_image_check_params(const ngx_tunny_image_params_t *p,
     }
 
     if (p->out_type != 0 && p->out_type != NGX_TUNNY_IMAGE_JPEG
-        && p->out_type != NGX_TUNNY_IMAGE_WEBP)
+        && p->out_type != NGX_TUNNY_IMAGE_WEBP
+        && p->out_type != NGX_TUNNY_IMAGE_PNG)
     {
         return ngx_tunny_image_error(res, NGX_TUNNY_IMAGE_EPARAM,
                                      "invalid output type %d", p->out_type);
+    }
+
+    if (p->png_compression < 0 || p->png_compression > 9) {
+        return ngx_tunny_image_error(res, NGX_TUNNY_IMAGE_EPARAM,
+                                     "invalid PNG compression %d (0..9)",
+                                     p->png_compression);
     }
 
     if (p->sharpen < 0) {
@@ -268,6 +275,12 @@ ngx_tunny_image_plan(ngx_tunny_image_run_t *run)
              && run->len / 20 < info->app_bytes))
     {
         return NGX_TUNNY_IMAGE_ASIS;
+    }
+
+    /* no GIF encoder: a transformed GIF is written as PNG */
+
+    if (run->out_type == NGX_TUNNY_IMAGE_GIF) {
+        run->out_type = NGX_TUNNY_IMAGE_PNG;
     }
 
     max = (run->out_type == NGX_TUNNY_IMAGE_WEBP)
@@ -390,9 +403,20 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
 {
     int  rc;
 
-    rc = (run->info.type == NGX_TUNNY_IMAGE_JPEG)
-         ? ngx_tunny_image_jpeg_decode(run)
-         : ngx_tunny_image_webp_decode(run);
+    switch (run->info.type) {
+    case NGX_TUNNY_IMAGE_JPEG:
+        rc = ngx_tunny_image_jpeg_decode(run);
+        break;
+    case NGX_TUNNY_IMAGE_PNG:
+        rc = ngx_tunny_image_png_decode(run);
+        break;
+    case NGX_TUNNY_IMAGE_GIF:
+        rc = ngx_tunny_image_gif_decode(run);
+        break;
+    default:
+        rc = ngx_tunny_image_webp_decode(run);
+        break;
+    }
 
     if (rc != NGX_TUNNY_IMAGE_OK) {
         return rc;
@@ -433,9 +457,14 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
         return rc;
     }
 
-    return (run->out_type == NGX_TUNNY_IMAGE_JPEG)
-           ? ngx_tunny_image_jpeg_encode(run)
-           : ngx_tunny_image_webp_encode(run);
+    switch (run->out_type) {
+    case NGX_TUNNY_IMAGE_JPEG:
+        return ngx_tunny_image_jpeg_encode(run);
+    case NGX_TUNNY_IMAGE_PNG:
+        return ngx_tunny_image_png_encode(run);
+    default:
+        return ngx_tunny_image_webp_encode(run);
+    }
 }
 
 

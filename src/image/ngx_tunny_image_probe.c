@@ -46,9 +46,9 @@ static const ngx_tunny_image_type_t  ngx_tunny_image_types[] = {
       "JPEG with zero width or height" },
     { "webp", "image/webp", 1, ngx_tunny_image_probe_webp,
       "WebP with zero width or height" },
-    { "png", "image/png", 0, ngx_tunny_image_probe_png,
+    { "png", "image/png", 1, ngx_tunny_image_probe_png,
       "PNG with zero width or height" },
-    { "gif", "image/gif", 0, ngx_tunny_image_probe_gif,
+    { "gif", "image/gif", 1, ngx_tunny_image_probe_gif,
       "GIF with zero width or height" }
 };
 
@@ -376,6 +376,17 @@ ngx_tunny_image_probe_png(const unsigned char *p, size_t len,
 {
     if (len < 24 || memcmp(p + 12, "IHDR", 4) != 0) {
         info->error = "truncated PNG header";
+        return 0;
+    }
+
+    if (ngx_tunny_image_be32(p + 8) != 13) {
+        info->error = "bad PNG IHDR length";
+        return 0;
+    }
+
+    if ((p[16] | p[20]) & 0x80) {
+        /* the PNG limit: 2^31 - 1 */
+        info->error = "bad PNG dimensions";
         return 0;
     }
 

@@ -158,6 +158,42 @@ ngx_tunny_image_clamp(int32_t v)
 
 
 /*
+ * Alpha: RGBA is resampled premultiplied, so that the colour of a
+ * transparent pixel does not bleed into its opaque neighbours (no dark
+ * fringe where opaque white meets transparent black).  The one place:
+ * the horizontal pass premultiplies as it reads the source, the
+ * intermediate rows and the vertical pass hold premultiplied values,
+ * ngx_tunny_image_unpremul_row() undoes it on each output row.
+ */
+
+static unsigned
+ngx_tunny_image_premul(unsigned c, unsigned a)
+{
+    return (c * a + 127) / 255;
+}
+
+
+static void
+ngx_tunny_image_unpremul_row(unsigned char *d, unsigned width)
+{
+    unsigned  x, a, c, i;
+
+    for (x = 0; x < width; x++, d += 4) {
+        a = d[3];
+
+        if (a == 255) {
+            continue;
+        }
+
+        for (i = 0; i < 3; i++) {
+            c = a ? (d[i] * 255 + a / 2) / a : 0;
+            d[i] = (unsigned char) (c > 255 ? 255 : c);
+        }
+    }
+}
+
+
+/*
  * One row of the horizontal pass, ch channels (1, 3 or 4): the loop body
  * is written once and instantiated per channel count, so that the
  * compiler sees a constant: the tests on ch vanish, the sums stay in
@@ -182,15 +218,20 @@ ngx_tunny_image_hrow##ch(const unsigned char *s, unsigned char *t,            \
         a0 = a1 = a2 = a3 = 0;                                                \
                                                                               \
         for (k = 0; k < tx->count[x]; k++) {                                  \
-            a0 += w[k] * p[0];                                                \
-                                                                              \
-            if (ch > 2) {                                                     \
-                a1 += w[k] * p[1];                                            \
-                a2 += w[k] * p[2];                                            \
-            }                                                                 \
-                                                                              \
             if (ch > 3) {                                                     \
+                /* RGBA: premultiplied by alpha (see the file header) */      \
+                a0 += w[k] * ngx_tunny_image_premul(p[0], p[3]);              \
+                a1 += w[k] * ngx_tunny_image_premul(p[1], p[3]);              \
+                a2 += w[k] * ngx_tunny_image_premul(p[2], p[3]);              \
                 a3 += w[k] * p[3];                                            \
+                                                                              \
+            } else {                                                          \
+                a0 += w[k] * p[0];                                            \
+                                                                              \
+                if (ch > 2) {                                                 \
+                    a1 += w[k] * p[1];                                        \
+                    a2 += w[k] * p[2];                                        \
+                }                                                             \
             }                                                                 \
                                                                               \
             p += ch;                                                          \
@@ -277,6 +318,10 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
         }
 
         ngx_tunny_image_resample_v(&r, y, out.data + y * out.stride);
+
+        if (out.channels == 4) {
+            ngx_tunny_image_unpremul_row(out.data + y * out.stride, dw);
+        }
     }
 
     run->pix = out;

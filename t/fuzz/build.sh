@@ -52,10 +52,14 @@ for f in "$work"/gen/* "$work"/gen/hostile/*; do
     n=$(basename "$f")
     # two selector bytes (fuzz_image.c): resize 48x64; crop 100x100 +
     # rotate 90 + WebP out + sharpen; resize 333x7 + rotate 270 +
-    # interlace with a 1000-pixel limit
+    # interlace with a 1000-pixel limit; PNG inputs also resize 100 wide
+    # with PNG out
     { printf '\006\043'; cat "$f"; } > "$work/seeds/a-$n"
     { printf '\257\055'; cat "$f"; } > "$work/seeds/b-$n"
     { printf '\136\126'; cat "$f"; } > "$work/seeds/c-$n"
+    case "$n" in
+        *.png) { printf '\142\055'; cat "$f"; } > "$work/seeds/d-$n" ;;
+    esac
 done
 echo "fuzz: $i seed files x 3 selectors, $secs s" >&2
 

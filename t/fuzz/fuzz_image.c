@@ -74,7 +74,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (p.angle) {
         p.ops |= NGX_TUNNY_IMAGE_OP_ROTATE;
     }
-    p.out_type = (sel & 32) ? NGX_TUNNY_IMAGE_WEBP : 0;
+    /* bits 5 and 6: WebP, PNG (with interlace, which only JPEG uses) */
+    p.out_type = (sel & 32) ? ((sel & 64) ? NGX_TUNNY_IMAGE_PNG
+                                          : NGX_TUNNY_IMAGE_WEBP)
+                            : 0;
+    p.png_compression = 1;
     p.interlace = (sel & 64) != 0;
     p.sharpen = (sel & 128) ? 50 : 0;
     p.jpeg_quality = 75;

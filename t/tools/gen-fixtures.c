@@ -17,6 +17,8 @@
 #include <jpeglib.h>
 #include <webp/encode.h>
 #include <webp/mux.h>
+#include <spng.h>
+#include <gif_lib.h>
 
 
 static const char  *dir;
@@ -570,6 +572,318 @@ write_png(const char *name, unsigned w, unsigned h)
 }
 
 
+/*
+ * PNG fixtures through libspng's encoder: pixels given as 8 or 16 bit
+ * samples of the colour type, optionally interlaced, with a palette and
+ * tRNS, with an iCCP profile.
+ */
+
+typedef struct {
+    unsigned                 w, h;
+    int                      color_type;
+    int                      bit_depth;
+    int                      interlace;
+    const struct spng_plte  *plte;
+    const struct spng_trns  *trns;
+    const unsigned char     *icc;
+    size_t                   icc_len;
+} png_opts_t;
+
+
+static unsigned char *
+spng_write(const png_opts_t *o, const void *pix, size_t size, size_t *len)
+{
+    int               err;
+    void             *png;
+    spng_ctx         *ctx;
+    struct spng_ihdr  ihdr;
+    struct spng_iccp  iccp;
+
+    ctx = spng_ctx_new(SPNG_CTX_ENCODER);
+    if (ctx == NULL) {
+        die("spng_ctx_new");
+    }
+
+    memset(&ihdr, 0, sizeof(ihdr));
+    ihdr.width = o->w;
+    ihdr.height = o->h;
+    ihdr.color_type = (uint8_t) o->color_type;
+    ihdr.bit_depth = (uint8_t) o->bit_depth;
+    ihdr.interlace_method = (uint8_t) o->interlace;
+
+    err = spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
+    err = err ? err : spng_set_ihdr(ctx, &ihdr);
+
+    if (err == 0 && o->plte) {
+        err = spng_set_plte(ctx, (struct spng_plte *) o->plte);
+    }
+
+    if (err == 0 && o->trns) {
+        err = spng_set_trns(ctx, (struct spng_trns *) o->trns);
+    }
+
+    if (err == 0 && o->icc) {
+        memset(&iccp, 0, sizeof(iccp));
+        strcpy(iccp.profile_name, "test");
+        iccp.profile_len = o->icc_len;
+        iccp.profile = (char *) o->icc;
+        err = spng_set_iccp(ctx, &iccp);
+    }
+
+    err = err ? err : spng_encode_image(ctx, pix, size, SPNG_FMT_PNG,
+                                        SPNG_ENCODE_FINALIZE);
+    if (err) {
+        fprintf(stderr, "gen-fixtures: spng: %s\n", spng_strerror(err));
+        exit(1);
+    }
+
+    png = spng_get_png_buffer(ctx, len, &err);
+    spng_ctx_free(ctx);
+
+    if (png == NULL) {
+        die("spng_get_png_buffer");
+    }
+
+    return png;
+}
+
+
+static void
+write_spng(const char *name, const png_opts_t *o, const void *pix,
+    size_t size)
+{
+    size_t          len;
+    unsigned char  *png;
+
+    png = spng_write(o, pix, size, &len);
+    write_file(name, png, len);
+    free(png);
+}
+
+
+/* the chunk at pos: its data length, or 0 past the end */
+
+static size_t
+png_find(const unsigned char *p, size_t len, const char *type, size_t *pos)
+{
+    size_t  at, n;
+
+    for (at = 8; at + 12 <= len; at += n + 12) {
+        n = (size_t) p[at] << 24 | p[at + 1] << 16 | p[at + 2] << 8
+            | p[at + 3];
+        if (memcmp(p + at + 4, type, 4) == 0) {
+            *pos = at;
+            return n;
+        }
+    }
+
+    die("png_find");
+    return 0;
+}
+
+
+/*
+ * APNG, two frames of w x h: the default image (IDAT, frame 0) red, the
+ * second frame (fdAT) green; a decoder that shows the first frame shows
+ * red.
+ */
+
+static void
+write_apng(const char *name, unsigned w, unsigned h)
+{
+    size_t          i, len0, len1, pos, n, ihdr_end, idat, idat_n, f1, f1_n;
+    size_t          out_len;
+    unsigned char  *pix, *p0, *p1, *out, ctl[26], actl[8];
+    png_opts_t      o;
+
+    memset(&o, 0, sizeof(o));
+    o.w = w;
+    o.h = h;
+    o.color_type = SPNG_COLOR_TYPE_TRUECOLOR;
+    o.bit_depth = 8;
+
+    pix = malloc((size_t) w * h * 3);
+    if (pix == NULL) {
+        die("malloc");
+    }
+
+    for (i = 0; i < (size_t) w * h; i++) {
+        pix[i * 3] = 255; pix[i * 3 + 1] = 0; pix[i * 3 + 2] = 0;
+    }
+    p0 = spng_write(&o, pix, (size_t) w * h * 3, &len0);
+
+    for (i = 0; i < (size_t) w * h; i++) {
+        pix[i * 3] = 0; pix[i * 3 + 1] = 255; pix[i * 3 + 2] = 0;
+    }
+    p1 = spng_write(&o, pix, (size_t) w * h * 3, &len1);
+    free(pix);
+
+    out = malloc(len0 + len1 + 256);
+    if (out == NULL) {
+        die("malloc");
+    }
+
+    (void) png_find(p0, len0, "IHDR", &pos);
+    ihdr_end = pos + 13 + 12;
+    idat_n = png_find(p0, len0, "IDAT", &idat);
+    f1_n = png_find(p1, len1, "IDAT", &f1);
+
+    memcpy(out, p0, ihdr_end);
+    out_len = ihdr_end;
+
+    be32(actl, 2);                      /* frames */
+    be32(actl + 4, 0);                  /* plays: forever */
+    out_len += png_chunk(out + out_len, "acTL", actl, 8);
+
+    memset(ctl, 0, sizeof(ctl));
+    be32(ctl, 0);                       /* sequence */
+    be32(ctl + 4, w);
+    be32(ctl + 8, h);
+    ctl[21] = 1;                        /* delay 1/1 s */
+    out_len += png_chunk(out + out_len, "fcTL", ctl, 26);
+
+    n = idat_n + 12;
+    memcpy(out + out_len, p0 + idat, n);
+    out_len += n;
+
+    be32(ctl, 1);
+    out_len += png_chunk(out + out_len, "fcTL", ctl, 26);
+
+    /* fdAT: sequence number, then the IDAT data of the second image */
+    {
+        unsigned char  *fd;
+
+        fd = malloc(f1_n + 4);
+        if (fd == NULL) {
+            die("malloc");
+        }
+        be32(fd, 2);
+        memcpy(fd + 4, p1 + f1 + 8, f1_n);
+        out_len += png_chunk(out + out_len, "fdAT", fd, f1_n + 4);
+        free(fd);
+    }
+
+    out_len += png_chunk(out + out_len, "IEND", NULL, 0);
+
+    write_file(name, out, out_len);
+
+    free(out);
+    free(p0);
+    free(p1);
+}
+
+
+static void
+write_png_fixtures(const unsigned char *icc, size_t icc_len)
+{
+    size_t            i, n;
+    unsigned          x, y, w, h;
+    uint16_t         *p16;
+    unsigned char    *pix, *d;
+    png_opts_t        o;
+    struct spng_plte  plte;
+    struct spng_trns  trns;
+
+    memset(&o, 0, sizeof(o));
+    o.bit_depth = 8;
+
+    /* RGB quads: 640x480; 64x48 Adam7; 64x48 with the test ICC profile */
+
+    pix = quad_rgb(640, 480);
+    o.w = 640;
+    o.h = 480;
+    o.color_type = SPNG_COLOR_TYPE_TRUECOLOR;
+    write_spng("quad-land.png", &o, pix, (size_t) 640 * 480 * 3);
+    free(pix);
+
+    pix = quad_rgb(64, 48);
+    o.w = 64;
+    o.h = 48;
+    o.interlace = 1;
+    write_spng("adam7.png", &o, pix, (size_t) 64 * 48 * 3);
+
+    o.interlace = 0;
+    o.icc = icc;
+    o.icc_len = icc_len;
+    write_spng("icc.png", &o, pix, (size_t) 64 * 48 * 3);
+    o.icc = NULL;
+    o.icc_len = 0;
+
+    /* the same quads, 16 bits per sample (host order for SPNG_FMT_PNG) */
+
+    n = (size_t) 64 * 48 * 3;
+    p16 = malloc(n * 2);
+    if (p16 == NULL) {
+        die("malloc");
+    }
+    for (i = 0; i < n; i++) {
+        p16[i] = (uint16_t) (pix[i] * 257);
+    }
+    o.bit_depth = 16;
+    write_spng("quad16.png", &o, p16, n * 2);
+    o.bit_depth = 8;
+    free(p16);
+    free(pix);
+
+    /* grey 64x48, value 0x60 */
+
+    pix = malloc(64 * 48);
+    if (pix == NULL) {
+        die("malloc");
+    }
+    memset(pix, 0x60, 64 * 48);
+    o.color_type = SPNG_COLOR_TYPE_GRAYSCALE;
+    write_spng("grey.png", &o, pix, 64 * 48);
+
+    /* palette 64x48: left half index 0 red, right half index 1
+     * transparent blue */
+
+    for (y = 0; y < 48; y++) {
+        for (x = 0; x < 64; x++) {
+            pix[y * 64 + x] = (x >= 32);
+        }
+    }
+    memset(&plte, 0, sizeof(plte));
+    plte.n_entries = 2;
+    plte.entries[0].red = 255;
+    plte.entries[1].blue = 255;
+    memset(&trns, 0, sizeof(trns));
+    trns.n_type3_entries = 2;
+    trns.type3_alpha[0] = 255;
+    trns.type3_alpha[1] = 0;
+    o.color_type = SPNG_COLOR_TYPE_INDEXED;
+    o.plte = &plte;
+    o.trns = &trns;
+    write_spng("palette-trns.png", &o, pix, 64 * 48);
+    o.plte = NULL;
+    o.trns = NULL;
+    free(pix);
+
+    /* RGBA 200x100: left half opaque white, right half transparent black:
+     * resized, the edge must stay white (no dark halo) */
+
+    w = 200;
+    h = 100;
+    pix = calloc((size_t) w * h, 4);
+    if (pix == NULL) {
+        die("malloc");
+    }
+    for (y = 0; y < h; y++) {
+        for (x = 0; x < w / 2; x++) {
+            d = pix + ((size_t) y * w + x) * 4;
+            d[0] = d[1] = d[2] = d[3] = 255;
+        }
+    }
+    o.w = w;
+    o.h = h;
+    o.color_type = SPNG_COLOR_TYPE_TRUECOLOR_ALPHA;
+    write_spng("edge.png", &o, pix, (size_t) w * h * 4);
+    free(pix);
+
+    write_apng("anim.png", 32, 32);
+}
+
+
 static void
 write_gif(const char *name, unsigned w, unsigned h)
 {
@@ -588,6 +902,186 @@ write_gif(const char *name, unsigned w, unsigned h)
     len += 16;
 
     write_file(name, out, len);
+}
+
+
+/*
+ * GIF fixtures through giflib's encoder: a global table of the four quad
+ * colours (0 red, 1 green, 2 blue, 3 white), frames of indices.
+ */
+
+typedef struct {
+    int                    left, top, w, h;
+    int                    interlace;
+    int                    transparent;     /* index, or -1 */
+    const unsigned char   *idx;
+} gif_frame_t;
+
+
+typedef struct {
+    unsigned char  *p;
+    size_t          n;
+    size_t          size;
+} gif_out_t;
+
+
+static int
+gif_write(GifFileType *gif, const GifByteType *buf, int n)
+{
+    gif_out_t  *o = gif->UserData;
+
+    if (o->n + (size_t) n > o->size) {
+        o->size = (o->n + n) * 2;
+        o->p = realloc(o->p, o->size);
+        if (o->p == NULL) {
+            die("realloc");
+        }
+    }
+
+    memcpy(o->p + o->n, buf, (size_t) n);
+    o->n += (size_t) n;
+
+    return n;
+}
+
+
+static void
+write_giflib(const char *name, int sw, int sh, const gif_frame_t *f,
+    unsigned frames)
+{
+    int              err, i, pass, y;
+    unsigned         k;
+    gif_out_t        out;
+    GifFileType     *gif;
+    ColorMapObject  *map;
+    GifColorType     colours[4];
+    unsigned char    gce[4];
+    static const int starts[4] = { 0, 4, 2, 1 }, steps[4] = { 8, 8, 4, 2 };
+
+    for (i = 0; i < 4; i++) {
+        colours[i].Red = quad_colors[i][0];
+        colours[i].Green = quad_colors[i][1];
+        colours[i].Blue = quad_colors[i][2];
+    }
+
+    map = GifMakeMapObject(4, colours);
+    memset(&out, 0, sizeof(out));
+
+    gif = EGifOpen(&out, gif_write, &err);
+    if (gif == NULL || map == NULL) {
+        die("EGifOpen");
+    }
+
+    EGifSetGifVersion(gif, true);
+
+    if (EGifPutScreenDesc(gif, sw, sh, 2, 0, map) == GIF_ERROR) {
+        die("EGifPutScreenDesc");
+    }
+
+    for (k = 0; k < frames; k++, f++) {
+        gce[0] = (f->transparent >= 0) ? 0x01 : 0x00;
+        gce[1] = 10;                        /* 1/10 s */
+        gce[2] = 0;
+        gce[3] = (unsigned char) (f->transparent >= 0 ? f->transparent : 0);
+
+        if (EGifPutExtension(gif, GRAPHICS_EXT_FUNC_CODE, 4, gce)
+            == GIF_ERROR
+            || EGifPutImageDesc(gif, f->left, f->top, f->w, f->h,
+                                f->interlace != 0, NULL) == GIF_ERROR)
+        {
+            die("EGifPutImageDesc");
+        }
+
+        for (pass = 0; pass < (f->interlace ? 4 : 1); pass++) {
+            for (y = f->interlace ? starts[pass] : 0; y < f->h;
+                 y += f->interlace ? steps[pass] : 1)
+            {
+                if (EGifPutLine(gif, (GifPixelType *) f->idx + y * f->w,
+                                f->w) == GIF_ERROR)
+                {
+                    die("EGifPutLine");
+                }
+            }
+        }
+    }
+
+    if (EGifCloseFile(gif, &err) == GIF_ERROR) {
+        die("EGifCloseFile");
+    }
+
+    GifFreeMapObject(map);
+
+    write_file(name, out.p, out.n);
+    free(out.p);
+}
+
+
+static void
+write_gif_fixtures(void)
+{
+    int             x, y;
+    unsigned char  *quad, *half, *red, *green;
+    gif_frame_t     f[2];
+
+    quad = malloc(64 * 48);
+    half = malloc(32 * 24);
+    red = malloc(32 * 32);
+    green = malloc(32 * 32);
+    if (quad == NULL || half == NULL || red == NULL || green == NULL) {
+        die("malloc");
+    }
+
+    for (y = 0; y < 48; y++) {
+        for (x = 0; x < 64; x++) {
+            quad[y * 64 + x] = (unsigned char) ((y >= 24) * 2 + (x >= 32));
+        }
+    }
+
+    /* a 32x24 frame: left half red, right half the transparent index 3 */
+    for (y = 0; y < 24; y++) {
+        for (x = 0; x < 32; x++) {
+            half[y * 32 + x] = (x >= 16) ? 3 : 0;
+        }
+    }
+
+    memset(red, 0, 32 * 32);
+    memset(green, 1, 32 * 32);
+
+    memset(f, 0, sizeof(f));
+    f[0].w = 64;
+    f[0].h = 48;
+    f[0].transparent = -1;
+    f[0].idx = quad;
+    write_giflib("quad.gif", 64, 48, f, 1);
+
+    f[0].interlace = 1;
+    write_giflib("quad-interlaced.gif", 64, 48, f, 1);
+
+    /* screen 64x48, the frame at 16,12: the rest of the screen clear */
+    f[0].interlace = 0;
+    f[0].left = 16;
+    f[0].top = 12;
+    f[0].w = 32;
+    f[0].h = 24;
+    f[0].transparent = 3;
+    f[0].idx = half;
+    write_giflib("trans.gif", 64, 48, f, 1);
+
+    /* two frames: red, then green */
+    f[0].left = 0;
+    f[0].top = 0;
+    f[0].w = 32;
+    f[0].h = 32;
+    f[0].transparent = -1;
+    f[0].idx = red;
+    f[1] = f[0];
+    f[1].idx = green;
+    write_giflib("anim.gif", 32, 32, f, 2);
+
+    free(quad);
+    free(half);
+    free(red);
+    free(green);
 }
 
 
@@ -839,7 +1333,9 @@ main(int argc, char **argv)
     }
 
     write_png("tiny.png", 3, 2);
+    write_png_fixtures(icc, icc_len);
     write_gif("tiny.gif", 7, 5);
+    write_gif_fixtures();
 
     write_big("big.jpg", 3000, 2000);
 

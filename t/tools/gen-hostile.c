@@ -11,7 +11,10 @@
  *   lossless and hierarchical SOFs, EXIF blocks with bogus offsets and
  *   orientations, WebP with bad chunk sizes, animated WebP (real and
  *   crafted ANIM/ANMF), huge ICC profiles split over APP2 markers, a
- *   progressive "scan bomb".
+ *   progressive "scan bomb"; PNGs (gen_png): truncations, bit flips,
+ *   zlib bombs (IDAT inflating far past the IHDR size), lying chunk
+ *   lengths, bad CRCs, huge dimensions; GIFs (gen_gif): frames outside
+ *   the screen, LZW garbage, truncations, no image, no colour table.
  *
  * Besides the files it writes
  *
@@ -36,6 +39,7 @@
 #include <jpeglib.h>
 #include <webp/encode.h>
 #include <webp/mux.h>
+#include <spng.h>
 
 
 typedef struct {
@@ -985,10 +989,10 @@ gen_not_images(void)
     static const char  jfif[] = "JFIF\0\x01\x01 not really";
     static const char  php[] = "<?php echo 'x'; ?>\xff\xd8\xff\xe0";
 
+    memset(z, 0, sizeof(z));
+
     emit("empty.jpg", "reject", "zero bytes", z, 0);
     emit("empty.webp", "reject", "zero bytes", z, 0);
-
-    memset(z, 0, sizeof(z));
     emit("zeros-4k.jpg", "reject", "4096 zero bytes", z, sizeof(z));
     emit("zeros-1.jpg", "reject", "one zero byte", z, 1);
 
@@ -2378,6 +2382,337 @@ gen_params(void)
 }
 
 
+/* PNG: made with libspng's encoder, then broken (gen_png) */
+
+static unsigned long
+png_crc(const unsigned char *p, size_t n)
+{
+    int            k;
+    unsigned long  crc;
+
+    crc = 0xffffffffUL;
+
+    while (n--) {
+        crc ^= *p++;
+        for (k = 0; k < 8; k++) {
+            crc = (crc >> 1) ^ (0xedb88320UL & (0UL - (crc & 1)));
+        }
+    }
+
+    return crc ^ 0xffffffffUL;
+}
+
+
+static buf_t
+png_encode(const unsigned char *pix, unsigned w, unsigned h, int ct)
+{
+    int               err;
+    buf_t             b;
+    size_t            size;
+    spng_ctx         *ctx;
+    struct spng_ihdr  ihdr;
+
+    ctx = spng_ctx_new(SPNG_CTX_ENCODER);
+    if (ctx == NULL) {
+        die("spng_ctx_new");
+    }
+
+    memset(&ihdr, 0, sizeof(ihdr));
+    ihdr.width = w;
+    ihdr.height = h;
+    ihdr.bit_depth = 8;
+    ihdr.color_type = (uint8_t) ct;
+    size = (size_t) w * h * (ct == SPNG_COLOR_TYPE_TRUECOLOR ? 3 : 1);
+
+    err = spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
+    err = err ? err : spng_set_ihdr(ctx, &ihdr);
+    err = err ? err : spng_encode_image(ctx, pix, size, SPNG_FMT_PNG,
+                                        SPNG_ENCODE_FINALIZE);
+    if (err) {
+        die("spng: %s", spng_strerror(err));
+    }
+
+    b.p = spng_get_png_buffer(ctx, &b.n, &err);
+    spng_ctx_free(ctx);
+
+    if (b.p == NULL) {
+        die("spng_get_png_buffer: %s", spng_strerror(err));
+    }
+
+    return b;
+}
+
+
+/* the offset of the first chunk of a type (its length field) */
+
+static size_t
+png_chunk_at(buf_t b, const char *type)
+{
+    size_t  at, n;
+
+    for (at = 8; at + 12 <= b.n; at += n + 12) {
+        n = (size_t) b.p[at] << 24 | b.p[at + 1] << 16 | b.p[at + 2] << 8
+            | b.p[at + 3];
+        if (memcmp(b.p + at + 4, type, 4) == 0) {
+            return at;
+        }
+    }
+
+    die("no %s chunk", type);
+    return 0;
+}
+
+
+static void
+png_fix_crc(buf_t b, size_t at)
+{
+    size_t  n;
+
+    n = (size_t) b.p[at] << 24 | b.p[at + 1] << 16 | b.p[at + 2] << 8
+        | b.p[at + 3];
+    be32(b.p + at + 8 + n, png_crc(b.p + at + 4, n + 4));
+}
+
+
+/* IHDR with other dimensions, its CRC right */
+
+static void
+png_dims(buf_t b, unsigned long w, unsigned long h)
+{
+    be32(b.p + 16, w);
+    be32(b.p + 20, h);
+    png_fix_crc(b, 8);
+}
+
+
+static void
+gen_png(void)
+{
+    char            name[128], desc[160];
+    buf_t           b, c;
+    size_t          at, cut, idat, step;
+    unsigned        i, k;
+    unsigned char  *zero;
+
+    b = png_encode(pix_rgb, 320, 240, SPNG_COLOR_TYPE_TRUECOLOR);
+    emitb("png-ok.png", "ok", "PNG 320x240 RGB", b);
+
+    /* zlib bombs: the IDAT of a 2000x20000 grey image (40 MB of zeros,
+     * about 40 KB compressed) under an IHDR of 2000x10 and 2000x1: the
+     * data inflates 2000x, 20000x past the image */
+
+    zero = xmalloc((size_t) 2000 * 20000);
+    memset(zero, 0, (size_t) 2000 * 20000);
+    c = png_encode(zero, 2000, 20000, SPNG_COLOR_TYPE_GRAYSCALE);
+    free(zero);
+
+    png_dims(c, 2000, 10);
+    emitb("png-bomb-idat.png", "any", "PNG 2000x10 with the IDAT of "
+          "2000x20000 (zlib bomb)", c);
+    png_dims(c, 2000, 1);
+    emitb("png-bomb-idat-1.png", "any", "PNG 2000x1 with the IDAT of "
+          "2000x20000 (zlib bomb)", c);
+    free(c.p);
+
+    /* huge dimensions: over max_pixels, over libspng's limits, zero */
+
+    c = bdup(b);
+    png_dims(c, 100000, 100000);
+    emitb("png-huge-dims.png", "reject", "PNG IHDR 100000x100000", c);
+    png_dims(c, 0x7fffffffUL, 1);
+    emitb("png-huge-width.png", "reject", "PNG IHDR 2^31-1 x 1", c);
+    png_dims(c, 0x80000000UL, 240);
+    emitb("png-width-2-31.png", "reject", "PNG IHDR width 2^31", c);
+    png_dims(c, 320, 0);
+    emitb("png-zero-height.png", "reject", "PNG IHDR height 0", c);
+    png_dims(c, 320, 480);
+    emitb("png-taller.png", "reject", "PNG IHDR twice the IDAT rows", c);
+    free(c.p);
+
+    /* lying chunk sizes, bad CRCs, a bad IHDR */
+
+    idat = png_chunk_at(b, "IDAT");
+
+    c = bdup(b);
+    be32(c.p + idat, 0x7ffffff0UL);
+    emitb("png-bad-chunk-len.png", "reject", "PNG IDAT length 2^31-16", c);
+    be32(c.p + idat, 0xfffffff0UL);
+    emitb("png-bad-chunk-len-2.png", "reject", "PNG IDAT length 2^32-16",
+          c);
+    free(c.p);
+
+    c = bdup(b);
+    c.p[idat + 8 + 2] ^= 0x55;
+    emitb("png-bad-crc.png", "reject", "PNG IDAT with a bad CRC", c);
+    free(c.p);
+
+    c = bdup(b);
+    be32(c.p + 8, 12);
+    emitb("png-ihdr-len.png", "reject", "PNG IHDR length 12", c);
+    free(c.p);
+
+    c = bdup(b);
+    c.p[24] = 7;                                /* bit depth 7 */
+    png_fix_crc(c, 8);
+    emitb("png-bad-depth.png", "reject", "PNG bit depth 7", c);
+    free(c.p);
+
+    c = bdup(b);
+    c.p[25] = 3;                                /* palette, no PLTE */
+    png_fix_crc(c, 8);
+    emitb("png-no-plte.png", "reject", "PNG palette without PLTE", c);
+    free(c.p);
+
+    /* truncations: the header bytes one by one, then through IDAT */
+
+    for (cut = 1; cut < 40; cut += (cut < 8) ? 1 : 3) {
+        snprintf(name, sizeof(name), "png-cut-%05zu.png", cut);
+        snprintf(desc, sizeof(desc), "PNG cut at %zu of %zu", cut, b.n);
+        emit(name, "reject", desc, b.p, cut);
+    }
+
+    step = (b.n - idat) / 16 + 1;
+
+    for (cut = idat + 12; cut + 12 < b.n; cut += step) {
+        snprintf(name, sizeof(name), "png-cut-%05zu.png", cut);
+        snprintf(desc, sizeof(desc), "PNG cut at %zu of %zu (IDAT)", cut,
+                 b.n);
+        emit(name, "reject", desc, b.p, cut);
+    }
+
+    emit("png-trunc-idat.png", "reject", "PNG cut in the middle of IDAT",
+         b.p, idat + (b.n - idat) / 2);
+
+    /* bit flips after the signature */
+
+    for (i = 0; i < 24; i++) {
+        c = bdup(b);
+
+        for (k = 0; k <= i % 6; k++) {
+            at = 8 + rand32() % (c.n - 8);
+            c.p[at] ^= (unsigned char) (1u << (rand32() % 8));
+        }
+
+        snprintf(name, sizeof(name), "png-flip-%02u.png", i);
+        snprintf(desc, sizeof(desc), "PNG with %u flipped bits", k);
+        emitb(name, "any", desc, c);
+        free(c.p);
+    }
+
+    free(b.p);
+}
+
+
+/*
+ * GIF, written byte by byte: a screen of sw x sh with a 2-colour global
+ * table (or none), one frame at x,y of w x h with the LZW data given.
+ */
+
+static buf_t
+gif_make(unsigned sw, unsigned sh, int table, unsigned x, unsigned y,
+    unsigned w, unsigned h, const unsigned char *lzw, size_t lzw_len)
+{
+    buf_t   b;
+    size_t  n;
+
+    b.p = xmalloc(64 + lzw_len);
+    memcpy(b.p, "GIF89a", 6);
+    le16(b.p + 6, sw);
+    le16(b.p + 8, sh);
+    b.p[10] = table ? 0x80 : 0x00;
+    b.p[11] = 0;
+    b.p[12] = 0;
+    n = 13;
+
+    if (table) {
+        memcpy(b.p + n, "\x00\x00\x00\xff\xff\xff", 6);
+        n += 6;
+    }
+
+    b.p[n++] = ',';
+    le16(b.p + n, x);
+    le16(b.p + n + 2, y);
+    le16(b.p + n + 4, w);
+    le16(b.p + n + 6, h);
+    b.p[n + 8] = 0;
+    n += 9;
+
+    memcpy(b.p + n, lzw, lzw_len);
+    n += lzw_len;
+    b.p[n++] = ';';
+
+    b.n = n;
+
+    return b;
+}
+
+
+static void
+gen_gif(void)
+{
+    char                  name[128], desc[160];
+    buf_t                 b, c;
+    size_t                cut;
+    unsigned char         garbage[64];
+
+    /* a valid 1x1 frame: code size 2, clear, 0, end; the screens are
+     * larger than the 100x100 of the corpus, so that all is decoded */
+    static const unsigned char  one[] = { 2, 2, 0x44, 0x01, 0 };
+
+    b = gif_make(200, 200, 1, 0, 0, 1, 1, one, sizeof(one));
+    emitb("gif-ok.gif", "ok", "GIF 200x200, a 1x1 frame", b);
+
+    for (cut = 6; cut < b.n - 1; cut++) {
+        snprintf(name, sizeof(name), "gif-cut-%02zu.gif", cut);
+        snprintf(desc, sizeof(desc), "GIF cut at %zu of %zu", cut, b.n);
+        emit(name, "reject", desc, b.p, cut);
+    }
+    free(b.p);
+
+    b = gif_make(200, 200, 1, 180, 180, 32, 32, one, sizeof(one));
+    emitb("gif-frame-outside.gif", "reject", "GIF frame 32x32 at 180,180 "
+          "of a 200x200 screen", b);
+    free(b.p);
+
+    b = gif_make(200, 200, 1, 65535, 0, 1, 1, one, sizeof(one));
+    emitb("gif-frame-left.gif", "reject", "GIF frame at x 65535", b);
+    free(b.p);
+
+    b = gif_make(200, 200, 1, 0, 0, 0, 0, one, sizeof(one));
+    emitb("gif-frame-empty.gif", "reject", "GIF frame 0x0", b);
+    free(b.p);
+
+    b = gif_make(65535, 65535, 1, 0, 0, 1, 1, one, sizeof(one));
+    emitb("gif-huge-screen.gif", "reject", "GIF screen 65535x65535", b);
+    free(b.p);
+
+    b = gif_make(200, 200, 0, 0, 0, 1, 1, one, sizeof(one));
+    emitb("gif-no-table.gif", "reject", "GIF without a colour table", b);
+    free(b.p);
+
+    /* LZW garbage: code size 8, one block of all-ones codes (each one
+     * past the codes defined so far) */
+
+    garbage[0] = 8;
+    garbage[1] = 62;
+    memset(garbage + 2, 0xff, 62);
+    c = gif_make(200, 200, 1, 0, 0, 16, 16, garbage, 64);
+    b = bsplice(c, c.n - 1, 0, "\0", 1);
+    free(c.p);
+    emitb("gif-lzw-garbage.gif", "reject", "GIF with LZW garbage", b);
+    free(b.p);
+
+    /* a 200x200 screen and a trailer, no image */
+
+    b.p = xmalloc(32);
+    memcpy(b.p, "GIF89a\xc8\x00\xc8\x00\x80\x00\x00"
+                "\x00\x00\x00\xff\xff\xff;", 20);
+    b.n = 20;
+    emitb("gif-no-image.gif", "reject", "GIF without an image", b);
+    free(b.p);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -2451,6 +2786,8 @@ main(int argc, char **argv)
     gen_exif();
     gen_icc();
     gen_webp();
+    gen_png();
+    gen_gif();
 
     gen_truncations("baseline", base_jpg, "baseline JPEG", 2);
     gen_truncations("progressive", prog_jpg, "progressive JPEG", 2);

@@ -20,6 +20,7 @@
 #include <jpeglib.h>
 #include <webp/decode.h>
 #include <webp/demux.h>
+#include <spng.h>
 
 #include "ngx_tunny_image.h"
 
@@ -250,6 +251,9 @@ decode_webp(const unsigned char *p, size_t len, decoded_t *d)
 }
 
 
+static int decode_png(const unsigned char *p, size_t len, decoded_t *d);
+
+
 static int
 decode(const ngx_tunny_image_result_t *res, decoded_t *d)
 {
@@ -261,6 +265,10 @@ decode(const ngx_tunny_image_result_t *res, decoded_t *d)
 
     if (res->type == NGX_TUNNY_IMAGE_WEBP) {
         return decode_webp(res->data, res->len, d);
+    }
+
+    if (res->type == NGX_TUNNY_IMAGE_PNG) {
+        return decode_png(res->data, res->len, d);
     }
 
     return -1;
@@ -482,11 +490,11 @@ test_sniff(void)
 
     ok(ngx_tunny_image_transforms(NGX_TUNNY_IMAGE_JPEG)
        && ngx_tunny_image_transforms(NGX_TUNNY_IMAGE_WEBP)
-       && !ngx_tunny_image_transforms(NGX_TUNNY_IMAGE_PNG)
-       && !ngx_tunny_image_transforms(NGX_TUNNY_IMAGE_GIF)
+       && ngx_tunny_image_transforms(NGX_TUNNY_IMAGE_PNG)
+       && ngx_tunny_image_transforms(NGX_TUNNY_IMAGE_GIF)
        && !ngx_tunny_image_transforms(NGX_TUNNY_IMAGE_NONE)
        && !ngx_tunny_image_transforms(42),
-       "transforms JPEG and WebP; PNG, GIF pass through; none, unknown not");
+       "transforms JPEG, WebP, PNG and GIF; none, unknown not");
 }
 
 
@@ -596,7 +604,7 @@ test_caller_info(ngx_tunny_image_state_t *st)
        "caller's probe over max_pixels: ELIMIT \"%s\"", res.error);
     free(b.data);
 
-    /* a pass-through type: as is, with the probed size */
+    /* a GIF that fits: as is, with the probed size */
 
     b = load("tiny.gif");
     rc = ngx_tunny_image_probe(b.data, b.len, &info);
@@ -605,16 +613,27 @@ test_caller_info(ngx_tunny_image_state_t *st)
        && res.type == NGX_TUNNY_IMAGE_GIF && res.width == 7
        && res.height == 5, "caller's probe of a GIF: as is, 7x5");
 
-    /* the header is not needed to pass a PNG or GIF through */
+    /* rotated: its first frame, as PNG */
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_ROTATE, 0, 0, 90);
+    rc = ngx_tunny_image_probe(b.data, b.len, &info);
+    rc |= ngx_tunny_image_process(st, b.data, b.len, &info, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_OK && res.data != NULL
+       && res.type == NGX_TUNNY_IMAGE_PNG && res.width == 5
+       && res.height == 7, "caller's probe of a GIF: rotated, PNG 5x7");
+    free(res.data);
+
+    /* a truncated header: the probe's reason, with or without its info */
 
     rc = ngx_tunny_image_probe(b.data, 8, &info);
     ok(rc == NGX_TUNNY_IMAGE_EINPUT
        && ngx_tunny_image_process(st, b.data, 8, &info, &p, &res)
-          == NGX_TUNNY_IMAGE_ASIS
+          == NGX_TUNNY_IMAGE_EINPUT
+       && strcmp(res.error, "truncated GIF header") == 0
        && ngx_tunny_image_process(st, b.data, 8, NULL, &p, &res)
-          == NGX_TUNNY_IMAGE_ASIS
-       && res.type == NGX_TUNNY_IMAGE_GIF,
-       "truncated GIF header: EINPUT probe, passed through as is");
+          == NGX_TUNNY_IMAGE_EINPUT
+       && strcmp(res.error, "truncated GIF header") == 0,
+       "truncated GIF header: EINPUT, \"%s\"", res.error);
     free(b.data);
 
     /* a probe of other bytes cannot mislead the decoders */
@@ -1101,8 +1120,10 @@ test_errors(ngx_tunny_image_state_t *st)
           "invalid jpeg quality 101 (1..100)" },
         { "quad-land.jpg", R|NGX_TUNNY_IMAGE_OP_CROP, 100, 100, 0, 80, 0, -3,
           "resize and crop are exclusive" },
-        { "tiny.png", R, 1, 1, 0, 80, 0, 1, "" },
-        { "tiny.gif", R, 1, 1, 90, 80, 0, 1, "" },
+        { "quad-land.png", R, 100, 100, 0, 80, 100000, -2,
+          "640x480 image exceeds tunny_image_max_pixels 100000" },
+        { "quad.gif", R, 10, 10, 90, 80, 1000, -2,
+          "64x48 image exceeds tunny_image_max_pixels 1000" },
 #undef R
     };
 
@@ -1417,6 +1438,438 @@ test_bench(ngx_tunny_image_state_t *st)
 }
 
 
+/* PNG: the decoder (libspng, independent of the library) for checks */
+
+static int
+decode_png(const unsigned char *p, size_t len, decoded_t *d)
+{
+    int                rc;
+    size_t             size;
+    spng_ctx          *ctx;
+    struct spng_ihdr   ihdr;
+    struct spng_iccp   iccp;
+
+    ctx = spng_ctx_new(0);
+    if (ctx == NULL) {
+        return -1;
+    }
+
+    rc = -1;
+
+    if (spng_set_png_buffer(ctx, p, len) != 0
+        || spng_get_ihdr(ctx, &ihdr) != 0
+        || spng_decoded_image_size(ctx, SPNG_FMT_RGBA8, &size) != 0)
+    {
+        goto done;
+    }
+
+    d->rgb = malloc(size);
+    if (d->rgb == NULL
+        || spng_decode_image(ctx, d->rgb, size, SPNG_FMT_RGBA8,
+                             SPNG_DECODE_TRNS) != 0)
+    {
+        goto done;
+    }
+
+    d->w = ihdr.width;
+    d->h = ihdr.height;
+    d->ch = 4;
+    d->gray = (ihdr.color_type == SPNG_COLOR_TYPE_GRAYSCALE);
+    d->progressive = ihdr.interlace_method;
+
+    if (spng_get_iccp(ctx, &iccp) == 0) {
+        d->icc = malloc(iccp.profile_len);
+        memcpy(d->icc, iccp.profile, iccp.profile_len);
+        d->icc_len = (unsigned) iccp.profile_len;
+    }
+
+    rc = 0;
+
+done:
+
+    spng_ctx_free(ctx);
+
+    return rc;
+}
+
+
+static unsigned
+alpha_at(const decoded_t *d, unsigned x, unsigned y)
+{
+    return (d->ch == 4) ? d->rgb[((size_t) y * d->w + x) * 4 + 3] : 255;
+}
+
+
+/* one PNG fixture through the pipeline: rc, and the decoded output */
+
+static int
+png_run(ngx_tunny_image_state_t *st, const char *name, unsigned w,
+    unsigned h, int out_type, ngx_tunny_image_result_t *res, decoded_t *d)
+{
+    int                        rc;
+    blob_t                     b;
+    ngx_tunny_image_params_t   p;
+
+    b = load(name);
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, w, h, 0);
+    p.out_type = out_type;
+    p.png_compression = 6;
+
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, res);
+    free(b.data);
+
+    memset(d, 0, sizeof(decoded_t));
+
+    if (rc == NGX_TUNNY_IMAGE_OK && decode(res, d) != 0) {
+        diag("%s: output does not decode", name);
+        return -100;
+    }
+
+    return rc;
+}
+
+
+static void
+test_png_decode(ngx_tunny_image_state_t *st)
+{
+    int                        rc;
+    blob_t                     icc;
+    decoded_t                  d;
+    ngx_tunny_image_result_t   res;
+
+    ok(ngx_tunny_image_transforms(NGX_TUNNY_IMAGE_PNG),
+       "PNG is transformed");
+
+    rc = png_run(st, "quad-land.png", 100, 100, 0, &res, &d);
+    ok(rc == 0 && res.type == NGX_TUNNY_IMAGE_PNG && d.w == 100
+       && d.h == 75 && quads(&d, RED, GREEN, BLUE, WHITE)
+       && near(&d, 5, 5, RED, 0) && near(&d, 94, 70, WHITE, 0),
+       "quad-land.png resize 100: PNG 100x75, exact quadrant colours");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "quad-land.png", 100, 100, NGX_TUNNY_IMAGE_JPEG, &res,
+                 &d);
+    ok(rc == 0 && res.type == NGX_TUNNY_IMAGE_JPEG && d.w == 100
+       && d.h == 75 && quads(&d, RED, GREEN, BLUE, WHITE),
+       "quad-land.png to JPEG: 100x75, quadrant colours");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "quad-land.png", 100, 100, NGX_TUNNY_IMAGE_WEBP, &res,
+                 &d);
+    ok(rc == 0 && res.type == NGX_TUNNY_IMAGE_WEBP && d.w == 100
+       && d.h == 75 && quads(&d, RED, GREEN, BLUE, WHITE),
+       "quad-land.png to WebP: 100x75, quadrant colours");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "grey.png", 32, 32, 0, &res, &d);
+    ok(rc == 0 && d.w == 32 && d.h == 24 && d.gray
+       && near(&d, 16, 12, 0x60, 0x60, 0x60, 0),
+       "grey.png: grey PNG out, 32x24, value 0x60");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "quad16.png", 32, 32, 0, &res, &d);
+    ok(rc == 0 && d.w == 32 && d.h == 24 && !d.gray
+       && quads(&d, RED, GREEN, BLUE, WHITE) && near(&d, 2, 2, RED, 0),
+       "quad16.png: 16 bits to 8, 32x24, exact colours");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "adam7.png", 32, 32, 0, &res, &d);
+    ok(rc == 0 && d.w == 32 && d.h == 24 && !d.progressive
+       && quads(&d, RED, GREEN, BLUE, WHITE) && near(&d, 30, 22, WHITE, 0),
+       "adam7.png: deinterlaced, 32x24, exact colours");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "palette-trns.png", 32, 32, 0, &res, &d);
+    ok(rc == 0 && d.w == 32 && d.h == 24
+       && near(&d, 4, 12, RED, 0) && alpha_at(&d, 4, 12) == 255
+       && alpha_at(&d, 28, 12) == 0,
+       "palette-trns.png: tRNS as alpha, red opaque, right transparent");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "palette-trns.png", 32, 32, NGX_TUNNY_IMAGE_JPEG, &res,
+                 &d);
+    ok(rc == 0 && near(&d, 4, 12, RED, 8) && near(&d, 28, 12, WHITE, 8),
+       "palette-trns.png to JPEG: transparency flattened on white");
+    decoded_free(&d);
+    free(res.data);
+
+    icc = load("test.icc");
+
+    rc = png_run(st, "icc.png", 32, 32, 0, &res, &d);
+    ok(rc == 0 && d.icc_len == icc.len
+       && memcmp(d.icc, icc.data, icc.len) == 0,
+       "icc.png: iCCP kept in PNG output (%u bytes)", d.icc_len);
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "icc.png", 32, 32, NGX_TUNNY_IMAGE_JPEG, &res, &d);
+    ok(rc == 0 && d.icc_len == icc.len
+       && memcmp(d.icc, icc.data, icc.len) == 0,
+       "icc.png to JPEG: the profile as APP2");
+    decoded_free(&d);
+    free(res.data);
+    free(icc.data);
+
+    rc = png_run(st, "anim.png", 16, 16, 0, &res, &d);
+    ok(rc == 0 && d.w == 16 && d.h == 16 && near(&d, 8, 8, RED, 0),
+       "anim.png (APNG): the default image, red, 16x16");
+    decoded_free(&d);
+    free(res.data);
+}
+
+
+static void
+test_png_alpha(ngx_tunny_image_state_t *st)
+{
+    int                        rc, halo;
+    unsigned                   x, y, a;
+    decoded_t                  d;
+    const unsigned char       *px;
+    ngx_tunny_image_result_t   res;
+
+    /* 200x100, left opaque white, right transparent black, to 50x25 */
+
+    rc = png_run(st, "edge.png", 50, 50, 0, &res, &d);
+
+    halo = 0;
+
+    for (y = 0; rc == 0 && y < d.h; y++) {
+        for (x = 20; x < 30; x++) {
+            px = d.rgb + ((size_t) y * d.w + x) * 4;
+            a = px[3];
+
+            if (a > 0 && (px[0] < 250 || px[1] < 250 || px[2] < 250)) {
+                if (halo++ == 0) {
+                    diag("pixel %u,%u: %u,%u,%u alpha %u", x, y, px[0],
+                         px[1], px[2], a);
+                }
+            }
+        }
+    }
+
+    ok(rc == 0 && d.w == 50 && d.h == 25 && halo == 0
+       && alpha_at(&d, 10, 10) == 255 && alpha_at(&d, 40, 10) == 0
+       && alpha_at(&d, 24, 10) > 0 && alpha_at(&d, 25, 10) < 255,
+       "edge.png resized: alpha kept, no dark halo at the edge (%d)",
+       halo);
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "edge.png", 50, 50, NGX_TUNNY_IMAGE_WEBP, &res, &d);
+    ok(rc == 0 && d.ch == 4 && alpha_at(&d, 40, 10) < 8
+       && alpha_at(&d, 10, 10) > 247,
+       "edge.png to WebP: alpha kept");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "edge.png", 50, 50, NGX_TUNNY_IMAGE_JPEG, &res, &d);
+    ok(rc == 0 && near(&d, 10, 10, WHITE, 8) && near(&d, 40, 10, WHITE, 8)
+       && near(&d, 25, 10, WHITE, 8),
+       "edge.png to JPEG: flattened on white, white everywhere");
+    decoded_free(&d);
+    free(res.data);
+}
+
+
+static void
+test_png_encode(ngx_tunny_image_state_t *st)
+{
+    int                        rc, i;
+    size_t                     len[2];
+    blob_t                     b;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    b = load("quad-land.jpg");
+
+    for (i = 0; i < 2; i++) {
+        params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 320, 320, 0);
+        p.out_type = NGX_TUNNY_IMAGE_PNG;
+        p.png_compression = i ? 9 : 0;
+
+        rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+        len[i] = (rc == 0) ? res.len : 0;
+        ok(rc == 0 && res.type == NGX_TUNNY_IMAGE_PNG && res.width == 320
+           && res.height == 240
+           && memcmp(res.data, "\x89PNG\r\n\x1a\n", 8) == 0,
+           "JPEG to PNG, compression %d: 320x240, %zu bytes",
+           p.png_compression, len[i]);
+        free(res.data);
+    }
+
+    ok(len[0] > 2 * len[1], "compression 0 is larger than 9: %zu > %zu",
+       len[0], len[1]);
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 320, 320, 0);
+    p.out_type = NGX_TUNNY_IMAGE_PNG;
+    p.png_compression = 10;
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_EPARAM
+       && strcmp(res.error, "invalid PNG compression 10 (0..9)") == 0,
+       "PNG compression 10: EPARAM \"%s\"", res.error);
+
+    free(b.data);
+
+    /* a PNG that fits already stays as it is */
+
+    b = load("quad-land.png");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 1000, 1000, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_ASIS && res.type == NGX_TUNNY_IMAGE_PNG
+       && res.width == 640 && res.height == 480,
+       "quad-land.png within the box: as is");
+    free(b.data);
+}
+
+
+static void
+test_png_cancel(ngx_tunny_image_state_t *st)
+{
+    int                        rc, flag;
+    blob_t                     b;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    b = load("quad-land.png");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
+    flag = 1;
+    p.cancel = &flag;
+
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_ECANCEL && res.data == NULL,
+       "PNG with the cancel flag set: ECANCEL");
+    free(b.data);
+}
+
+
+/*
+ * The zlib bomb of gen-hostile: the IDAT of 2000x20000 (40 MB inflated)
+ * under an IHDR of 2000x10.  libspng inflates the 10 rows and stops: the
+ * decode takes well under the ~100 ms of CPU that inflating the 40 MB
+ * takes (Python's zlib over the IDAT data, on this machine).
+ */
+
+static void
+test_png_bomb(ngx_tunny_image_state_t *st)
+{
+    int                        rc;
+    char                       path[4096];
+    FILE                      *f;
+    blob_t                     b;
+    double                     t0, ms;
+    struct timespec            ts;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    snprintf(path, sizeof(path), "%s/hostile/png-bomb-idat.png", dir);
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        diag("no %s: PNG bomb skipped", path);
+        return;
+    }
+    fclose(f);
+
+    b = load("hostile/png-bomb-idat.png");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 1000, 1000, 0);
+
+    /* CPU time of this thread: a loaded machine does not count */
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    t0 = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    ms = ts.tv_sec * 1e3 + ts.tv_nsec / 1e6 - t0;
+
+    ok(rc == NGX_TUNNY_IMAGE_OK && res.width == 1000 && res.height == 5
+       && (!bench || ms < 5),
+       "PNG zlib bomb: only the IHDR rows inflated, 1000x5 in %.2f ms CPU",
+       ms);
+    free(res.data);
+    free(b.data);
+}
+
+
+
+/* GIF: the first frame on its screen, written as PNG */
+
+static void
+test_gif(ngx_tunny_image_state_t *st)
+{
+    int                        rc;
+    blob_t                     b;
+    decoded_t                  d;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    rc = png_run(st, "quad.gif", 32, 32, 0, &res, &d);
+    ok(rc == 0 && res.type == NGX_TUNNY_IMAGE_PNG && d.w == 32
+       && d.h == 24 && quads(&d, RED, GREEN, BLUE, WHITE)
+       && near(&d, 2, 2, RED, 0) && near(&d, 30, 22, WHITE, 0)
+       && alpha_at(&d, 2, 2) == 255,
+       "quad.gif resize 32: PNG 32x24, exact colours, opaque");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "quad-interlaced.gif", 32, 32, 0, &res, &d);
+    ok(rc == 0 && d.w == 32 && d.h == 24
+       && quads(&d, RED, GREEN, BLUE, WHITE) && near(&d, 2, 22, BLUE, 0),
+       "quad-interlaced.gif: deinterlaced, exact colours");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "quad.gif", 32, 32, NGX_TUNNY_IMAGE_JPEG, &res, &d);
+    ok(rc == 0 && res.type == NGX_TUNNY_IMAGE_JPEG && d.w == 32
+       && quads(&d, RED, GREEN, BLUE, WHITE),
+       "quad.gif to JPEG: 32x24");
+    decoded_free(&d);
+    free(res.data);
+
+    /* screen 64x48, a 32x24 frame at 16,12 whose right half is the
+     * transparent index; resized to 32x24 */
+
+    rc = png_run(st, "trans.gif", 32, 32, 0, &res, &d);
+    ok(rc == 0 && d.w == 32 && d.h == 24
+       && near(&d, 11, 12, RED, 0) && alpha_at(&d, 11, 12) == 255
+       && alpha_at(&d, 2, 2) == 0 && alpha_at(&d, 20, 12) == 0
+       && alpha_at(&d, 30, 22) == 0,
+       "trans.gif: the frame on the clear screen, transparency as alpha");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "anim.gif", 16, 16, 0, &res, &d);
+    ok(rc == 0 && d.w == 16 && d.h == 16 && near(&d, 8, 8, RED, 0),
+       "anim.gif: the first frame, red");
+    decoded_free(&d);
+    free(res.data);
+
+    /* a GIF that fits, nothing to do: as it is (animation kept) */
+
+    b = load("anim.gif");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_ASIS && res.type == NGX_TUNNY_IMAGE_GIF,
+       "anim.gif within the box: as is");
+
+    {
+        int  flag = 1;
+
+        params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 10, 10, 0);
+        p.cancel = &flag;
+        rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+        ok(rc == NGX_TUNNY_IMAGE_ECANCEL, "GIF with the cancel flag set: "
+           "ECANCEL");
+    }
+    free(b.data);
+}
+
+
 
 /*
  * Progressive JPEGs are bounded by their work, not only their pixels: the
@@ -1559,6 +2012,7 @@ test_missing_eoi(ngx_tunny_image_state_t *st)
     }
 }
 
+
 int
 main(int argc, char **argv)
 {
@@ -1599,6 +2053,12 @@ main(int argc, char **argv)
     test_bench(st);
     test_scan_budget(st);
     test_missing_eoi(st);
+    test_png_decode(st);
+    test_png_alpha(st);
+    test_png_encode(st);
+    test_png_cancel(st);
+    test_png_bomb(st);
+    test_gif(st);
 
     ngx_tunny_image_state_destroy(st);
 

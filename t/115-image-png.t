@@ -1,0 +1,411 @@
+# tunny_image with PNG input and output (libspng): sizes and exact pixel
+# colours of PNG -> PNG / JPEG / WebP, alpha kept and resized without a
+# dark halo, 16-bit, palette + tRNS, Adam7, iCCP kept, APNG as its first
+# frame, hostile PNGs answered 415 with a reason, and
+# tunny_image_png_compression.  PNG outputs are decoded here (png_decode:
+# a small decoder for what the encoder writes: 8-bit grey, RGB, RGBA, not
+# interlaced); the fixtures come from t/tools/gen-fixtures and
+# gen-hostile (TEST_NGINX_FIXTURE_DIR, set by ./ngx_tunny_module test).
+use lib 't/lib';
+use Test::Nginx::Socket 'no_plan';
+use TunnyTest;
+use Compress::Zlib ();
+
+our $FX;
+
+BEGIN {
+    $FX = $ENV{TEST_NGINX_FIXTURE_DIR};
+    die "115-image-png.t: no fixtures; run ./ngx_tunny_module test\n"
+        if !$FX || !-f "$FX/edge.png";
+}
+
+# { w, h, ct, ch, icc, rows => [ row strings ] }, or a string on error
+sub png_decode ($) {
+    my ($b) = @_;
+    return 'not a PNG' if substr($b, 0, 8) ne "\x89PNG\r\n\x1a\n";
+
+    my ($pos, $z, %i) = (8, '');
+    while ($pos + 12 <= length $b) {
+        my ($len, $type) = unpack 'Na4', substr($b, $pos, 8);
+        my $d = substr($b, $pos + 8, $len);
+        if ($type eq 'IHDR') {
+            @i{qw(w h depth ct cm fm im)} = unpack 'NNCCCCC', $d;
+        } elsif ($type eq 'IDAT') {
+            $z .= $d;
+        } elsif ($type eq 'iCCP') {
+            $i{icc} = 1;
+        }
+        $pos += 12 + $len;
+    }
+
+    return "unsupported PNG (depth $i{depth}, interlace $i{im})"
+        if $i{depth} != 8 || $i{im} != 0;
+
+    $i{ch} = { 0 => 1, 2 => 3, 4 => 2, 6 => 4 }->{ $i{ct} }
+        or return "unsupported colour type $i{ct}";
+
+    my $raw = Compress::Zlib::uncompress($z);
+    return 'bad zlib data' if !defined $raw;
+
+    my ($bpp, $stride) = ($i{ch}, $i{w} * $i{ch});
+    my @prev = (0) x $stride;
+    my @rows;
+
+    for my $y (0 .. $i{h} - 1) {
+        my $f = ord substr($raw, $y * ($stride + 1), 1);
+        my @c = unpack 'C*', substr($raw, $y * ($stride + 1) + 1, $stride);
+        for my $x (0 .. $stride - 1) {
+            my $a = $x >= $bpp ? $c[$x - $bpp] : 0;
+            my $u = $prev[$x];
+            my $ul = $x >= $bpp ? $prev[$x - $bpp] : 0;
+            my $p;
+            if ($f == 0) { $p = 0 }
+            elsif ($f == 1) { $p = $a }
+            elsif ($f == 2) { $p = $u }
+            elsif ($f == 3) { $p = ($a + $u) >> 1 }
+            else {
+                my $q = $a + $u - $ul;
+                my ($pa, $pb, $pc) = (abs($q - $a), abs($q - $u),
+                                      abs($q - $ul));
+                $p = ($pa <= $pb && $pa <= $pc) ? $a
+                     : ($pb <= $pc) ? $u : $ul;
+            }
+            $c[$x] = ($c[$x] + $p) & 0xff;
+        }
+        push @rows, [@c];
+        @prev = @c;
+    }
+
+    $i{rows} = \@rows;
+    return \%i;
+}
+
+# "r,g,b,a" of a pixel
+sub png_px ($$$) {
+    my ($i, $x, $y) = @_;
+    my @p = @{ $i->{rows}[$y] }[$x * $i->{ch} .. ($x + 1) * $i->{ch} - 1];
+    @p = (@p[0, 0, 0], 255) if $i->{ch} == 1;
+    @p = (@p, 255) if $i->{ch} == 3;
+    return join ',', @p;
+}
+
+# "png WxH ctN [icc]" and the colours at the quadrant centres
+sub png_quads ($) {
+    my $i = png_decode($_[0]);
+    return "$i\n" if !ref $i;
+    my ($qx, $qy) = (int($i->{w} / 4), int($i->{h} / 4));
+    return "png $i->{w}x$i->{h} ct$i->{ct}" . ($i->{icc} ? ' icc' : '')
+           . "\n" . join(' ', map { png_px($i, $_->[0], $_->[1]) }
+                              [$qx, $qy], [3 * $qx, $qy],
+                              [$qx, 3 * $qy], [3 * $qx, 3 * $qy]) . "\n";
+}
+
+# the alpha edge of edge.png resized: the alpha at the far left and right,
+# and how many visible pixels are darker than 250 in any channel (a halo)
+sub png_edge ($) {
+    my $i = png_decode($_[0]);
+    return "$i\n" if !ref $i;
+    my ($halo, $partial) = (0, 0);
+    for my $y (0 .. $i->{h} - 1) {
+        for my $x (0 .. $i->{w} - 1) {
+            my ($r, $g, $b, $a) = split /,/, png_px($i, $x, $y);
+            $halo++ if $a > 0 && ($r < 250 || $g < 250 || $b < 250);
+            $partial++ if $a > 0 && $a < 255;
+        }
+    }
+    my (undef, undef, undef, $left) = split /,/, png_px($i, 2, 2);
+    my (undef, undef, undef, $right) = split /,/,
+        png_px($i, $i->{w} - 3, 2);
+    return "png $i->{w}x$i->{h} ct$i->{ct} left $left right $right "
+           . "halo $halo " . ($partial ? 'soft' : 'hard') . "\n";
+}
+
+# "jpeg WxH" / "webp WxH" of a JPEG (SOF0..2) or a WebP
+sub img_size ($) {
+    my ($b) = @_;
+    if ($b =~ /\A\xff\xd8/) {
+        my $pos = 2;
+        while ($pos + 9 <= length $b) {
+            my ($ff, $m, $len) = unpack 'CCn', substr($b, $pos, 4);
+            last if $ff != 0xff;
+            if ($m >= 0xc0 && $m <= 0xc2) {
+                my ($h, $w) = unpack 'nn', substr($b, $pos + 5, 4);
+                return "jpeg ${w}x$h\n";
+            }
+            $pos += 2 + $len;
+        }
+    } elsif ($b =~ /\ARIFF....WEBPVP8X/s) {
+        my @c = unpack 'C6', substr($b, 24, 6);
+        return 'webp ' . (1 + $c[0] + ($c[1] << 8) + ($c[2] << 16)) . 'x'
+               . (1 + $c[3] + ($c[4] << 8) + ($c[5] << 16)) . "\n";
+    } elsif ($b =~ /\ARIFF....WEBPVP8 /s) {
+        my ($w, $h) = unpack 'vv', substr($b, 26, 4);
+        return 'webp ' . ($w & 0x3fff) . 'x' . ($h & 0x3fff) . "\n";
+    }
+    return 'other ' . length($b) . "\n";
+}
+
+sub size_class ($) {
+    my $n = length $_[0];
+    return ($n > 200000 ? 'large' : $n < 5000 ? 'small' : "size $n") . "\n";
+}
+
+repeat_each(1);
+no_shuffle();
+log_level('info');
+
+add_block_preprocessor(sub {
+    my $block = shift;
+    if (!defined $block->http_config) {
+        $block->set_value('http_config', <<'_EOC_');
+    log_format tunny 'TUNNY $uri $status $tunny_outcome "$tunny_error"';
+    access_log logs/error.log tunny;
+_EOC_
+    }
+});
+
+run_tests();
+
+__DATA__
+
+=== TEST 1: PNG to PNG: exact size and exact quadrant colours
+--- config
+    location /img/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 100 100;
+    }
+--- request
+GET /img/quad-land.png
+--- response_headers
+Content-Type: image/png
+--- response_body_filters eval
+\&main::png_quads
+--- response_body
+png 100x75 ct2
+255,0,0,255 0,255,0,255 0,0,255,255 255,255,255,255
+--- error_log
+TUNNY /img/quad-land.png 200 ok "-"
+
+
+
+=== TEST 2: PNG to JPEG and to WebP: exact sizes
+--- config
+    location /jpeg/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 100 100;
+        tunny_image_format jpeg;
+    }
+    location /webp/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 100 100;
+        tunny_image_format webp;
+    }
+--- request eval
+["GET /jpeg/quad-land.png", "GET /webp/quad-land.png"]
+--- response_headers eval
+["Content-Type: image/jpeg", "Content-Type: image/webp"]
+--- response_body_filters eval
+\&main::img_size
+--- response_body eval
+["jpeg 100x75\n", "webp 100x75\n"]
+
+
+
+=== TEST 3: JPEG to PNG with tunny_image_format png
+--- config
+    location /img/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 64 64;
+        tunny_image_format png;
+    }
+--- request
+GET /img/quad-land.jpg
+--- response_headers
+Content-Type: image/png
+--- response_body_filters eval
+\&main::png_quads
+--- response_body_like
+\Apng 64x48 ct2
+2[3-5]\d,\d{1,2},\d{1,2},255 \d{1,2},2[3-5]\d,\d{1,2},255 \d{1,2},\d{1,2},2[3-5]\d,255 2[3-5]\d,2[3-5]\d,2[3-5]\d,255$
+
+
+
+=== TEST 4: the alpha edge after a resize: alpha kept, soft, no dark halo
+--- config
+    location /img/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 50 50;
+    }
+--- request
+GET /img/edge.png
+--- response_body_filters eval
+\&main::png_edge
+--- response_body
+png 50x25 ct6 left 255 right 0 halo 0 soft
+
+
+
+=== TEST 5: transparency to JPEG: flattened on white
+--- config
+    location /img/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 50 50;
+        tunny_image_format jpeg;
+    }
+--- request
+GET /img/edge.png
+--- response_headers
+Content-Type: image/jpeg
+--- response_body_filters eval
+\&main::img_size
+--- response_body
+jpeg 50x25
+
+
+
+=== TEST 6: 16-bit, palette + tRNS, Adam7, grey, APNG first frame
+--- config
+    location /img/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 32 32;
+        tunny_image_format png;
+    }
+--- request eval
+["GET /img/quad16.png", "GET /img/palette-trns.png", "GET /img/adam7.png",
+ "GET /img/grey.png", "GET /img/anim.png"]
+--- response_body_filters eval
+\&main::png_quads
+--- response_body eval
+["png 32x24 ct2\n255,0,0,255 0,255,0,255 0,0,255,255 255,255,255,255\n",
+ "png 32x24 ct6\n255,0,0,255 0,0,0,0 255,0,0,255 0,0,0,0\n",
+ "png 32x24 ct2\n255,0,0,255 0,255,0,255 0,0,255,255 255,255,255,255\n",
+ "png 32x24 ct0\n96,96,96,255 96,96,96,255 96,96,96,255 96,96,96,255\n",
+ "png 32x32 ct2\n255,0,0,255 255,0,0,255 255,0,0,255 255,0,0,255\n"]
+
+
+
+=== TEST 7: iCCP is kept in PNG output
+--- config
+    location /png/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 32 32;
+    }
+--- request
+GET /png/icc.png
+--- response_body_filters eval
+\&main::png_quads
+--- response_body
+png 32x24 ct2 icc
+255,0,0,255 0,255,0,255 0,0,255,255 255,255,255,255
+
+
+
+=== TEST 8: the PNG's iCCP travels to JPEG as APP2
+--- config
+    location /jpeg/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 32 32;
+        tunny_image_format jpeg;
+    }
+--- request
+GET /jpeg/icc.png
+--- response_body_filters eval
+sub { $_[0] =~ /\xff\xe2..ICC_PROFILE\0/s ? "icc\n" : "none\n" }
+--- response_body
+icc
+
+
+
+=== TEST 9: a PNG within the box passes as it is; original keeps PNG
+--- config
+    location /img/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 1000 1000;
+    }
+--- request
+GET /img/quad-land.png
+--- response_headers
+Content-Type: image/png
+--- response_body_filters eval
+\&main::png_quads
+--- response_body
+png 640x480 ct2
+255,0,0,255 0,255,0,255 0,0,255,255 255,255,255,255
+
+
+
+=== TEST 10: tunny_image_png_compression changes the output size
+--- config
+    location /z0/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 320 320;
+        tunny_image_format png;
+        tunny_image_png_compression 0;
+    }
+    location /z9/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 320 320;
+        tunny_image_format png;
+        tunny_image_png_compression 9;
+    }
+--- request eval
+["GET /z0/quad-land.jpg", "GET /z9/quad-land.jpg"]
+--- response_body_filters eval
+\&main::size_class
+--- response_body eval
+["large\n", "small\n"]
+
+
+
+=== TEST 11: tunny_image_png_compression out of range: configuration error
+--- config
+    location /img/ {
+        tunny_image resize 10 10;
+        tunny_image_png_compression 10;
+    }
+--- must_die
+--- error_log
+value must be between 0 and 9
+
+
+
+=== TEST 12: hostile PNGs: 415 with the reason, never a 500
+--- config
+    location /hostile/ {
+        root $TEST_NGINX_FIXTURE_DIR;
+        tunny_image resize 100 100;
+        add_header X-Tunny-Error $tunny_error always;
+    }
+--- request eval
+["GET /hostile/png-huge-dims.png", "GET /hostile/png-trunc-idat.png",
+ "GET /hostile/png-bad-chunk-len.png", "GET /hostile/png-bad-crc.png",
+ "GET /hostile/png-taller.png", "GET /hostile/png-width-2-31.png"]
+--- error_code eval
+[415, 415, 415, 415, 415, 415]
+--- raw_response_headers_like eval
+["X-Tunny-Error: [^\r]*100000x100000 image exceeds tunny_image_max_pixels 50000000\r",
+ "X-Tunny-Error: [^\r]*PNG decode failed: end of stream\r",
+ "X-Tunny-Error: [^\r]*PNG decode failed: [a-z ]+\r",
+ "X-Tunny-Error: [^\r]*PNG decode failed: IDAT stream error\r",
+ "X-Tunny-Error: [^\r]*PNG decode failed: IDAT stream too short\r",
+ "X-Tunny-Error: [^\r]*bad PNG dimensions\r"]
+--- no_error_log
+[alert]
+
+
+
+=== TEST 13: a zlib bomb (IDAT of 2000x20000 under an IHDR of 2000x10):
+libspng inflates only the rows of the image, the answer is the 2000x10
+image resized
+--- config
+    location /hostile/ {
+        root $TEST_NGINX_FIXTURE_DIR;
+        tunny_image resize 100 100;
+    }
+--- request
+GET /hostile/png-bomb-idat.png
+--- response_body_filters eval
+\&main::png_quads
+--- response_body
+png 100x1 ct0
+0,0,0,255 0,0,0,255 0,0,0,255 0,0,0,255
