@@ -5,11 +5,10 @@
 # Block sections of this file (besides the usual ones):
 #   --- tunny_workers: N   worker_processes for the block (default 1)
 #   --- check_body         Perl run after the block's request with $body
-#                          (its response body) and $headers (lower-case
-#                          name => value); it makes its own Test::More
-#                          checks.  Helpers: metrics(), jobs(), gauges(),
-#                          hist(), wait_for(), health().
-use lib 't/lib';
+#                          (its response body); it makes its own
+#                          Test::More checks (t/lib/TunnyTest.pm).
+#                          Helpers: metrics(), jobs(), gauges(),
+#                          wait_for() (TunnyTest), hist(), health().
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 use JSON::PP ();
@@ -21,7 +20,6 @@ no_shuffle();
 master_on();
 log_level('info');
 
-our @OUTCOMES = qw(ok error rejected timeout cancelled closed);
 our @LE = qw(0.001 0.0025 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10
              +Inf);
 
@@ -76,50 +74,6 @@ _EOC_
         if !defined $block->no_error_log;
 });
 
-# --- check_body: Perl with $body and $headers, after the block's request
-add_response_body_check(sub {
-    my ($block, $body, $req_idx, $repeated_req_idx, $dry_run) = @_;
-    my $code = $block->check_body;
-    return if !defined $code || $dry_run;
-    my $check = eval "sub { my (\$body) = \@_;\n#line 1 check_body\n$code\n}";
-    die "$0 " . $block->name . " - check_body: $@" if $@;
-    $check->($body // '');
-});
-
-
-# the current metrics, parsed: { 'name{labels}' => value }
-sub metrics (;$) {
-    my ($text) = @_;
-    $text = TunnyTest::http_request('/status')->{body} if !defined $text;
-    my %m;
-    for my $line (split /\n/, $text) {
-        next if $line =~ /^#/ || $line !~ /\S/;
-        if ($line =~ /^([a-z_]+(?:\{[^}]*\})?) (\S+)$/) {
-            $m{$1} = $2;
-        } else {
-            Test::More::fail("metrics line: \"$line\"");
-        }
-    }
-    return \%m;
-}
-
-# { outcome => count } of a pool
-sub jobs ($;$) {
-    my ($pool, $m) = @_;
-    $m //= metrics();
-    return { map {
-        $_ => $m->{qq{tunny_jobs_total{pool="$pool",outcome="$_"}}}
-    } @OUTCOMES };
-}
-
-# [threads, queue_length, busy_threads] of a pool
-sub gauges ($;$) {
-    my ($pool, $m) = @_;
-    $m //= metrics();
-    return [ map { $m->{"tunny_pool_$_" . qq({pool="$pool"})} }
-             qw(threads queue_length busy_threads) ];
-}
-
 # { le => cumulative count, sum =>, count => } of a histogram
 sub hist ($$;$) {
     my ($name, $pool, $m) = @_;
@@ -136,17 +90,6 @@ sub hist ($$;$) {
 sub health () {
     my $res = TunnyTest::http_request('/health');
     return [$res->{status}, $res->{body}];
-}
-
-# poll until the condition holds (true) or the time is up (false)
-sub wait_for (&;$) {
-    my ($cond, $timeout) = @_;
-    my $end = Time::HiRes::time() + ($timeout // 5);
-    while (Time::HiRes::time() < $end) {
-        return 1 if $cond->();
-        Time::HiRes::sleep(0.02);
-    }
-    return $cond->() ? 1 : 0;
 }
 
 sub promtool () {

@@ -1,6 +1,5 @@
 # The offload engine: pool threads, admission, deadlines, cancellation,
 # pool isolation, thread priority, configuration errors.
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 

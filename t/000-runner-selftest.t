@@ -1,5 +1,5 @@
 # Self-test of the project-local Test::Nginx::Socket (t/lib), using only
-# stock nginx directives.  Run: prove -I t/lib t/00-runner-selftest.t
+# stock nginx directives.  Run: prove -I t/lib t/000-runner-selftest.t
 use Test::Nginx::Socket;
 
 $ENV{TEST_NGINX_MOCK_PORT} ||= 1986;

@@ -1,5 +1,4 @@
 # Reload, graceful quit and fast stop while jobs run (master process on).
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 
