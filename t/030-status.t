@@ -38,12 +38,12 @@ our $COMMON_CONFIG = <<'_EOC_';
     location = /burn {
         tunny_offload p;
         tunny_timeout 10s;
-        tunny_burn 200ms;
+        tunny_burn 600ms;
     }
     location = /slow {
         tunny_offload p;
         tunny_timeout 10s;
-        tunny_burn 800ms;
+        tunny_burn 1500ms;
     }
     location = /deadline {
         tunny_offload p;
@@ -195,7 +195,9 @@ tunny_stats
 === TEST 3: saturation shows in the gauges and health, and goes away
 --- init
 Test::More::is_deeply(main::health(), [200, "ok\n"], 'healthy when idle');
-TunnyTest::bg_request('/slow') for 1 .. 3;
+TunnyTest::bg_request('/slow');
+Test::More::ok(main::wait_for(sub { main::gauges('p')->[2] == 1 }), 'busy');
+TunnyTest::bg_request('/slow') for 1 .. 2;
 Test::More::ok(main::wait_for(sub { "@{ main::gauges('p') }" eq '1 2 1' }),
                'saturated: threads 1, queue 2, busy 1');
 my $h = main::health();
@@ -285,7 +287,8 @@ Test::More::is(main::jobs('p', $m)->{timeout}, 1, 'timeout +1');
 my $h = main::hist('tunny_job_queue_seconds', 'p', $m);
 Test::More::is($h->{count}, 1, 'one queue time');
 Test::More::is($h->{'0.05'}, 0, 'not under 50 ms');
-Test::More::is($h->{'0.25'}, 1, 'under 250 ms');
+# the deadline is 100 ms; the slow job it waited behind takes 1.5 s
+Test::More::is($h->{'0.5'}, 1, 'under 500 ms');
 Test::More::is(main::hist('tunny_job_run_seconds', 'p', $m)->{count}, 0,
                'never ran');
 TunnyTest::bg_collect();
@@ -309,7 +312,7 @@ Test::More::is_deeply(main::jobs('p', main::metrics($body)),
 
 
 
-=== TEST 9: a 200 ms job lands in the le="0.25" bucket; _count == ok+error
+=== TEST 9: a 600 ms job lands in the le="1" bucket; _count == ok+error
 --- init
 Test::More::is(TunnyTest::http_request('/burn')->{status}, 200, 'status 200');
 --- request
@@ -317,16 +320,17 @@ GET /status
 --- check_body
 my $m = main::metrics($body);
 my $run = main::hist('tunny_job_run_seconds', 'p', $m);
-Test::More::is($run->{'0.1'}, 0, 'run: not in le=0.1');
-Test::More::is($run->{'0.25'}, 1, 'run: in le=0.25');
+# a burn never ends early; 400 ms above it is the slack for a busy machine
+Test::More::is($run->{'0.5'}, 0, 'run: not in le=0.5');
+Test::More::is($run->{'1'}, 1, 'run: in le=1');
 Test::More::is($run->{'+Inf'}, 1, 'run: +Inf');
-Test::More::ok($run->{sum} >= 0.2 && $run->{sum} < 0.25,
-               "run: _sum $run->{sum} in [0.2, 0.25)");
+Test::More::ok($run->{sum} >= 0.6 && $run->{sum} < 1,
+               "run: _sum $run->{sum} in [0.6, 1)");
 my $j = main::jobs('p', $m);
 Test::More::is($run->{count}, $j->{ok} + $j->{error}, '_count == ok+error');
 my $q = main::hist('tunny_job_queue_seconds', 'p', $m);
 Test::More::is($q->{count}, 1, 'queue: one observation');
-Test::More::is($q->{'0.1'}, 1, 'queue: short');
+Test::More::is($q->{'0.5'}, 1, 'queue: short (an idle thread took it)');
 
 
 

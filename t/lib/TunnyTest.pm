@@ -355,6 +355,55 @@ sub timing_log (@) {
     return @log;
 }
 
+# a test: the duration V (seconds, from the timing log) is in [LO, HI)
+sub between ($$$$) {
+    my ($v, $lo, $hi, $name) = @_;
+    my $ok = defined $v && $v >= $lo && $v < $hi;
+    Test::More::ok($ok, "$name: " . ($v // 'none') . " s in [$lo, $hi)");
+    return $ok;
+}
+
+# the longest the queue and run time of a logged job can add up to: its
+# request's time ($request_time: nginx's cached wall clock, whole ms at
+# both ends, from the request's first byte to its log line), with 3 ms for
+# the roundings and 0.1% for the rates of the two clocks (the job's times
+# are monotonic)
+sub request_bound ($) {
+    my ($e) = @_;
+    return $e ? $e->{t} * 1.001 + 0.003 : 0;
+}
+
+# a test: the queue and run time of a logged job fit in its request time
+sub within_request ($$) {
+    my ($e, $name) = @_;
+    if (!$e) {
+        Test::More::fail("$name: the request is not in the timing log");
+        return 0;
+    }
+    my $sum = ($e->{q} // 0) + ($e->{r} // 0);
+    return Test::More::ok($sum <= request_bound($e),
+        "$name: queue " . ($e->{q} // '-') . " + run " . ($e->{r} // '-')
+        . " <= request time $e->{t}");
+}
+
+# wait (bounded) until a line of the block's error log matches; true if
+# one did
+sub wait_log ($) {
+    my ($re) = @_;
+    my $file = "$Test::Nginx::Util::LogDir/error.log";
+    return wait_for(sub {
+        open my $fh, '<', $file or return 0;
+        while (my $line = <$fh>) {
+            if ($line =~ $re) {
+                close $fh;
+                return 1;
+            }
+        }
+        close $fh;
+        return 0;
+    });
+}
+
 # the first request of the timing log with that URI (undef if none), and
 # its position in the log
 sub logged ($@) {
