@@ -12,6 +12,7 @@ use warnings;
 
 use Exporter 'import';
 use Digest::MD5 ();
+use TunnyTest ();
 
 our @EXPORT = qw(fx fx_md5 img_size img_tags img_parse upload);
 
@@ -127,8 +128,9 @@ sub upload ($$;$) {
 # the block preprocessor of the image test files:
 #   add_block_preprocessor(\&TunnyImage::block_defaults);
 # the outcome and the reason of every request go into the error log too;
-# under valgrind the blocks whose outcome depends on timing keep only
-# their memory checks
+# the client waits for an image as long as a busy machine may need (no
+# block measures latency with it); under valgrind the blocks whose outcome
+# depends on timing keep only their memory checks
 sub block_defaults {
     my ($block) = @_;
     if ($ENV{TEST_NGINX_USE_VALGRIND} && $block->name =~ /concurrent/) {
@@ -147,6 +149,8 @@ sub block_defaults {
         # (no error_code means 200 to Test::Nginx: accept any status)
         $block->set_value('error_code_like', '^[1-5]\d\d$');
     }
+    $block->set_value('timeout', 10 * TunnyTest::slow())
+        if !defined $block->timeout;
     if (!defined $block->http_config) {
         $block->set_value('http_config', <<'_EOC_');
     log_format tunny 'TUNNY $uri $status $tunny_outcome "$tunny_error"';
