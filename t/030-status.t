@@ -10,7 +10,7 @@
 #                          Helpers: metrics(), jobs(), gauges(),
 #                          wait_for() (TunnyTest), hist(), health().
 use Test::Nginx::Socket 'no_plan';
-use TunnyTest;
+use TunnyTest qw(:DEFAULT wait_for metrics jobs gauges);
 use JSON::PP ();
 use File::Temp ();
 use Time::HiRes ();

@@ -34,8 +34,8 @@ use POSIX ();
 use Time::HiRes qw(time sleep);
 
 our @EXPORT = qw(bg_request bg_collect http_request http_send nginx_pids
-                 worker_pids process_gone port wait_for metrics jobs
-                 gauges);
+                 worker_pids process_gone port);
+our @EXPORT_OK = qw(wait_for metrics jobs gauges);
 
 our @OUTCOMES = qw(ok error rejected timeout cancelled closed);
 
