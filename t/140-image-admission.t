@@ -167,6 +167,9 @@ TUNNY /img/quad-land.jpg 504 timeout
         alias $TEST_NGINX_FIXTURE_DIR/;
         tunny_image resize 2000 1500;
         tunny_image_sharpen 30;
+        # the 32 resizes together may outlast the default 30 s on a slow
+        # machine (ASan, shared CI): this block is not about deadlines
+        tunny_timeout 300s;
     }
     location = /status {
         tunny_status;
