@@ -7,7 +7,6 @@
 # contended machine does not change the answer.  The old pool, which
 # wrote the eventfd under its mutex, showed 30-40 waits in 3 s here
 # (longest 5.4 ms).
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 use File::Temp ();

@@ -1,7 +1,6 @@
 # tunny_pool settings do what the log says: the CPU set of threads=N, the
 # nice value an unprivileged worker can really get, the stack size range,
 # and health while workers (re)start.
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 

@@ -7,7 +7,6 @@
 # location, ended by its client going away, so that its cost is never
 # learned) keeps the single thread busy while jobs queue behind it; after
 # its seed estimate has elapsed it adds nothing to the predicted wait.
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 

@@ -4,7 +4,6 @@
 # every way a job ends gives the bytes back (the gauge returns to 0).
 # Bodies served from files have a Content-Length: the buffer, and so the
 # reservation, is exactly the file's size.
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 

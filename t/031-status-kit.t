@@ -5,7 +5,6 @@
 # Block sections of this file (besides the usual ones):
 #   --- check_body   Perl run after the block's request with $body (its
 #                    response body); it makes its own Test::More checks.
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 use File::Basename ();

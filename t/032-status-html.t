@@ -9,7 +9,6 @@
 #   --- check_body         Perl run after the block's request with $body
 #                          (its response body); it makes its own
 #                          Test::More checks.
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 use Digest::SHA ();

@@ -21,7 +21,6 @@
 # the state it left.  Helpers: front(), on_node(), via_node(), jobs(),
 # gauge(), front_log(), node_log(), wait_for(), node_down(), map_keys(),
 # keys_of().
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 use IO::Socket::INET ();

@@ -2,7 +2,6 @@
 # (src/ngx_http_tunny.h), built apart by examples/build.sh as its own
 # dynamic module and loaded after ngx_tunny_module.so: it answers, it is
 # refused with 503 when the queue is full, it times out with 504.
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 

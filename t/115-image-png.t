@@ -6,7 +6,6 @@
 # a small decoder for what the encoder writes: 8-bit grey, RGB, RGBA, not
 # interlaced); the fixtures come from t/tools/gen-fixtures and
 # gen-hostile (TEST_NGINX_FIXTURE_DIR, set by ./ngx_tunny_module test).
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 use Compress::Zlib ();

@@ -4,7 +4,6 @@
 # nothing passes as it is; frames outside the screen and LZW garbage
 # answer 415 with the reason.  The PNG decoder and the fixtures are those
 # of t/115-image-png.t (a copy of its helpers: each .t stands alone).
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 use Compress::Zlib ();

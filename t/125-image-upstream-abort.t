@@ -8,7 +8,6 @@
 # The upstream is a mock (--- tcp_listen / --- tcp_reply) on a free port
 # found when the file loads.  Fixtures come from t/tools
 # (TEST_NGINX_FIXTURE_DIR, exported by ./ngx_tunny_module test).
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 use IO::Socket::INET ();

@@ -8,7 +8,6 @@
 #     data is 415 with the reason.
 # Fixtures come from t/tools (TEST_NGINX_FIXTURE_DIR, exported by
 # ./ngx_tunny_module test); the big WebP is made here, once per run.
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 use File::Temp ();

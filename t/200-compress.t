@@ -7,7 +7,6 @@
 # from proxy_buffering off (nginx marks every buffer it reads from the
 # upstream with flush) in front of a backend forked by the test that
 # sends its answer in two parts a second apart.
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 use File::Path qw(make_path);

@@ -1,6 +1,11 @@
 # The offload engine: pool threads, admission, deadlines, cancellation,
 # pool isolation, thread priority, configuration errors.
-use lib 't/lib';
+#
+# Timing (docs/TESTING.md): a block's request is sent once the pool is seen
+# (through tunny_status) in the state the block is about; "at once" and
+# "not blocked" are checked as the order of the requests in the log, and
+# durations against the work the block ordered (a burn never ends early)
+# and the request's own time, never against a small absolute bound.
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
 
@@ -8,8 +13,9 @@ repeat_each(1);
 no_shuffle();
 log_level('info');
 
-# every block logs its requests into the error log too, so that
-# --- error_log can check the outcome of background requests
+# every block logs its requests into the error log too (TunnyTest's timing
+# log), so that --- error_log and --- check_body can check the outcome and
+# the times of background requests
 add_block_preprocessor(sub {
     my $block = shift;
     if ($ENV{TEST_NGINX_USE_VALGRIND}) {
@@ -19,7 +25,8 @@ add_block_preprocessor(sub {
         my @timing = qw(error_log response_headers response_headers_like);
         # with background requests from --- init, which request meets a
         # busy pool depends on timing too
-        push @timing, qw(error_code response_body) if defined $block->init;
+        push @timing, qw(error_code response_body check_body)
+            if defined $block->init;
         for my $s (@timing) {
             $block->set_value($s, undef) if defined $block->$s;
         }
@@ -27,12 +34,8 @@ add_block_preprocessor(sub {
         $block->set_value('error_code_like', '^[1-5]\d\d$')
             if defined $block->init;
     }
-    if (!defined $block->http_config) {
-        $block->set_value('http_config', <<'_EOC_');
-    log_format tunny 'TUNNY $uri $status $tunny_outcome q=$tunny_queue_time r=$tunny_run_time pool=$tunny_pool';
-    access_log logs/error.log tunny;
-_EOC_
-    }
+    $block->set_value('http_config', TunnyTest::timing_log_config())
+        if !defined $block->http_config;
 });
 
 run_tests();
@@ -48,16 +51,23 @@ __DATA__
 GET /burn
 --- response_body
 tunny_burn: pool "default" 20 ms
+--- check_body
+my ($burn) = TunnyTest::logged('/burn', TunnyTest::timing_log('/burn'));
+# a burn spins until its end: never shorter than ordered
+TunnyTest::between($burn->{r}, 0.020,
+                   TunnyTest::request_bound($burn),
+                   'run time: 20 ms or more, within the request');
+TunnyTest::within_request($burn, 'the 20 ms burn');
 --- error_log eval
 [qr/tunny_pool "default": \d+ threads, max_queue 64, nice \d+/,
- qr/TUNNY \/burn 200 ok q=0\.0\d\d r=0\.0[2-4]\d pool=default/]
+ qr/TUNNY \/burn 200 ok q=\d+\.\d{3} r=\d+\.\d{3} pool=default t=/]
 --- no_error_log
 [alert]
 [crit]
 
 
 
-=== TEST 2: not blocking: a 2 s job runs, the same worker answers at once
+=== TEST 2: not blocking: while a 2 s job runs, the same worker answers
 --- post_main_config
     tunny_pool one threads=1;
 --- config
@@ -68,17 +78,29 @@ tunny_burn: pool "default" 20 ms
     location = /fast {
         return 200 "fast\n";
     }
+    location = /status {
+        tunny_status;
+    }
 --- init
 TunnyTest::bg_request('/burn');
-Time::HiRes::sleep(0.3);
+TunnyTest::wait_pool('one', 1, 0);
 --- request
 GET /fast
---- timeout: 0.1
 --- response_body
 fast
---- wait: 2
+--- check_body
+my ($bg) = TunnyTest::bg_collect();
+Test::More::is($bg->{status}, 200, 'the 2 s job answered');
+my @log = TunnyTest::timing_log('/fast', '/burn');
+my (undef, $fast) = TunnyTest::logged('/fast', @log);
+my ($burn, $at) = TunnyTest::logged('/burn', @log);
+Test::More::ok($fast < $at, '/fast was answered while the job still ran');
+TunnyTest::between($burn->{r}, 2,
+                   TunnyTest::request_bound($burn),
+                   'run time: the 2 s burn, within the request');
+TunnyTest::within_request($burn, 'the 2 s job');
 --- error_log eval
-qr/TUNNY \/burn 200 ok q=0\.0[0-4]\d r=(1\.9[5-9]\d|2\.0\d\d) pool=one/
+qr/TUNNY \/burn 200 ok q=\d+\.\d{3} r=\d+\.\d{3} pool=one/
 --- no_error_log
 [alert]
 [crit]
@@ -92,19 +114,28 @@ qr/TUNNY \/burn 200 ok q=0\.0[0-4]\d r=(1\.9[5-9]\d|2\.0\d\d) pool=one/
     location = /burn {
         tunny_offload one;
         tunny_retry_after 7;
-        tunny_burn 1s;
+        tunny_burn 2s;
+    }
+    location = /status {
+        tunny_status;
     }
 --- init
 TunnyTest::bg_request('/burn');
-Time::HiRes::sleep(0.15);
+TunnyTest::wait_pool('one', 1, 0);
 TunnyTest::bg_request('/burn');
-Time::HiRes::sleep(0.15);
+TunnyTest::wait_pool('one', 1, 1);
 --- request
 GET /burn
---- timeout: 0.2
 --- error_code: 503
 --- response_headers
 Retry-After: 7
+--- check_body
+my @bg = TunnyTest::bg_collect();
+Test::More::is("@{[ map { $_->{status} } @bg ]}", '200 200',
+               'the running and the queued job answered');
+my @burn = grep { $_->{uri} eq '/burn' } TunnyTest::timing_log();
+Test::More::is("@{[ map { $_->{status} } @burn ]}", '503 200 200',
+               'the 503 came before the running job ended');
 --- error_log eval
 [qr/TUNNY \/burn 503 rejected q=- r=- pool=one/,
  qr/pool "one" queue is full, answering 503/]
@@ -126,15 +157,24 @@ Retry-After: 7
         tunny_queue_limit 0;
         tunny_burn 10ms;
     }
+    location = /status {
+        tunny_status;
+    }
 --- init
 TunnyTest::bg_request('/burn');
-Time::HiRes::sleep(0.15);
+TunnyTest::wait_pool('one', 1, 0);
 --- request
 GET /low
---- timeout: 0.2
 --- error_code: 503
 --- response_headers
 Retry-After: 1
+--- check_body
+my ($bg) = TunnyTest::bg_collect();
+Test::More::is($bg->{status}, 200, 'the running job answered');
+my @log = TunnyTest::timing_log('/low', '/burn');
+my (undef, $low) = TunnyTest::logged('/low', @log);
+my (undef, $burn) = TunnyTest::logged('/burn', @log);
+Test::More::ok($low < $burn, 'the 503 came while the thread was busy');
 --- no_error_log
 [alert]
 
@@ -163,7 +203,7 @@ tunny_burn: pool "one" 10 ms
 --- config
     location = /burn {
         tunny_offload one;
-        tunny_burn 1s;
+        tunny_burn 2s;
     }
     location = /short {
         tunny_offload one;
@@ -173,25 +213,36 @@ tunny_burn: pool "one" 10 ms
         add_header X-Queue $tunny_queue_time always;
         add_header X-Run $tunny_run_time always;
     }
+    location = /status {
+        tunny_status;
+    }
 --- init
 TunnyTest::bg_request('/burn');
-Time::HiRes::sleep(0.1);
+TunnyTest::wait_pool('one', 1, 0);
 --- request
 GET /short
 --- error_code: 504
 --- response_headers_like
 X-Outcome: timeout
-X-Queue: 0\.(29|3\d)\d
+X-Queue: 0\.(29|[3-9]\d)\d
 X-Run: -
+--- check_body
+my ($bg) = TunnyTest::bg_collect();
+Test::More::is($bg->{status}, 200, 'the running job answered');
+my @log = TunnyTest::timing_log('/short', '/burn');
+my ($short, $at) = TunnyTest::logged('/short', @log);
+my (undef, $burn) = TunnyTest::logged('/burn', @log);
+Test::More::ok($at < $burn, 'the 504 came before the thread was free');
+TunnyTest::within_request($short, 'the queued job');
 --- error_log eval
-[qr/TUNNY \/short 504 timeout q=0\.(29|3\d)\d r=- pool=one/,
+[qr/TUNNY \/short 504 timeout q=0\.(29|[3-9]\d)\d r=- pool=one/,
  qr/job timed out in pool "one", answering 504/]
 --- no_error_log
 [alert]
 
 
 
-=== TEST 7: deadline while running: 504, the thread is free within 100 ms
+=== TEST 7: deadline while running: 504, the thread is freed at the deadline
 --- post_main_config
     tunny_pool one threads=1;
 --- config
@@ -205,18 +256,30 @@ X-Run: -
         tunny_burn 10ms;
         add_header X-Queue $tunny_queue_time;
     }
+    location = /status {
+        tunny_status;
+    }
 --- init
 TunnyTest::bg_request('/slow');
-Time::HiRes::sleep(0.1);
+TunnyTest::wait_pool('one', 1, 0);
 --- request
 GET /next
---- timeout: 0.5
+--- timeout: 1.5
 --- response_body
 tunny_burn: pool "one" 10 ms
 --- response_headers_like
-X-Queue: 0\.[12]\d\d
+X-Queue: 0\.\d\d\d
+--- check_body
+my ($bg) = TunnyTest::bg_collect();
+Test::More::is($bg->{status}, 504, 'the running job: 504');
+my ($slow) = TunnyTest::logged('/slow', TunnyTest::timing_log('/slow'));
+# the deadline counts from the post: the job was stopped 300 ms after it,
+# long before the 3 s burn would end
+TunnyTest::between(($slow->{q} // 0) + ($slow->{r} // 0), 0.29, 1.5,
+                   'queue + run time of the cancelled job');
+TunnyTest::within_request($slow, 'the cancelled job');
 --- error_log eval
-qr/TUNNY \/slow 504 timeout q=0\.0[0-4]\d r=0\.(29|3\d)\d pool=one/
+qr/TUNNY \/slow 504 timeout q=\d+\.\d{3} r=\d+\.\d{3} pool=one/
 --- no_error_log
 [alert]
 
@@ -234,16 +297,27 @@ qr/TUNNY \/slow 504 timeout q=0\.0[0-4]\d r=0\.(29|3\d)\d pool=one/
         tunny_offload one;
         tunny_burn 10ms;
     }
+    location = /status {
+        tunny_status;
+    }
 --- init
-TunnyTest::bg_request('/burn', abort_after => 0.3);
-Time::HiRes::sleep(0.5);
+my $client = TunnyTest::http_send('/burn');
+TunnyTest::wait_pool('one', 1, 0);
+# the job runs 0.3 s, then its client hangs up
+Time::HiRes::sleep(0.3);
+close $client;
 --- request
 GET /next
---- timeout: 0.3
+--- timeout: 1.5
 --- response_body
 tunny_burn: pool "one" 10 ms
+--- check_body
+my ($burn) = TunnyTest::logged('/burn', TunnyTest::timing_log('/burn'));
+# cancelled at the abort, long before the 3 s burn would end
+TunnyTest::between($burn->{r}, 0.29, 1.5, 'run time of the cancelled job');
+TunnyTest::within_request($burn, 'the cancelled job');
 --- error_log eval
-[qr/TUNNY \/burn 499 cancelled q=0\.0[0-4]\d r=0\.(29|[34]\d)\d pool=one/,
+[qr/TUNNY \/burn 499 cancelled q=\d+\.\d{3} r=\d+\.\d{3} pool=one/,
  qr/client prematurely closed connection/]
 --- no_error_log
 [alert]
@@ -257,7 +331,7 @@ tunny_burn: pool "one" 10 ms
 --- config
     location = /first {
         tunny_offload one;
-        tunny_burn 500ms;
+        tunny_burn 2s;
     }
     location = /burn {
         tunny_offload one;
@@ -267,18 +341,32 @@ tunny_burn: pool "one" 10 ms
         tunny_offload one;
         tunny_burn 10ms;
     }
+    location = /status {
+        tunny_status;
+    }
 --- init
 TunnyTest::bg_request('/first');
-Time::HiRes::sleep(0.1);
-TunnyTest::bg_request('/burn', abort_after => 0.2);
-Time::HiRes::sleep(0.5);
+TunnyTest::wait_pool('one', 1, 0);
+my $client = TunnyTest::http_send('/burn');
+TunnyTest::wait_pool('one', 1, 1);
+# the job waits 0.2 s in the queue, then its client hangs up
+Time::HiRes::sleep(0.2);
+close $client;
 --- request
 GET /next
---- timeout: 0.3
+--- timeout: 10
 --- response_body
 tunny_burn: pool "one" 10 ms
+--- check_body
+my ($bg) = TunnyTest::bg_collect();
+Test::More::is($bg->{status}, 200, 'the running job answered');
+my @log = TunnyTest::timing_log('/burn', '/first');
+my ($burn, $at) = TunnyTest::logged('/burn', @log);
+my (undef, $first) = TunnyTest::logged('/first', @log);
+Test::More::ok($at < $first, 'dropped while the first job still ran');
+TunnyTest::between($burn->{q}, 0.19, 2, 'queue time of the dropped job');
 --- error_log eval
-[qr/TUNNY \/burn 499 cancelled q=0\.(19|2\d|3\d)\d r=- pool=one/,
+[qr/TUNNY \/burn 499 cancelled q=\d+\.\d{3} r=- pool=one/,
  qr/TUNNY \/first 200 ok/]
 --- no_error_log
 [alert]
@@ -299,15 +387,25 @@ tunny_burn: pool "one" 10 ms
         tunny_offload b;
         tunny_burn 10ms;
     }
+    location = /status {
+        tunny_status;
+    }
 --- init
 TunnyTest::bg_request('/a');
 TunnyTest::bg_request('/a');
-Time::HiRes::sleep(0.15);
+TunnyTest::wait_pool('a', 1, 1);
 --- request
 GET /b
---- timeout: 0.2
 --- response_body
 tunny_burn: pool "b" 10 ms
+--- check_body
+my @bg = TunnyTest::bg_collect();
+Test::More::is("@{[ map { $_->{status} } @bg ]}", '200 200',
+               'both jobs of pool a answered');
+my @log = TunnyTest::timing_log('/b', '/a');
+my (undef, $in_b) = TunnyTest::logged('/b', @log);
+my (undef, $in_a) = TunnyTest::logged('/a', @log);
+Test::More::ok($in_b < $in_a, 'pool b answered before pool a ended a job');
 --- no_error_log
 [alert]
 
@@ -324,10 +422,8 @@ tunny_burn: pool "b" 10 ms
 --- init
 my ($worker) = TunnyTest::worker_pids();
 my @nice;
-my $t0 = Time::HiRes::time();
-# the threads start with the worker; give a slow (valgrind) start time
-while (@nice < 3 && Time::HiRes::time() - $t0 < 10) {
-    Time::HiRes::sleep(0.05);
+# the threads start with the worker (slowly under valgrind)
+TunnyTest::wait_for(sub {
     @nice = ();
     for my $stat (glob "/proc/$worker/task/*/stat") {
         open my $fh, '<', $stat or next;
@@ -337,7 +433,8 @@ while (@nice < 3 && Time::HiRes::time() - $t0 < 10) {
         next if $comm ne 'tunny:one';
         push @nice, (split / /, $rest)[16];
     }
-}
+    @nice == 3;
+});
 Test::More::is(scalar(@nice), 3, "three pool threads in worker $worker");
 Test::More::is_deeply(\@nice, [7, 7, 7], "pool threads run at nice 7");
 --- request
@@ -407,5 +504,5 @@ GET /plain
 GET /burn0
 --- response_body
 tunny_burn: pool "default" 0 ms
---- response_headers
-X-Run: 0.000
+--- response_headers_like
+X-Run: 0\.00\d

@@ -16,7 +16,6 @@
 # The corpus directory: TEST_NGINX_HOSTILE_DIR, else
 # $TEST_NGINX_FIXTURE_DIR/hostile (both set up by ./ngx_tunny_module test),
 # else t/tools/hostile, made here with "make -C t/tools hostile".
-use lib 't/lib';
 use Test::Nginx::Socket 'no_plan';
 use File::Spec ();
 
@@ -30,14 +29,13 @@ BEGIN {
     if (!$HD || !-f "$HD/MANIFEST") {
         $HD = 't/tools/hostile';
         system('make -s -C t/tools hostile >&2') == 0
-            or die "hostile.t: cannot make the corpus (make -C t/tools "
-                   . "hostile)\n"
+            or die "$0: cannot make the corpus (make -C t/tools hostile)\n"
             if !-f "$HD/MANIFEST";
     }
     $HD = File::Spec->rel2abs($HD);
     $ENV{TEST_NGINX_HOSTILE_DIR} = $HD;
     # static files are served with "root": DIR/.. + /hostile/NAME
-    die "hostile.t: the corpus directory must be called hostile: $HD\n"
+    die "$0: the corpus directory must be called hostile: $HD\n"
         if $HD !~ m{^(.*)/hostile/?$};
     $ENV{TEST_NGINX_HOSTILE_ROOT} = $1;
 

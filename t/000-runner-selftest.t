@@ -1,8 +1,9 @@
 # Self-test of the project-local Test::Nginx::Socket (t/lib), using only
-# stock nginx directives.  Run: prove -I t/lib t/00-runner-selftest.t
+# stock nginx directives.  Run: prove -I t/lib t/000-runner-selftest.t
 use Test::Nginx::Socket;
 
-$ENV{TEST_NGINX_MOCK_PORT} ||= 1986;
+# beside the server port, so that parallel runs on other ports do not collide
+$ENV{TEST_NGINX_MOCK_PORT} ||= ($ENV{TEST_NGINX_PORT} || 1984) + 2;
 
 repeat_each(2);
 
@@ -145,7 +146,7 @@ GET /hang
 --- timeout: 0.5
 --- abort
 --- ignore_response
---- wait: 0.1
+--- wait: 1
 --- error_log
 client prematurely closed connection
 
