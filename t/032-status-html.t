@@ -477,7 +477,18 @@ Test::More::cmp_ok(main::json()->{pools}{p}{jobs}{ok}, '>=', 20, 'load runs');
 GET /status?format=json
 --- check_body
 my $j0 = JSON::PP::decode_json($body);
-my $dom = main::dump_dom();
+# the page's rates need two of its own samples with jobs between them; a
+# busy machine may starve chromium of those within one virtual-time
+# budget: look again (at most three times) before judging
+my ($dom, $d);
+for my $try (1 .. 3) {
+    $dom = main::dump_dom();
+    last if !defined $dom;
+    $d = main::dom_pools($dom)->{p} || {};
+    last if (main::value($d->{'rate-ok'}) // 0) > 0
+            && ($d->{-html} // '') =~ /class="s-p99"/;
+    Test::More::diag("try $try: the page has no rate yet");
+}
 my $j1 = main::json();
 my $png = File::Spec->catfile(
     $ENV{TEST_NGINX_SERVROOT}
@@ -490,7 +501,6 @@ my $shot = main::chromium('--virtual-time-budget=5000',
                           main::url('/status'));
 main::load_stop($main::LOAD);
 return if !defined $dom;
-my $d = main::dom_pools($dom)->{p} || {};
 my ($ok0, $ok1) = ($j0->{pools}{p}{jobs}{ok}, $j1->{pools}{p}{jobs}{ok});
 Test::More::cmp_ok($ok1, '>', $ok0, "the JSON moved: ok $ok0 -> $ok1");
 Test::More::ok($d->{'total-ok'} >= $ok0 && $d->{'total-ok'} <= $ok1,
