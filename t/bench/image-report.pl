@@ -129,6 +129,8 @@ out "- sharp: node $sharp->{node}, sharp $sharp->{sharp} (libvips",
     " (libvips threads per image), libuv pool",
     " $sharp->{uv_threadpool_size} (images at once), operation cache",
     " $sharp->{cache}\n";
+out "- each server in a session of its own (the kernel shares the CPUs",
+    " between sessions first, autogroup): $meta{sched}\n";
 out "- the machine meanwhile: $meta{box_busy_pct} % of its CPU time busy",
     " over the whole run (servers included); load average at the end",
     " $meta{loadavg_end}; `others %` below: the machine's CPU time used by",
@@ -244,6 +246,11 @@ for my $f (@sanity) {
                          output => "$type $wh", output_bytes => $bytes + 0,
                          files => $n + 0, mean_output_bytes => $mean + 0 };
 }
+
+out "\n### the big-photo corpus (Debian's wallpaper JPEGs of at least 8 MP)\n\n";
+out "| file | WxH | MP | bytes | package |\n|---|---|--:|--:|---|\n";
+out "| $_->{name} | $_->{size} | $_->{megapixels} | $_->{bytes} |",
+    " $_->{package} |\n" for @{ $corpus{'bench-photos'} };
 
 my @others;
 if (open my $fh, '<', "$prefix/others.txt") {

@@ -283,13 +283,20 @@ for s in tunny image_filter; do
     "$NGINX_BIN" -p "$PREFIX/$s" -c conf/nginx.conf
     SERVERS_UP+=("$s")
 done
+# node in a session of its own, as each nginx is once it daemonized: with
+# the kernel's autogroup scheduling a session shares the CPUs as one, so
+# each server competes with other people's work on the same terms
+# (instead of sharing its part with wrk and the probe)
 mkdir -p "$PREFIX/sharp"
 sharp_conf > "$PREFIX/sharp/conf.json"
-NODE_PATH=$NODE_DIR/node_modules node "$BENCH/peers/sharp-server.js" \
+NODE_PATH=$NODE_DIR/node_modules setsid node "$BENCH/peers/sharp-server.js" \
     "$PREFIX/sharp/conf.json" > "$PREFIX/sharp/log" 2>&1 &
 NODE_PID=$!
 SERVERS_UP+=(sharp)
 for s in tunny image_filter sharp; do wait_http "$s"; done
+sharp_info=$(head -1 "$PREFIX/sharp/log")
+[ "$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' <<< "$sharp_info")" = "$NODE_PID" ] || {
+    say "bench image: node is not process $NODE_PID: $sharp_info"; exit 1; }
 
 # server_pids SYSTEM -> the processes doing its work: the nginx master's
 # children (the workers; their pool threads are inside them), the node
@@ -318,7 +325,14 @@ done
 tunny_pool=$(sed -n 's/.*\(tunny_pool "[^"]*": [^,]* threads[^,]*\)/\1/p' \
              "$PREFIX/tunny/logs/error.log" | sed 's/^tunny_//' | sort -u \
              | paste -sd';')
-sharp_info=$(head -1 "$PREFIX/sharp/log")
+
+# the scheduler's view: each server's session (autogroup) and nice value
+sched=$(for s in tunny image_filter sharp; do
+            set -- ${PIDS[$s]}
+            printf '%s: %s nice %s; ' "$s" \
+                "$(cut -d' ' -f1 "/proc/$1/autogroup" 2>/dev/null || echo -)" \
+                "$(ps -o ni= -p "$1" | tr -d ' ')"
+        done)
 
 
 # --- sanity: every system answers every file; outputs agree ------------------
@@ -532,6 +546,7 @@ awk -v ours="$ours" 'NR == FNR { t[$1] = $2; next }
     printf 'tunny_pool\t%s\n' "${tunny_pool:-?}"
     printf 'tunny_extra\t%s\n' "$(printf '%s' "$TUNNY_EXTRA" | tr '\n\t' '  ')"
     printf 'sharp\t%s\n' "$sharp_info"
+    printf 'sched\t%s\n' "${sched%; }"
     printf 'box_busy_pct\t%s\n' "$(awk -v b=$((box_busy1 - box_busy0)) \
         -v t=$((box_total1 - box_total0)) 'BEGIN { printf "%.1f", b * 100 / t }')"
     printf 'djpeg_ms_before\t%s\n' "$calib_before"

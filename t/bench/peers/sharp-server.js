@@ -96,6 +96,7 @@ process.on('SIGTERM', () => process.exit(0));
 server.listen(conf.port, '127.0.0.1', () => {
     console.log(JSON.stringify({
         listening: conf.port,
+        pid: process.pid,
         node: process.version,
         sharp: sharp.versions.sharp,
         vips: sharp.versions.vips,
