@@ -127,8 +127,10 @@ out "- image_filter: nginx $meta{nginx}, Debian's",
 out "- sharp: node $sharp->{node}, sharp $sharp->{sharp} (libvips",
     " $sharp->{vips}), sharp.concurrency() = $sharp->{concurrency}",
     " (libvips threads per image), libuv pool",
-    " $sharp->{uv_threadpool_size} (images at once), operation cache",
-    " $sharp->{cache}\n";
+    " $sharp->{uv_threadpool_size} (images at once), operation cache at",
+    " its default (", join(', ', map { "$_ max $sharp->{cache}{$_}{max}" }
+                                 sort keys %{ $sharp->{cache} || {} }),
+    ")\n";
 out "- each server in a session of its own (the kernel shares the CPUs",
     " between sessions first, autogroup): $meta{sched}\n";
 out "- the machine meanwhile: $meta{box_busy_pct} % of its CPU time busy",

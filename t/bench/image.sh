@@ -84,14 +84,17 @@ declare -A PORT_OF=([tunny]=$PORT [image_filter]=$((PORT + 1))
 
 [ "$DUR" -ge 4 ] || { say "bench image: BENCH_DURATION must be >= 4"; exit 1; }
 
-# workload NAME -> "PATH CORPUS_DIR SYSTEMS..." (the URL path is the same
-# on the three servers)
+# workload NAME -> "PATH CORPUS_DIR BOX TYPE SYSTEMS...": the URL path
+# (the same on the three servers), the sources, the box the output fits
+# in and the output type
 workload() {
     case $1 in
-        thumb) echo "/thumb/ $BUILD/bench-corpus tunny sharp image_filter" ;;
+        thumb) echo "/thumb/ $BUILD/bench-corpus 256 JPEG" \
+                    "tunny sharp image_filter" ;;
         big|big-hog)
-               echo "/big/ $BUILD/bench-photos tunny sharp image_filter" ;;
-        webp)  echo "/webp/ $BUILD/bench-corpus tunny sharp" ;;
+               echo "/big/ $BUILD/bench-photos 1024 JPEG" \
+                    "tunny sharp image_filter" ;;
+        webp)  echo "/webp/ $BUILD/bench-corpus 512 WEBP tunny sharp" ;;
         *) say "bench image: unknown workload '$1' (thumb big webp big-hog)"
            exit 1 ;;
     esac
@@ -346,8 +349,8 @@ output_info() {
 for w in $WORKLOADS; do
     [ "$w" != big-hog ] || continue
     set -- $(workload "$w")
-    path=$1 dir=$2
-    shift 2
+    path=$1 dir=$2 box=$3 otype=$4
+    shift 4
     for s in "$@"; do
         out=$PREFIX/sanity/$w/$s
         mkdir -p "$out"
@@ -360,6 +363,14 @@ for w in $WORKLOADS; do
         (cd "$out" && output_info $(cat "$dir/LIST")) > "$out.info"
         [ "$(wc -l < "$out.info")" -eq "$(wc -l < "$dir/LIST")" ] || {
             say "bench image: $s $path: not every output is an image"; exit 1; }
+        # every source is larger than the box: the output fills it
+        bad=$(awk -v t="$otype" -v b="$box" '
+            $2 != t || ($3 > $4 ? $3 : $4) < b - 1 || $3 > b || $4 > b' \
+            "$out.info")
+        [ -z "$bad" ] || {
+            say "bench image: $s $path: not $otype fitting ${box}x$box:" "$bad"
+            exit 1
+        }
     done
 
     # the first system is the reference for the others
@@ -380,7 +391,8 @@ for w in $WORKLOADS; do
         say "sanity $w $s: $first ${src% *} ${src#* } B -> $type$q" \
             "${ow}x$oh $obytes B (all $(wc -l < "$dir/LIST") files 200;" \
             "mean output $mean B)"
-        bad=$(join <(sort "$ref") <(sort "$PREFIX/sanity/$w/$s.info") | awk '
+        bad=$(LC_ALL=C join <(LC_ALL=C sort "$ref") \
+                            <(LC_ALL=C sort "$PREFIX/sanity/$w/$s.info") | awk '
             function d(a, b) { return a > b ? a - b : b - a }
             $2 != $6 || d($3, $7) > 1 || d($4, $8) > 1 {
                 print $1 ": " $2 " " $3 "x" $4 " vs " $6 " " $7 "x" $8 }')
@@ -507,7 +519,7 @@ read -r box_busy0 box_total0 < <(box_ticks)
 for r in $(seq 1 "$ROUNDS"); do
     for w in $WORKLOADS; do
         set -- $(workload "$w")
-        shift 2
+        shift 4
         systems=("$@")
         for i in $(seq 0 $((${#systems[@]} - 1))); do
             run_one "$r" "$w" \
