@@ -17,7 +17,7 @@ my ($prefix, $build, $json_file) = @ARGV;
 die "usage: image-report.pl PREFIX BUILD JSON\n" unless defined $json_file;
 
 my @METRICS = qw(rps requests p50_ms p99_ms cpu_ms_per_image cpu_ms
-                 static_n static_p50_ms static_p99_ms static_max_ms
+                 server_cpu_pct static_n static_p50_ms static_p99_ms static_max_ms
                  others_pct hog_cpu_pct);
 
 my %WORKLOAD = (
@@ -135,9 +135,10 @@ out "- each server in a session of its own (the kernel shares the CPUs",
     " between sessions first, autogroup): $meta{sched}\n";
 out "- the machine meanwhile: $meta{box_busy_pct} % of its CPU time busy",
     " over the whole run (servers included); load average at the end",
-    " $meta{loadavg_end}; `others %` below: the machine's CPU time used by",
-    " everything but the measured server during its round (wrk, the probe,",
-    " the hog, other people's work)\n";
+    " $meta{loadavg_end}; below, `CPU %`: the share of the machine's CPU",
+    " time that the measured server got during its round, and `others %`:",
+    " what everything else used meanwhile (wrk, the probe, the hog, other",
+    " people's work)\n";
 out "- calibration, libjpeg-turbo `djpeg -scale 1/4` of the thumbnail",
     " corpus: $meta{djpeg_ms_before} CPU ms/image before the rounds,",
     " $meta{djpeg_ms_after} after\n";
@@ -156,11 +157,11 @@ for my $w (@order) {
     out "\n### $w: $d->{title}: ", corpus_text($corpus{$d->{corpus}}),
         " → fit $d->{size}×$d->{size}, $d->{format}\n\n";
     out "| system | req/s | p50 ms | p99 ms | CPU ms/image",
-        " | static p50 ms | static p99 ms | req/s by round | others % |\n";
-    out "|---|--:|--:|--:|--:|--:|--:|---|--:|\n";
+        " | static p50 ms | static p99 ms | req/s by round | CPU % | others % |\n";
+    out "|---|--:|--:|--:|--:|--:|--:|---|--:|--:|\n";
     for my $s (@SYSTEMS) {
         if (!$data{$w}{$s}) {
-            out "| $s | — | — | — | — | — | — | (no WebP output) | |\n";
+            out "| $s | — | — | — | — | — | — | (no WebP output) | | |\n";
             next;
         }
         my $m = $data{$w}{$s}{median};
@@ -171,7 +172,8 @@ for my $w (@order) {
             join(' / ', map { num($_->{rps}, 1) }
                         sort { $a->{round} <=> $b->{round} }
                         @{ $data{$w}{$s}{rounds} }),
-            " | ", num($m->{others_pct}, 0), " |\n";
+            " | ", num($m->{server_cpu_pct}, 0), " | ",
+            num($m->{others_pct}, 0), " |\n";
     }
 
     # ratios: of the medians, and the range of the same ratio per round

@@ -462,19 +462,20 @@ run_one() {
     rps=$(awk '/^Requests\/sec/ { print $2 }' "$tag.wrk")
     p50=$(wrk_ms "$tag.wrk" 50%)
     p99=$(wrk_ms "$tag.wrk" 99%)
-    # CPU ms per image; "others": the share of the machine's CPU time used
-    # meanwhile by everything but this server (wrk, the probe, the hog,
-    # other people's work)
-    read -r cpu others < <(awk -v c=$((c1 - c0)) -v n="$req" -v hz="$CLK_TCK" \
-        -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN {
-            printf "%.2f %.1f\n", c * 1000 / hz / n, (b - c) * 100 / t }')
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+    # CPU ms per image; the server's share of the machine's CPU time, and
+    # "others": the share used meanwhile by everything else (wrk, the
+    # probe, the hog, other people's work)
+    read -r cpu share others < <(awk -v c=$((c1 - c0)) -v n="$req" \
+        -v hz="$CLK_TCK" -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN {
+            printf "%.2f %.1f %.1f\n", c * 1000 / hz / n, c * 100 / t,
+                   (b - c) * 100 / t }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
         "$r" "$w" "$s" "$rps" "$req" "$p50" "$p99" "$cpu" \
-        $(((c1 - c0) * 1000 / CLK_TCK)) "$pn" "$sp50" "$sp99" "$spmax" \
-        "$others" "${hog:-nan}" "$quiet" >> "$PREFIX/rounds.tsv"
-    say "$(printf 'round %d/%d %-7s %-12s %7.1f req/s  p50 %7s  p99 %7s ms  CPU %7s ms/image  static p99 %8s ms  others %5s%%%s' \
+        $(((c1 - c0) * 1000 / CLK_TCK)) "$share" "$pn" "$sp50" "$sp99" \
+        "$spmax" "$others" "${hog:-nan}" "$quiet" >> "$PREFIX/rounds.tsv"
+    say "$(printf 'round %d/%d %-7s %-12s %7.1f req/s  p50 %7s  p99 %7s ms  CPU %7s ms/image  static p99 %8s ms  CPU: server %4s%% others %4s%%%s' \
         "$r" "$ROUNDS" "$w" "$s" "$rps" "$p50" "$p99" "$cpu" "$sp99" \
-        "$others" "${hog:+  hog $hog% of a CPU}$([ "$quiet" = 1 ] \
+        "$share" "$others" "${hog:+  hog $hog% of a CPU}$([ "$quiet" = 1 ] \
                            || echo ' (servers not quiet before)')")"
 }
 
@@ -504,7 +505,7 @@ calibrate() {
         <<< "$t"
 }
 
-printf 'round\tworkload\tsystem\trps\trequests\tp50_ms\tp99_ms\tcpu_ms_per_image\tcpu_ms\tstatic_n\tstatic_p50_ms\tstatic_p99_ms\tstatic_max_ms\tothers_pct\thog_cpu_pct\tquiet_before\n' \
+printf 'round\tworkload\tsystem\trps\trequests\tp50_ms\tp99_ms\tcpu_ms_per_image\tcpu_ms\tserver_cpu_pct\tstatic_n\tstatic_p50_ms\tstatic_p99_ms\tstatic_max_ms\tothers_pct\thog_cpu_pct\tquiet_before\n' \
     > "$PREFIX/rounds.tsv"
 
 say "bench image: $ROUNDS rounds of [$WORKLOADS], ${DUR}s per system," \
