@@ -194,17 +194,23 @@ for my $w (@order) {
             rps => $t->{median}{rps} / $p->{median}{rps},
             cpu_per_image => $p->{median}{cpu_ms_per_image}
                              / $t->{median}{cpu_ms_per_image},
+            cpu_share => $t->{median}{server_cpu_pct}
+                         / $p->{median}{server_cpu_pct},
             rps_by_round => \@rr,
             cpu_per_image_by_round => \@cr,
         };
         my $x = $ratio{"tunny_vs_$peer"};
         out "\n" if $peer eq $sys[1];
+        # req/s = CPU share x CPUs / CPU per image: on a shared machine
+        # the first factor is the scheduler's, the second the server's
         out sprintf "- tunny vs %s: req/s %.2f× (rounds %.2f–%.2f);"
             . " CPU per image %.2f× less (%s %s vs %s ms; rounds"
-            . " %.2f–%.2f)\n", $peer, $x->{rps}, $rr[0], $rr[-1],
+            . " %.2f–%.2f); CPU share %.2f× (req/s ≈ share ×"
+            . " CPU-per-image ratio)\n", $peer, $x->{rps}, $rr[0], $rr[-1],
             $x->{cpu_per_image}, $peer,
             num($p->{median}{cpu_ms_per_image}, 1),
-            num($t->{median}{cpu_ms_per_image}, 1), $cr[0], $cr[-1];
+            num($t->{median}{cpu_ms_per_image}, 1), $cr[0], $cr[-1],
+            $x->{cpu_share};
     }
 
     # the contention scenario against the same workload without the hog,
