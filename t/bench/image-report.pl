@@ -119,7 +119,8 @@ out "$meta{cpus} CPUs; both nginx with worker_processes $meta{workers};",
     " -c$meta{connections} --timeout 30s; medians over rounds;",
     " elapsed $meta{elapsed_s} s.\n";
 out "\n- tunny: nginx $meta{nginx}, `tunny_image`, default pool",
-    " (threads=auto; each worker logged `$meta{tunny_pool}`)",
+    " (", ($meta{tunny_extra} =~ /\S/ ? '' : 'threads=auto; '),
+    "each worker logged `$meta{tunny_pool}`)",
     ($meta{tunny_extra} =~ /\S/ ? ", main context + `$meta{tunny_extra}`"
                                 : ''), "\n";
 out "- image_filter: nginx $meta{nginx}, Debian's",

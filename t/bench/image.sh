@@ -12,7 +12,10 @@
 #                 build/bench-node), t/bench/peers/sharp-server.js, sharp's
 #                 default thread settings
 # W is the number of CPUs (BENCH_WORKERS).  Both nginx listen with
-# reuseport, so that wrk's connections are spread over the workers.
+# reuseport, so that wrk's connections are spread over the workers.  node
+# runs in a session of its own (setsid), as each nginx does once it
+# daemonized: the kernel (autogroup) shares the CPUs between sessions, so
+# the three compete with other work on the same terms.
 #
 # Workloads (BENCH_WORKLOADS, a list of):
 #   thumb    BENCH_IMAGES (32) synthetic photo-like 2000x1500 JPEGs
@@ -33,21 +36,31 @@
 # --timeout 30s --latency, t/bench/rotate.lua going round the corpus.
 # Per system and round: req/s, p50, p99, CPU ms per image (utime+stime of
 # the server processes -- the nginx workers, the node process -- read
-# from /proc before and after the round, divided by the requests done)
-# and a light static probe on the same server during the load
+# from /proc before and after the round, divided by the requests done),
+# the server's share of the machine's CPU time in the round (on a shared
+# machine req/s follow it: req/s = share x CPUs / CPU per image), and a
+# light static probe on the same server during the load
 # (t/bench/probe.pl: a 1 KiB file every 5 ms on one keep-alive
-# connection).  Before the rounds every system answers every file of the
-# corpus once (warms the page cache and checks that the three do the same
-# operation: type and WxH of every output agree within 1 px).
+# connection).  Before each run the servers are left to finish the
+# requests that the previous run cut off.  Before the rounds every system
+# answers every file of the corpus once (warms the page cache and checks
+# that the three do the same operation: type and WxH of every output agree
+# within 1 px, every output fills the box); djpeg -scale 1/4 of the
+# thumbnail corpus before and after the rounds tells how fast the machine
+# was (a decode every system pays).
 #
 # Fails when any request of a round failed (socket error, timeout, a
 # status other than 200, a failed probe request) or when the outputs of
-# the systems differ.  Writes build/bench-image.json (every round's raw
-# numbers and the medians) and prints Markdown tables.
+# the systems differ.  Writes build/bench-image.json (--hog:
+# bench-image-hog.json; every round's raw numbers and the medians) and
+# prints Markdown tables.
 #
 # BENCH_TUNNY_EXTRA: lines added to the main context of the tunny nginx,
-#     e.g. 'tunny_pool default threads=2 nice=10;'
+#     e.g. 'tunny_pool default threads=2 nice=10;' (the default pool admits
+#     64 waiting jobs per worker: more BENCH_CONNECTIONS than that per
+#     worker get 503s, which fail the bench, unless max_queue is raised)
 # BENCH_PORT (18100): tunny's port; image_filter +1, sharp +2.
+# BENCH_SHARP_VERSION (0.35.5, needs node >= 20.9).
 
 set -euo pipefail
 
@@ -77,7 +90,7 @@ else
 fi
 PREFIX=$BUILD/bench-image
 NODE_DIR=$BUILD/bench-node
-JSON=$BUILD/bench-image.json
+JSON=$BUILD/bench-image$([ "$HOG" != 1 ] || echo -hog).json
 
 declare -A PORT_OF=([tunny]=$PORT [image_filter]=$((PORT + 1))
                     [sharp]=$((PORT + 2)))
