@@ -11,9 +11,10 @@
 
 
 static void ngx_http_tunny_ctx_cleanup(void *data);
+static ngx_int_t ngx_http_tunny_admission(ngx_http_request_t *r,
+    ngx_http_tunny_loc_conf_t *tlcf, ngx_tunny_admission_t *adm);
 static ngx_int_t ngx_http_tunny_refuse(ngx_http_request_t *r,
-    ngx_http_tunny_ctx_t *ctx, ngx_tunny_pool_conf_t *pcf,
-    ngx_uint_t outcome);
+    ngx_tunny_pool_conf_t *pcf, ngx_uint_t reason, uint64_t wait_ns);
 static void ngx_http_tunny_record_outcome(ngx_http_tunny_ctx_t *ctx,
     ngx_uint_t outcome, uint64_t t_post, uint64_t t_start, uint64_t t_end);
 static void ngx_http_tunny_job_done(ngx_tunny_job_t *job);
@@ -95,12 +96,40 @@ ngx_http_tunny_ctx_cleanup(void *data)
 
 /* admission and posting ---------------------------------------------------- */
 
+/* what this request asks of its pool: the location's limits, its key */
+
+static ngx_int_t
+ngx_http_tunny_admission(ngx_http_request_t *r,
+    ngx_http_tunny_loc_conf_t *tlcf, ngx_tunny_admission_t *adm)
+{
+    adm->queue_limit = tlcf->queue_limit;
+    adm->key_limit = tlcf->fair_key_queue;
+    adm->max_wait_ns = (uint64_t) tlcf->max_wait * 1000000;
+    adm->cost = tlcf->cost;
+    adm->continues = 0;
+
+    ngx_str_set(&adm->key, "");
+
+    if (tlcf->fair_key
+        && ngx_http_complex_value(r, tlcf->fair_key, &adm->key) != NGX_OK)
+    {
+        return NGX_ERROR;
+    }
+
+    if (adm->key.len == 0) {
+        ngx_str_set(&adm->key, "");
+    }
+
+    return NGX_OK;
+}
+
+
 ngx_int_t
 ngx_http_tunny_admit(ngx_http_request_t *r)
 {
-    ngx_int_t                   rc;
-    ngx_tunny_pool_t           *pool;
-    ngx_http_tunny_ctx_t       *ctx;
+    uint64_t                    wait;
+    ngx_uint_t                  rc;
+    ngx_tunny_admission_t       adm;
     ngx_http_tunny_loc_conf_t  *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tunny_module);
@@ -112,54 +141,110 @@ ngx_http_tunny_admit(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    pool = tlcf->pcf->tp;
-
-    rc = pool ? ngx_tunny_pool_admits(pool, tlcf->queue_limit) : NGX_DECLINED;
-
-    if (rc == NGX_OK) {
-        return NGX_OK;
-    }
-
-    ctx = ngx_http_tunny_get_ctx(r, 1);
-    if (ctx == NULL) {
+    if (ngx_http_tunny_admission(r, tlcf, &adm) != NGX_OK) {
         return NGX_ERROR;
     }
 
-    return ngx_http_tunny_refuse(r, ctx, tlcf->pcf,
-                                 rc == NGX_BUSY ? NGX_TUNNY_OUTCOME_REJECTED
-                                                : NGX_TUNNY_OUTCOME_CLOSED);
+    wait = 0;
+
+    rc = tlcf->pcf->tp ? ngx_tunny_pool_admit(tlcf->pcf->tp, &adm, &wait)
+                       : NGX_TUNNY_REFUSED_CLOSED;
+
+    if (rc == NGX_TUNNY_ADMITTED) {
+        return NGX_OK;
+    }
+
+    return ngx_http_tunny_refuse(r, tlcf->pcf, rc, wait);
+}
+
+
+ngx_int_t
+ngx_http_tunny_reserve(ngx_http_request_t *r, size_t size)
+{
+    ngx_int_t                   rc;
+    ngx_http_tunny_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tunny_module);
+
+    if (tlcf->pcf == NULL) {
+        /* a location that posts nothing (tunny_image size) has no budget */
+        return NGX_OK;
+    }
+
+    if (tlcf->pcf->tp == NULL) {
+        return ngx_http_tunny_refuse(r, tlcf->pcf, NGX_TUNNY_REFUSED_CLOSED,
+                                     0);
+    }
+
+    rc = ngx_tunny_pool_reserve(tlcf->pcf->tp, size);
+
+    if (rc == NGX_BUSY) {
+        return ngx_http_tunny_refuse(r, tlcf->pcf, NGX_TUNNY_REFUSED_MEMORY,
+                                     0);
+    }
+
+    return rc;
+}
+
+
+ngx_tunny_pool_conf_t *
+ngx_http_tunny_pool_conf(ngx_http_request_t *r)
+{
+    ngx_http_tunny_loc_conf_t  *tlcf;
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tunny_module);
+
+    return tlcf->pcf;
+}
+
+
+void
+ngx_http_tunny_release(ngx_tunny_pool_conf_t *pcf, size_t size)
+{
+    if (size && pcf && pcf->tp) {
+        ngx_tunny_pool_release(pcf->tp, size);
+    }
 }
 
 
 ngx_int_t
 ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
+    ngx_tunny_pool_conf_t *pcf, ngx_uint_t continues,
     ngx_http_tunny_resume_pt resume)
 {
-    ngx_int_t                   rc;
+    uint64_t                    wait;
+    ngx_uint_t                  rc;
     ngx_connection_t           *c;
-    ngx_tunny_pool_t           *pool;
     ngx_http_cleanup_t         *cln;
     ngx_http_tunny_ctx_t       *ctx;
+    ngx_tunny_admission_t       adm;
     ngx_http_tunny_loc_conf_t  *tlcf;
 
     tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tunny_module);
 
+    if (pcf == NULL) {
+        pcf = tlcf->pcf;
+    }
+
     ctx = ngx_http_tunny_get_ctx(r, 1);
-    if (ctx == NULL || ctx->job || tlcf->pcf == NULL) {
+    if (ctx == NULL || ctx->job || pcf == NULL) {
         return NGX_ERROR;
     }
 
-    ctx->pcf = tlcf->pcf;
+    ctx->pcf = pcf;
 
-    pool = tlcf->pcf->tp;
-
-    if (pool == NULL) {
+    if (pcf->tp == NULL) {
         /* no pool in this process: nginx -s reload in single process mode */
-        return ngx_http_tunny_refuse(r, ctx, tlcf->pcf,
-                                     NGX_TUNNY_OUTCOME_CLOSED);
+        return ngx_http_tunny_refuse(r, pcf, NGX_TUNNY_REFUSED_CLOSED, 0);
     }
 
     /* allocate everything that can fail before the job leaves our hands */
+
+    if (ngx_http_tunny_admission(r, tlcf, &adm) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
+    adm.continues = continues;
 
     if (ctx->cleanup == NULL) {
         cln = ngx_http_cleanup_add(r, 0);
@@ -175,14 +260,13 @@ ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
     job->data = ctx;
     job->complete = ngx_http_tunny_job_done;
 
-    rc = ngx_tunny_job_post(pool, job, tlcf->queue_limit);
+    wait = 0;
 
-    if (rc != NGX_OK) {
+    rc = ngx_tunny_job_post(pcf->tp, job, &adm, &wait);
+
+    if (rc != NGX_TUNNY_ADMITTED) {
         job->data = NULL;
-        return ngx_http_tunny_refuse(r, ctx, tlcf->pcf,
-                                     rc == NGX_BUSY
-                                     ? NGX_TUNNY_OUTCOME_REJECTED
-                                     : NGX_TUNNY_OUTCOME_CLOSED);
+        return ngx_http_tunny_refuse(r, pcf, rc, wait);
     }
 
     ngx_log_debug2(NGX_LOG_DEBUG_HTTP, r->connection->log, 0,
@@ -205,7 +289,9 @@ ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
 
     ngx_add_timer(&ctx->timer, tlcf->timeout);
 
-    /* watch the client while the job waits or runs */
+    /* watch the client while the job waits or runs; then as before */
+
+    ctx->read_handler = r->read_event_handler;
 
     if (tlcf->ignore_client_abort) {
         r->read_event_handler = ngx_http_block_reading;
@@ -224,20 +310,58 @@ ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
 }
 
 
+/*
+ * A refused request: 503, outcome "rejected" ("closed" when the pool is
+ * not running), the reason counted and kept for $tunny_reject_reason;
+ * Retry-After (added by the header filter) is the predicted wait when the
+ * wait was the reason, tunny_retry_after otherwise.
+ */
+
 static ngx_int_t
-ngx_http_tunny_refuse(ngx_http_request_t *r, ngx_http_tunny_ctx_t *ctx,
-    ngx_tunny_pool_conf_t *pcf, ngx_uint_t outcome)
+ngx_http_tunny_refuse(ngx_http_request_t *r, ngx_tunny_pool_conf_t *pcf,
+    ngx_uint_t reason, uint64_t wait_ns)
 {
-    ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
-                  "tunny: pool \"%V\" %s, answering 503", &pcf->name,
-                  outcome == NGX_TUNNY_OUTCOME_REJECTED
-                  ? "queue is full" : "is not running");
+    ngx_http_tunny_ctx_t       *ctx;
+    ngx_http_tunny_loc_conf_t  *tlcf;
+
+    static const char  *why[] = {
+        "", "queue is full", "predicted wait exceeds tunny_max_wait",
+        "max_memory is reserved", "queue of this tunny_fair_key is full",
+        "is not running"
+    };
+
+    ctx = ngx_http_tunny_get_ctx(r, 1);
+    if (ctx == NULL) {
+        return NGX_ERROR;
+    }
+
+    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tunny_module);
+
+    if (reason == NGX_TUNNY_REFUSED_WAIT) {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "tunny: pool \"%V\" %s (%uL ms > %M ms), answering 503",
+                      &pcf->name, why[reason], wait_ns / 1000000,
+                      tlcf->max_wait);
+
+        ctx->retry_after = (time_t) ((wait_ns + 999999999) / 1000000000);
+
+    } else {
+        ngx_log_error(NGX_LOG_INFO, r->connection->log, 0,
+                      "tunny: pool \"%V\" %s, answering 503", &pcf->name,
+                      why[reason]);
+
+        ctx->retry_after = tlcf->retry_after;
+    }
 
     ctx->pcf = pcf;
+    ctx->reject_reason = reason;
 
-    /* the header filter adds Retry-After to the 503 */
+    ngx_tunny_stats_reject(pcf->index, reason);
 
-    ngx_http_tunny_record_outcome(ctx, outcome, 0, 0, 0);
+    ngx_http_tunny_record_outcome(ctx, reason == NGX_TUNNY_REFUSED_CLOSED
+                                       ? NGX_TUNNY_OUTCOME_CLOSED
+                                       : NGX_TUNNY_OUTCOME_REJECTED,
+                                  0, 0, 0);
 
     return NGX_HTTP_SERVICE_UNAVAILABLE;
 }
@@ -294,6 +418,7 @@ ngx_http_tunny_job_done(ngx_tunny_job_t *job)
     }
 
     ctx->cleanup->handler = NULL;
+    r->read_event_handler = ctx->read_handler;
 
     ngx_http_tunny_record_outcome(ctx, job->failed ? NGX_TUNNY_OUTCOME_ERROR
                                            : NGX_TUNNY_OUTCOME_OK,
@@ -323,6 +448,7 @@ ngx_http_tunny_timeout_handler(ngx_event_t *ev)
                   &ctx->pcf->name);
 
     ctx->cleanup->handler = NULL;
+    r->read_event_handler = ctx->read_handler;
 
     ngx_http_tunny_detach(ctx, NGX_TUNNY_OUTCOME_TIMEOUT);
 
@@ -364,7 +490,7 @@ ngx_http_tunny_detach(ngx_http_tunny_ctx_t *ctx, ngx_uint_t outcome)
 
     ctx->job = NULL;
     t_post = job->t_post;
-    t_start = job->t_start;
+    t_start = ngx_tunny_job_started(job);
 
     (void) ngx_tunny_job_cancel(job);
 
@@ -376,9 +502,8 @@ ngx_http_tunny_detach(ngx_http_tunny_ctx_t *ctx, ngx_uint_t outcome)
 ngx_int_t
 ngx_http_tunny_header_filter(ngx_http_request_t *r)
 {
-    ngx_table_elt_t            *h;
-    ngx_http_tunny_ctx_t       *ctx;
-    ngx_http_tunny_loc_conf_t  *tlcf;
+    ngx_table_elt_t       *h;
+    ngx_http_tunny_ctx_t  *ctx;
 
     if (r->headers_out.status != NGX_HTTP_SERVICE_UNAVAILABLE) {
         return ngx_http_tunny_next_header_filter(r);
@@ -393,8 +518,6 @@ ngx_http_tunny_header_filter(ngx_http_request_t *r)
         return ngx_http_tunny_next_header_filter(r);
     }
 
-    tlcf = ngx_http_get_module_loc_conf(r, ngx_http_tunny_module);
-
     h = ngx_list_push(&r->headers_out.headers);
     if (h == NULL) {
         return NGX_ERROR;
@@ -408,7 +531,7 @@ ngx_http_tunny_header_filter(ngx_http_request_t *r)
         return NGX_ERROR;
     }
 
-    h->value.len = ngx_sprintf(h->value.data, "%T", tlcf->retry_after)
+    h->value.len = ngx_sprintf(h->value.data, "%T", ctx->retry_after)
                    - h->value.data;
 
     return ngx_http_tunny_next_header_filter(r);
@@ -450,4 +573,11 @@ ngx_http_tunny_count_bytes(ngx_http_request_t *r, size_t in, size_t out)
     if (ctx && ctx->pcf) {
         ngx_tunny_stats_bytes(ctx->pcf->index, in, out);
     }
+}
+
+
+ngx_tunny_pool_conf_t *
+ngx_http_tunny_pool_lookup(ngx_conf_t *cf, ngx_str_t *name)
+{
+    return ngx_tunny_pool_use(cf, name);
 }

@@ -1,7 +1,8 @@
 /*
  * ngx_tunny_module: the HTTP module: its directives (tunny_offload,
  * tunny_queue_limit, tunny_timeout, tunny_retry_after,
- * tunny_ignore_client_abort, tunny_burn, tunny_status), the location
+ * tunny_ignore_client_abort, tunny_max_wait, tunny_fair_key,
+ * tunny_fair_key_queue, tunny_burn, tunny_status), the location
  * configuration, and the installation of the Retry-After header filter.
  * The features live in the files named in ngx_http_tunny_common.h.
  */
@@ -49,6 +50,27 @@ static ngx_command_t  ngx_http_tunny_commands[] = {
       ngx_conf_set_sec_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tunny_loc_conf_t, retry_after),
+      NULL },
+
+    { ngx_string("tunny_max_wait"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_msec_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_loc_conf_t, max_wait),
+      NULL },
+
+    { ngx_string("tunny_fair_key"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_set_complex_value_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_loc_conf_t, fair_key),
+      NULL },
+
+    { ngx_string("tunny_fair_key_queue"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_loc_conf_t, fair_key_queue),
       NULL },
 
     { ngx_string("tunny_ignore_client_abort"),
@@ -153,9 +175,22 @@ ngx_http_tunny_create_loc_conf(ngx_conf_t *cf)
      * set by ngx_pcalloc():
      *
      *     conf->status = NGX_HTTP_TUNNY_STATUS_OFF;
+     *     conf->burn_cv = NULL;
      */
 
+    /* each location learns the cost of its own jobs */
+
+    conf->cost = ngx_pcalloc(cf->pool, sizeof(ngx_tunny_cost_t));
+    if (conf->cost == NULL) {
+        return NULL;
+    }
+
+    conf->cost->est_ns = NGX_TUNNY_COST_SEED;
+
     conf->pcf = NGX_CONF_UNSET_PTR;
+    conf->max_wait = NGX_CONF_UNSET_MSEC;
+    conf->fair_key = NGX_CONF_UNSET_PTR;
+    conf->fair_key_queue = NGX_CONF_UNSET_UINT;
     conf->needs_pool = NGX_CONF_UNSET;
     conf->queue_limit = NGX_CONF_UNSET_UINT;
     conf->timeout = NGX_CONF_UNSET_MSEC;
@@ -191,6 +226,16 @@ ngx_http_tunny_merge_loc_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->retry_after, prev->retry_after, 1);
     ngx_conf_merge_value(conf->ignore_client_abort,
                          prev->ignore_client_abort, 0);
+    ngx_conf_merge_msec_value(conf->max_wait, prev->max_wait, 0);
+    ngx_conf_merge_ptr_value(conf->fair_key, prev->fair_key, NULL);
+    ngx_conf_merge_uint_value(conf->fair_key_queue, prev->fair_key_queue, 0);
+
+    /* health turns red past the largest tunny_max_wait of a pool */
+
+    if (conf->pcf && conf->needs_pool && conf->max_wait > conf->pcf->max_wait)
+    {
+        conf->pcf->max_wait = conf->max_wait;
+    }
 
     if (conf->timeout == 0) {
         ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
@@ -229,18 +274,41 @@ ngx_http_tunny_burn(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_http_tunny_loc_conf_t *tlcf = conf;
 
-    ngx_str_t                 *value;
-    ngx_http_core_loc_conf_t  *clcf;
+    ngx_str_t                         *value;
+    ngx_http_core_loc_conf_t          *clcf;
+    ngx_http_compile_complex_value_t   ccv;
 
-    if (tlcf->burn != NGX_CONF_UNSET_MSEC) {
+    if (tlcf->burn != NGX_CONF_UNSET_MSEC || tlcf->burn_cv) {
         return "is duplicate";
     }
 
     value = cf->args->elts;
 
-    tlcf->burn = ngx_parse_time(&value[1], 0);
-    if (tlcf->burn == (ngx_msec_t) NGX_ERROR) {
-        return "invalid value";
+    if (ngx_http_script_variables_count(&value[1])) {
+
+        /* a time evaluated per request: jobs whose cost changes */
+
+        tlcf->burn_cv = ngx_palloc(cf->pool,
+                                   sizeof(ngx_http_complex_value_t));
+        if (tlcf->burn_cv == NULL) {
+            return NGX_CONF_ERROR;
+        }
+
+        ngx_memzero(&ccv, sizeof(ngx_http_compile_complex_value_t));
+
+        ccv.cf = cf;
+        ccv.value = &value[1];
+        ccv.complex_value = tlcf->burn_cv;
+
+        if (ngx_http_compile_complex_value(&ccv) != NGX_OK) {
+            return NGX_CONF_ERROR;
+        }
+
+    } else {
+        tlcf->burn = ngx_parse_time(&value[1], 0);
+        if (tlcf->burn == (ngx_msec_t) NGX_ERROR) {
+            return "invalid value";
+        }
     }
 
     tlcf->needs_pool = 1;

@@ -16,6 +16,8 @@ static ngx_int_t ngx_http_tunny_pool_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
 static ngx_int_t ngx_http_tunny_error_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data);
+static ngx_int_t ngx_http_tunny_reject_reason_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_http_variable_t  ngx_http_tunny_vars[] = {
@@ -33,6 +35,10 @@ static ngx_http_variable_t  ngx_http_tunny_vars[] = {
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
     { ngx_string("tunny_error"), NULL, ngx_http_tunny_error_variable,
+      0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
+
+    { ngx_string("tunny_reject_reason"), NULL,
+      ngx_http_tunny_reject_reason_variable,
       0, NGX_HTTP_VAR_NOCACHEABLE, 0 },
 
       ngx_http_null_variable
@@ -160,4 +166,26 @@ ngx_http_tunny_error_variable(ngx_http_request_t *r,
     }
 
     return ngx_http_tunny_set_variable(v, ctx->error.data, ctx->error.len);
+}
+
+
+/* "queue", "wait", "memory", "key" or "closed": why the request was refused */
+
+static ngx_int_t
+ngx_http_tunny_reject_reason_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t             *name;
+    ngx_http_tunny_ctx_t  *ctx;
+
+    ctx = ngx_http_tunny_get_ctx(r, 0);
+
+    if (ctx == NULL || ctx->reject_reason == NGX_TUNNY_ADMITTED) {
+        v->not_found = 1;
+        return NGX_OK;
+    }
+
+    name = &ngx_tunny_reject_reasons[ctx->reject_reason];
+
+    return ngx_http_tunny_set_variable(v, name->data, name->len);
 }

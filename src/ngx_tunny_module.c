@@ -22,6 +22,8 @@
 #define NGX_TUNNY_DEFAULT_STACK       (2 * 1024 * 1024)
 #define NGX_TUNNY_MIN_STACK           (64 * 1024)
 #define NGX_TUNNY_MAX_STACK           (256 * 1024 * 1024)
+#define NGX_TUNNY_DEFAULT_MEMORY      (256 * 1024 * 1024)
+#define NGX_TUNNY_MIN_MEMORY          (1024 * 1024)
 #define NGX_TUNNY_DEFAULT_NICE        19
 #define NGX_TUNNY_MAX_THREADS         512
 
@@ -30,10 +32,17 @@ static void *ngx_tunny_create_conf(ngx_cycle_t *cycle);
 static char *ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf);
 static char *ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static ngx_int_t ngx_tunny_pool_param(ngx_conf_t *cf,
+    ngx_tunny_pool_conf_t *pcf, ngx_str_t *arg);
 static ngx_tunny_pool_conf_t *ngx_tunny_pool_find(ngx_conf_t *cf,
     ngx_tunny_conf_t *tcf, ngx_str_t *name);
+typedef uint64_t (*ngx_tunny_cgroup_parse_pt)(FILE *f);
+
 static ngx_uint_t ngx_tunny_usable_cpus(ngx_log_t *log);
-static ngx_int_t ngx_tunny_cgroup_cpus(ngx_log_t *log);
+static uint64_t ngx_tunny_cgroup_limit(const char *file,
+    ngx_tunny_cgroup_parse_pt parse);
+static uint64_t ngx_tunny_cgroup_cpus(FILE *f);
+static uint64_t ngx_tunny_cgroup_memory(FILE *f);
 static ngx_int_t ngx_tunny_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_tunny_effective_nice(ngx_log_t *log,
     ngx_tunny_pool_conf_t *pcf);
@@ -161,6 +170,7 @@ ngx_tunny_pool_find(ngx_conf_t *cf, ngx_tunny_conf_t *tcf, ngx_str_t *name)
     pcf->max_queue = NGX_CONF_UNSET;
     pcf->nice = NGX_CONF_UNSET;
     pcf->stack_size = NGX_CONF_UNSET_SIZE;
+    pcf->max_memory = NGX_CONF_UNSET_SIZE;
     pcf->index = tcf->pools.nelts - 1;
     pcf->file = cf->conf_file->file.name.data;
     pcf->line = cf->conf_file->line;
@@ -184,15 +194,52 @@ ngx_tunny_pool_use(ngx_conf_t *cf, ngx_str_t *name)
 }
 
 
-/* tunny_pool NAME [threads=N|auto] [max_queue=N] [nice=N] [stack=SIZE] */
+/* the parameters of tunny_pool: NAME=VALUE, a number or a size in a range */
+
+typedef struct {
+    ngx_str_t                   name;       /* with its "=" */
+    ngx_uint_t                  size;       /* a size (else a number) */
+    size_t                      offset;     /* in ngx_tunny_pool_conf_t */
+    ngx_int_t                   min;
+    ngx_int_t                   max;
+    char                       *range;      /* for the message */
+} ngx_tunny_pool_param_t;
+
+
+static ngx_tunny_pool_param_t  ngx_tunny_pool_params[] = {
+
+    { ngx_string("threads="), 0, offsetof(ngx_tunny_pool_conf_t, threads),
+      1, NGX_TUNNY_MAX_THREADS, " (1..512 or auto)" },
+
+    { ngx_string("max_queue="), 0,
+      offsetof(ngx_tunny_pool_conf_t, max_queue), 0, 1048576,
+      " (0..1048576)" },
+
+    { ngx_string("nice="), 0, offsetof(ngx_tunny_pool_conf_t, nice),
+      -20, 19, " (-20..19)" },
+
+    { ngx_string("stack="), 1, offsetof(ngx_tunny_pool_conf_t, stack_size),
+      NGX_TUNNY_MIN_STACK, NGX_TUNNY_MAX_STACK, " (64k..256m)" },
+
+    { ngx_string("max_memory="), 1,
+      offsetof(ngx_tunny_pool_conf_t, max_memory), NGX_TUNNY_MIN_MEMORY,
+      NGX_MAX_INT_T_VALUE, " (1m or more)" },
+
+    { ngx_null_string, 0, 0, 0, 0, NULL }
+};
+
+
+/*
+ * tunny_pool NAME [threads=N|auto] [max_queue=N] [nice=N] [stack=SIZE]
+ *     [max_memory=SIZE]
+ */
 
 static char *
 ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 {
     ngx_tunny_conf_t *tcf = conf;
 
-    ngx_int_t               n;
-    ngx_str_t              *value, s;
+    ngx_str_t              *value;
     ngx_uint_t              i;
     ngx_tunny_pool_conf_t  *pcf;
 
@@ -222,96 +269,77 @@ ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
     for (i = 2; i < cf->args->nelts; i++) {
 
-        if (ngx_strncmp(value[i].data, "threads=", 8) == 0) {
-
-            if (ngx_strcmp(value[i].data + 8, "auto") == 0) {
-                continue;
-            }
-
-            n = ngx_atoi(value[i].data + 8, value[i].len - 8);
-
-            if (n < 1 || n > NGX_TUNNY_MAX_THREADS) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid threads value \"%V\" in "
-                                   "tunny_pool \"%V\" (1..%d or auto)",
-                                   &value[i], &value[1],
-                                   NGX_TUNNY_MAX_THREADS);
-                return NGX_CONF_ERROR;
-            }
-
-            pcf->threads = n;
+        if (ngx_strcmp(value[i].data, "threads=auto") == 0) {
             continue;
         }
 
-        if (ngx_strncmp(value[i].data, "max_queue=", 10) == 0) {
-
-            n = ngx_atoi(value[i].data + 10, value[i].len - 10);
-
-            if (n == NGX_ERROR || n > 1048576) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid max_queue value \"%V\" in "
-                                   "tunny_pool \"%V\"", &value[i], &value[1]);
-                return NGX_CONF_ERROR;
-            }
-
-            pcf->max_queue = n;
-            continue;
+        if (ngx_tunny_pool_param(cf, pcf, &value[i]) != NGX_OK) {
+            return NGX_CONF_ERROR;
         }
-
-        if (ngx_strncmp(value[i].data, "nice=", 5) == 0) {
-
-            s.data = value[i].data + 5;
-            s.len = value[i].len - 5;
-
-            if (s.len && s.data[0] == '-') {
-                n = ngx_atoi(s.data + 1, s.len - 1);
-                n = (n == NGX_ERROR) ? 100 : -n;
-
-            } else {
-                n = ngx_atoi(s.data, s.len);
-                n = (n == NGX_ERROR) ? 100 : n;
-            }
-
-            if (n < -20 || n > 19) {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid nice value \"%V\" in "
-                                   "tunny_pool \"%V\" (-20..19)",
-                                   &value[i], &value[1]);
-                return NGX_CONF_ERROR;
-            }
-
-            pcf->nice = n;
-            continue;
-        }
-
-        if (ngx_strncmp(value[i].data, "stack=", 6) == 0) {
-
-            s.data = value[i].data + 6;
-            s.len = value[i].len - 6;
-
-            pcf->stack_size = ngx_parse_size(&s);
-
-            if (pcf->stack_size == (size_t) NGX_ERROR
-                || pcf->stack_size < NGX_TUNNY_MIN_STACK
-                || pcf->stack_size > NGX_TUNNY_MAX_STACK)
-            {
-                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                                   "invalid stack value \"%V\" in "
-                                   "tunny_pool \"%V\" (64k..256m)",
-                                   &value[i], &value[1]);
-                return NGX_CONF_ERROR;
-            }
-
-            continue;
-        }
-
-        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
-                           "invalid parameter \"%V\" in tunny_pool \"%V\"",
-                           &value[i], &value[1]);
-        return NGX_CONF_ERROR;
     }
 
     return NGX_CONF_OK;
+}
+
+
+static ngx_int_t
+ngx_tunny_pool_param(ngx_conf_t *cf, ngx_tunny_pool_conf_t *pcf,
+    ngx_str_t *arg)
+{
+    u_char                  *p;
+    ssize_t                  size;
+    ngx_int_t                n;
+    ngx_str_t                v;
+    ngx_uint_t               neg;
+    ngx_tunny_pool_param_t  *pp;
+
+    for (pp = ngx_tunny_pool_params; pp->name.len; pp++) {
+        if (arg->len > pp->name.len
+            && ngx_strncmp(arg->data, pp->name.data, pp->name.len) == 0)
+        {
+            break;
+        }
+    }
+
+    if (pp->name.len == 0) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid parameter \"%V\" in tunny_pool \"%V\"",
+                           arg, &pcf->name);
+        return NGX_ERROR;
+    }
+
+    v.data = arg->data + pp->name.len;
+    v.len = arg->len - pp->name.len;
+    p = (u_char *) pcf + pp->offset;
+
+    if (pp->size) {
+        size = ngx_parse_size(&v);
+
+        if (size != NGX_ERROR && size >= pp->min && size <= pp->max) {
+            *(size_t *) p = (size_t) size;
+            return NGX_OK;
+        }
+
+    } else {
+        neg = (v.data[0] == '-');
+        n = ngx_atoi(v.data + neg, v.len - neg);
+
+        if (n != NGX_ERROR) {
+            n = neg ? -n : n;
+
+            if (n >= pp->min && n <= pp->max) {
+                *(ngx_int_t *) p = n;
+                return NGX_OK;
+            }
+        }
+    }
+
+    ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                       "invalid %*s value \"%V\" in tunny_pool \"%V\"%s",
+                       pp->name.len - 1, pp->name.data, arg, &pcf->name,
+                       pp->range);
+
+    return NGX_ERROR;
 }
 
 
@@ -320,6 +348,8 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
 {
     ngx_tunny_conf_t *tcf = conf;
 
+    size_t                  memory;
+    uint64_t                limit;
     ngx_uint_t              i, cpus, workers;
     ngx_core_conf_t        *ccf;
     ngx_tunny_pool_conf_t  *pcf, **pcfp;
@@ -334,6 +364,25 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
      */
 
     cpus = ngx_tunny_usable_cpus(cycle->log);
+
+    /*
+     * the memory budget of a pool in each worker: 256M, or less in a
+     * cgroup with memory.max, where the pools of all workers may reserve
+     * half of it together, leaving the rest to nginx, caches and the
+     * page cache
+     */
+
+    memory = NGX_TUNNY_DEFAULT_MEMORY;
+    limit = ngx_tunny_cgroup_limit("memory.max", ngx_tunny_cgroup_memory);
+
+    if (limit > 0 && tcf->pools.nelts > 0) {
+        limit /= 2 * workers * tcf->pools.nelts;
+        limit = ngx_max(limit, NGX_TUNNY_MIN_MEMORY);
+
+        if (limit < memory) {
+            memory = (size_t) limit;
+        }
+    }
 
     pcfp = tcf->pools.elts;
 
@@ -356,6 +405,7 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
 
         ngx_conf_init_value(pcf->max_queue, NGX_TUNNY_DEFAULT_MAX_QUEUE);
         ngx_conf_init_size_value(pcf->stack_size, NGX_TUNNY_DEFAULT_STACK);
+        ngx_conf_init_size_value(pcf->max_memory, memory);
 
         /*
          * by default the lowest priority: measured with
@@ -379,7 +429,7 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
 static ngx_uint_t
 ngx_tunny_usable_cpus(ngx_log_t *log)
 {
-    ngx_int_t   quota;
+    uint64_t    quota;
     ngx_uint_t  cpus;
 
     cpus = ngx_ncpu > 0 ? ngx_ncpu : 1;
@@ -391,23 +441,30 @@ ngx_tunny_usable_cpus(ngx_log_t *log)
         ngx_tunny_cpuset_valid = 1;
     }
 
-    quota = ngx_tunny_cgroup_cpus(log);
+    quota = ngx_tunny_cgroup_limit("cpu.max", ngx_tunny_cgroup_cpus);
 
-    if (quota > 0 && (ngx_uint_t) quota < cpus) {
+    if (quota > 0 && quota < cpus) {
         cpus = quota;
+        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
+                       "tunny: cgroup cpu.max allows %uL CPUs", quota);
     }
 
     return cpus ? cpus : 1;
 }
 
 
-static ngx_int_t
-ngx_tunny_cgroup_cpus(ngx_log_t *log)
+/*
+ * The smallest limit that "file" sets anywhere up this process's cgroup v2
+ * path (the leaf and every parent may carry one), parsed by "parse"
+ * (0: no limit in that file).  0 when none is set.
+ */
+
+static uint64_t
+ngx_tunny_cgroup_limit(const char *file, ngx_tunny_cgroup_parse_pt parse)
 {
-    FILE       *f;
-    char        line[512], path[640], *p, *slash;
-    long long   q, period;
-    ngx_int_t   cpus, n;
+    FILE      *f;
+    char       line[512], path[640], *p, *slash;
+    uint64_t   limit, n;
 
     f = fopen("/proc/self/cgroup", "r");
     if (f == NULL) {
@@ -430,23 +487,19 @@ ngx_tunny_cgroup_cpus(ngx_log_t *log)
         return 0;
     }
 
-    cpus = 0;
-
-    /* the leaf and every parent may carry a quota: the smallest wins */
+    limit = 0;
 
     for ( ;; ) {
-        (void) snprintf(path, sizeof(path), "/sys/fs/cgroup%s/cpu.max",
-                        (p[0] == '/' && p[1] == '\0') ? "" : p);
+        (void) snprintf(path, sizeof(path), "/sys/fs/cgroup%s/%s",
+                        (p[0] == '/' && p[1] == '\0') ? "" : p, file);
 
         f = fopen(path, "r");
 
         if (f) {
-            if (fscanf(f, "%lld %lld", &q, &period) == 2 && period > 0) {
-                n = (ngx_int_t) ((q + period - 1) / period);
+            n = parse(f);
 
-                if (n > 0 && (cpus == 0 || n < cpus)) {
-                    cpus = n;
-                }
+            if (n > 0 && (limit == 0 || n < limit)) {
+                limit = n;
             }
 
             (void) fclose(f);
@@ -466,12 +519,37 @@ ngx_tunny_cgroup_cpus(ngx_log_t *log)
         }
     }
 
-    if (cpus) {
-        ngx_log_debug1(NGX_LOG_DEBUG_CORE, log, 0,
-                       "tunny: cgroup cpu.max allows %i CPUs", cpus);
+    return limit;
+}
+
+
+/* cpu.max: "QUOTA PERIOD" or "max PERIOD": CPUs, rounded up */
+
+static uint64_t
+ngx_tunny_cgroup_cpus(FILE *f)
+{
+    long long  q, period;
+
+    if (fscanf(f, "%lld %lld", &q, &period) == 2 && q > 0 && period > 0) {
+        return (uint64_t) ((q + period - 1) / period);
     }
 
-    return cpus;
+    return 0;
+}
+
+
+/* memory.max: bytes, or "max" */
+
+static uint64_t
+ngx_tunny_cgroup_memory(FILE *f)
+{
+    unsigned long long  n;
+
+    if (fscanf(f, "%llu", &n) == 1) {
+        return (uint64_t) n;
+    }
+
+    return 0;
 }
 
 
@@ -522,8 +600,9 @@ ngx_tunny_init_process(ngx_cycle_t *cycle)
 
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, 0,
                       "tunny_pool \"%V\": %ui threads, max_queue %ui, "
-                      "nice %i", &pcf->name, ngx_tunny_pool_threads(pcf->tp),
-                      pcf->max_queue, pcf->nice);
+                      "nice %i, max_memory %uzk", &pcf->name,
+                      ngx_tunny_pool_threads(pcf->tp), pcf->max_queue,
+                      pcf->nice, pcf->max_memory / 1024);
     }
 
     /* health may count this process only now that its threads exist */

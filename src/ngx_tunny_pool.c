@@ -1,130 +1,32 @@
 /*
- * ngx_tunny_module: the per-process worker pool.
- *
- * Threads: the event loop thread of the worker ("loop") posts, dispatches,
- * cancels and completes jobs; a pool thread ("thread") runs the job it was
- * handed and gives it back.  As in Go's tunny, a thread asks for work by
- * being idle and the loop hands each job to one idle thread: the queue,
- * the counters and the admission decision belong to the loop alone, so
- * the loop never takes a lock, and nothing it does can wait for a thread
- * (a thread preempted anywhere cannot hold up the loop).
- *
- * The invariant (who owns each field, how it is handed over):
- *
- *   tp->queue, tp->idle, tp->waiting, tp->busy, tp->stopping, tp->conn,
- *   thr->running, thr->idle, job->queue, job->state, job->thr,
- *   job->t_post, job->t_start, job->data
- *       loop only.
- *
- *   thr->handoff
- *       the job handed to an idle thread: stored by the loop (atomic),
- *       then sem_post(&thr->wake); taken by the thread after its sem_wait()
- *       returns, with an atomic exchange for NULL.  A wake-up that finds
- *       NULL means "leave" (ngx_tunny_pool_stop posts every thread once).
- *       The loop stores a job only into the slot of an idle thread (one
- *       whose previous job came back), so a slot never holds two.
- *
- *   the job while it runs (everything the job refers to, job->failed,
- *   job->t_end)
- *       the thread's, from sem_wait() until it pushes the job on tp->done;
- *       the loop's again once it took the job off tp->done.
- *
- *   tp->done
- *       finished jobs, a lock-free LIFO linked by job->next: threads push
- *       with a compare-and-swap (release), the loop takes the whole list
- *       with one atomic exchange (acquire).
- *
- *   job->cancel
- *       written by the loop (atomic store), read by the thread (atomic
- *       load) while the job runs.
- *
- *   tp->notify_fd
- *       an eventfd, written by a thread that pushed onto an empty tp->done.
- *       It stays open as long as any thread may write it: closed after the
- *       threads were joined, never closed when they are left running (fast
- *       shutdown), so a late write can never reach a reused descriptor.
- *
- *   everything else in tp and thr
- *       read-only while threads run; thr->state[] is the thread's own.
- *
- * The gauges are moved by the loop only: busy drops when the loop takes a
- * finished job back, before any completion handler answers a client, so a
- * client that has its answer never sees its job counted as busy.
+ * ngx_tunny_module: the per-process worker pool, its event-loop side:
+ * start and stop, admission, dispatch to idle threads, cancellation, the
+ * memory budget, the cost estimates, and the completion of finished jobs.
+ * The threads are in ngx_tunny_pool_thread.c; who owns what is said in
+ * ngx_tunny_pool_int.h.  Everything here runs in the event loop.
  */
 
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include <ngx_event.h>
-#include <pthread.h>
-#include <semaphore.h>
 #include <sys/eventfd.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include "ngx_tunny_pool.h"
-
-
-#define NGX_TUNNY_JOB_QUEUED   1
-#define NGX_TUNNY_JOB_RUNNING  2
-#define NGX_TUNNY_JOB_DONE     3
-
-
-struct ngx_tunny_thread_s {
-    ngx_tunny_pool_t           *tp;
-    pthread_t                   tid;
-    sem_t                       wake;
-    ngx_tunny_job_t            *handoff;
-    ngx_tunny_job_t            *running;    /* loop: the job it runs */
-    ngx_queue_t                 idle;       /* loop: in tp->idle */
-    void                       *state[NGX_TUNNY_MAX_STATE_KEYS];
-};
-
-
-struct ngx_tunny_pool_s {
-    /* loop only */
-    ngx_queue_t                 queue;      /* jobs waiting, FIFO */
-    ngx_queue_t                 idle;       /* threads waiting for a job */
-    ngx_uint_t                  waiting;    /* jobs in queue */
-    ngx_uint_t                  busy;       /* threads running a job */
-    ngx_uint_t                  stopping;
-    ngx_connection_t           *conn;       /* of notify_fd */
-
-    ngx_tunny_job_t            *done;       /* atomic LIFO */
-
-    /* read-only while threads run */
-    int                         notify_fd;
-    ngx_uint_t                  nthreads;   /* started, the first ones */
-    ngx_uint_t                  nsems;      /* initialised semaphores */
-    ngx_tunny_thread_t         *threads;
-    ngx_uint_t                  max_queue;
-    ngx_uint_t                  index;
-    ngx_int_t                   nice;
-    cpu_set_t                  *cpuset;
-    ngx_tunny_pool_gauges_t    *gauges;
-    char                        name[16];   /* thread name */
-};
+#include "ngx_tunny_pool_int.h"
 
 
 static ngx_int_t ngx_tunny_pool_notify_init(ngx_cycle_t *cycle,
     ngx_tunny_pool_t *tp);
 static void ngx_tunny_pool_notify_close(ngx_tunny_pool_t *tp,
     ngx_uint_t joined);
-static ngx_uint_t ngx_tunny_pool_spawn(ngx_cycle_t *cycle,
-    ngx_tunny_pool_t *tp, ngx_tunny_pool_conf_t *pcf);
 static void ngx_tunny_pool_dispatch(ngx_tunny_pool_t *tp,
     ngx_tunny_thread_t *thr, ngx_tunny_job_t *job);
-static void ngx_tunny_pool_gauge(ngx_tunny_pool_t *tp, ngx_uint_t busy,
+static void ngx_tunny_pool_gauge(ngx_tunny_pool_t *tp, ngx_uint_t gauge,
     ngx_int_t delta);
-static void *ngx_tunny_thread_cycle(void *data);
-static void ngx_tunny_thread_setup(ngx_tunny_thread_t *thr);
-static void ngx_tunny_thread_done(ngx_tunny_thread_t *thr,
-    ngx_tunny_job_t *job);
+static uint64_t ngx_tunny_pool_predict(ngx_tunny_pool_t *tp, ngx_str_t *key);
+static void ngx_tunny_pool_show_wait(ngx_tunny_pool_t *tp);
+static void ngx_tunny_pool_learn(ngx_tunny_job_t *job);
 static void ngx_tunny_pool_notify_handler(ngx_event_t *ev);
 static ngx_tunny_job_t *ngx_tunny_pool_take_done(ngx_tunny_pool_t *tp);
 
-
-/* set at configuration time in the master, read-only in workers */
-static ngx_tunny_state_ops_t  *ngx_tunny_state_ops[NGX_TUNNY_MAX_STATE_KEYS];
-static ngx_uint_t              ngx_tunny_state_nkeys;
 
 
 uint64_t
@@ -135,48 +37,6 @@ ngx_tunny_now_ns(void)
     (void) clock_gettime(CLOCK_MONOTONIC, &ts);
 
     return (uint64_t) ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-
-ngx_int_t
-ngx_tunny_state_key(ngx_tunny_state_ops_t *ops)
-{
-    ngx_uint_t  i;
-
-    /* the same ops keep their key across reloads */
-
-    for (i = 0; i < ngx_tunny_state_nkeys; i++) {
-        if (ngx_tunny_state_ops[i] == ops) {
-            return i;
-        }
-    }
-
-    if (ngx_tunny_state_nkeys == NGX_TUNNY_MAX_STATE_KEYS) {
-        return NGX_ERROR;
-    }
-
-    ngx_tunny_state_ops[ngx_tunny_state_nkeys] = ops;
-
-    return ngx_tunny_state_nkeys++;
-}
-
-
-/* thread */
-
-void *
-ngx_tunny_thread_state(ngx_tunny_thread_t *thr, ngx_int_t key)
-{
-    return thr->state[key];
-}
-
-
-/* thread */
-
-void
-ngx_tunny_thread_set_state(ngx_tunny_thread_t *thr, ngx_int_t key,
-    void *state)
-{
-    thr->state[key] = state;
 }
 
 
@@ -208,11 +68,12 @@ ngx_tunny_pool_start(ngx_cycle_t *cycle, ngx_tunny_pool_conf_t *pcf,
 
     tp->index = pcf->index;
     tp->max_queue = pcf->max_queue;
+    tp->max_memory = pcf->max_memory;
     tp->nice = pcf->nice;
     tp->cpuset = cpuset;
     tp->gauges = gauges;
     tp->notify_fd = -1;
-    ngx_queue_init(&tp->queue);
+    ngx_tunny_queue_init(&tp->queue);
     ngx_queue_init(&tp->idle);
 
     len = ngx_min(pcf->name.len, sizeof(tp->name) - 7);
@@ -317,67 +178,6 @@ ngx_tunny_pool_notify_close(ngx_tunny_pool_t *tp, ngx_uint_t joined)
 }
 
 
-/* loop: create the threads; returns how many started */
-
-static ngx_uint_t
-ngx_tunny_pool_spawn(ngx_cycle_t *cycle, ngx_tunny_pool_t *tp,
-    ngx_tunny_pool_conf_t *pcf)
-{
-    int                  err;
-    sigset_t             set, oset;
-    ngx_uint_t           i;
-    pthread_attr_t       attr;
-    ngx_tunny_thread_t  *thr;
-
-    err = pthread_attr_init(&attr);
-    if (err) {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, err,
-                      "pthread_attr_init() failed");
-        return 0;
-    }
-
-    err = pthread_attr_setstacksize(&attr, pcf->stack_size);
-    if (err) {
-        ngx_log_error(NGX_LOG_ALERT, cycle->log, err,
-                      "pthread_attr_setstacksize(%uz) failed",
-                      pcf->stack_size);
-        (void) pthread_attr_destroy(&attr);
-        return 0;
-    }
-
-    /* the threads must never take the signals nginx handles */
-
-    (void) sigfillset(&set);
-    (void) sigdelset(&set, SIGILL);
-    (void) sigdelset(&set, SIGFPE);
-    (void) sigdelset(&set, SIGSEGV);
-    (void) sigdelset(&set, SIGBUS);
-
-    (void) pthread_sigmask(SIG_SETMASK, &set, &oset);
-
-    for (i = 0; i < (ngx_uint_t) pcf->threads; i++) {
-        thr = &tp->threads[i];
-        thr->tp = tp;
-
-        err = pthread_create(&thr->tid, &attr, ngx_tunny_thread_cycle, thr);
-        if (err) {
-            ngx_log_error(NGX_LOG_ALERT, cycle->log, err,
-                          "tunny_pool \"%V\": pthread_create() failed",
-                          &pcf->name);
-            break;
-        }
-
-        tp->nthreads++;
-        ngx_queue_insert_tail(&tp->idle, &thr->idle);
-    }
-
-    (void) pthread_sigmask(SIG_SETMASK, &oset, NULL);
-    (void) pthread_attr_destroy(&attr);
-
-    return tp->nthreads;
-}
-
-
 ngx_uint_t
 ngx_tunny_pool_threads(ngx_tunny_pool_t *tp)
 {
@@ -391,7 +191,6 @@ void
 ngx_tunny_pool_stop(ngx_tunny_pool_t *tp, ngx_uint_t join)
 {
     ngx_uint_t           i;
-    ngx_queue_t         *q;
     ngx_tunny_job_t     *job, *next;
     ngx_tunny_thread_t  *thr;
 
@@ -399,15 +198,10 @@ ngx_tunny_pool_stop(ngx_tunny_pool_t *tp, ngx_uint_t join)
 
     tp->stopping = 1;
 
-    if (tp->waiting) {
-        ngx_tunny_pool_gauge(tp, 0, -(ngx_int_t) tp->waiting);
-        tp->waiting = 0;
-    }
-
-    while (!ngx_queue_empty(&tp->queue)) {
-        q = ngx_queue_head(&tp->queue);
-        ngx_queue_remove(q);
-        ngx_tunny_job_free(ngx_queue_data(q, ngx_tunny_job_t, queue));
+    while ((job = ngx_tunny_queue_pop(&tp->queue)) != NULL) {
+        ngx_tunny_queue_done(&tp->queue, job);
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_QUEUED, -1);
+        ngx_tunny_job_free(job);
     }
 
     /*
@@ -440,14 +234,22 @@ ngx_tunny_pool_stop(ngx_tunny_pool_t *tp, ngx_uint_t join)
     ngx_tunny_pool_notify_close(tp, 1);
 
     if (tp->busy) {
-        ngx_tunny_pool_gauge(tp, 1, -(ngx_int_t) tp->busy);
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_BUSY, -(ngx_int_t) tp->busy);
         tp->busy = 0;
+    }
+
+    if (tp->memory) {
+        /* what the requests of this worker still hold is theirs to free */
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_MEMORY,
+                             -(ngx_int_t) tp->memory);
+        tp->memory = 0;
     }
 
     /* jobs finished meanwhile: nobody waits for them any more */
 
     for (job = ngx_tunny_pool_take_done(tp); job; job = next) {
         next = job->next;
+        ngx_tunny_queue_done(&tp->queue, job);
         ngx_tunny_job_free(job);
     }
 
@@ -462,62 +264,161 @@ ngx_tunny_pool_stop(ngx_tunny_pool_t *tp, ngx_uint_t join)
 
 /* loop */
 
-ngx_int_t
-ngx_tunny_pool_admits(ngx_tunny_pool_t *tp, ngx_uint_t limit)
+ngx_uint_t
+ngx_tunny_pool_admit(ngx_tunny_pool_t *tp, ngx_tunny_admission_t *adm,
+    uint64_t *wait_ns)
 {
+    uint64_t  wait;
+
+    if (wait_ns) {
+        *wait_ns = 0;
+    }
+
     if (tp->stopping) {
-        return NGX_DECLINED;
+        return NGX_TUNNY_REFUSED_CLOSED;
     }
 
-    if (ngx_tunny_pool_full_at(tp->waiting, tp->busy, tp->nthreads,
-                               ngx_min(limit, tp->max_queue)))
+    if (adm->continues) {
+        /* more work of a request admitted before: it keeps its place */
+        return NGX_TUNNY_ADMITTED;
+    }
+
+    if (ngx_tunny_pool_full_at(tp->queue.n, tp->busy, tp->nthreads,
+                               ngx_min(adm->queue_limit, tp->max_queue)))
     {
-        return NGX_BUSY;
+        return NGX_TUNNY_REFUSED_QUEUE;
     }
 
-    return NGX_OK;
+    if (!ngx_queue_empty(&tp->idle)) {
+        /* it runs at once */
+        return NGX_TUNNY_ADMITTED;
+    }
+
+    if (adm->key_limit
+        && ngx_tunny_queue_key_jobs(&tp->queue, &adm->key) >= adm->key_limit)
+    {
+        return NGX_TUNNY_REFUSED_KEY;
+    }
+
+    if (adm->max_wait_ns == 0 && wait_ns == NULL) {
+        return NGX_TUNNY_ADMITTED;
+    }
+
+    wait = ngx_tunny_pool_predict(tp, &adm->key);
+
+    if (wait_ns) {
+        *wait_ns = wait;
+    }
+
+    if (adm->max_wait_ns && wait > adm->max_wait_ns) {
+        return NGX_TUNNY_REFUSED_WAIT;
+    }
+
+    return NGX_TUNNY_ADMITTED;
+}
+
+
+/*
+ * loop: the predicted time until a new job of "key" starts, with every
+ * thread busy: the estimated work queued ahead of it plus what remains of
+ * the running jobs, spread over the threads
+ */
+
+static uint64_t
+ngx_tunny_pool_predict(ngx_tunny_pool_t *tp, ngx_str_t *key)
+{
+    uint64_t             now, work, elapsed;
+    ngx_uint_t           i;
+    ngx_tunny_job_t     *job;
+
+    work = key ? ngx_tunny_queue_work_ahead(&tp->queue, key)
+               : tp->queue.work;
+
+    now = ngx_tunny_now_ns();
+
+    for (i = 0; i < tp->nthreads; i++) {
+        job = tp->threads[i].running;
+
+        if (job == NULL) {
+            return work / tp->nthreads;
+        }
+
+        elapsed = now - job->t_dispatch;
+
+        if (job->est_ns > elapsed) {
+            work += job->est_ns - elapsed;
+        }
+    }
+
+    return work / tp->nthreads;
+}
+
+
+/* loop: the predicted wait gauge, for the typical new job */
+
+static void
+ngx_tunny_pool_show_wait(ngx_tunny_pool_t *tp)
+{
+    if (tp->gauges) {
+        tp->gauges->set(tp->index, NGX_TUNNY_GAUGE_WAIT,
+                        ngx_queue_empty(&tp->idle)
+                        ? ngx_tunny_pool_predict(tp, NULL) : 0);
+    }
 }
 
 
 /* loop */
 
-ngx_int_t
+ngx_uint_t
 ngx_tunny_job_post(ngx_tunny_pool_t *tp, ngx_tunny_job_t *job,
-    ngx_uint_t limit)
+    ngx_tunny_admission_t *adm, uint64_t *wait_ns)
 {
-    ngx_int_t            rc;
+    ngx_uint_t           rc;
     ngx_queue_t         *q;
     ngx_tunny_thread_t  *thr;
 
-    rc = ngx_tunny_pool_admits(tp, limit);
+    rc = ngx_tunny_pool_admit(tp, adm, wait_ns);
 
-    if (rc != NGX_OK) {
+    if (rc != NGX_TUNNY_ADMITTED) {
         return rc;
     }
 
     job->tp = tp;
     job->thr = NULL;
     job->next = NULL;
+    job->qkey = NULL;
+    job->cost = adm->cost;
+    job->est_ns = adm->cost ? adm->cost->est_ns : 0;
     job->cancel = 0;
     job->failed = 0;
     job->t_post = ngx_tunny_now_ns();
     job->t_start = 0;
     job->t_end = 0;
+    job->t_dispatch = 0;
 
-    if (!ngx_queue_empty(&tp->idle)) {
-        q = ngx_queue_head(&tp->idle);
-        thr = ngx_queue_data(q, ngx_tunny_thread_t, idle);
-        ngx_tunny_pool_dispatch(tp, thr, job);
-        return NGX_OK;
+    /* through the queue even to an idle thread: its key pays for it */
+
+    if (ngx_tunny_queue_push(&tp->queue, job, &adm->key, ngx_cycle->log)
+        != NGX_OK)
+    {
+        return NGX_TUNNY_REFUSED_MEMORY;
     }
 
     job->state = NGX_TUNNY_JOB_QUEUED;
-    ngx_queue_insert_tail(&tp->queue, &job->queue);
-    tp->waiting++;
 
-    ngx_tunny_pool_gauge(tp, 0, 1);
+    if (!ngx_queue_empty(&tp->idle)) {
+        /* an idle thread means an empty queue: this job comes out */
+        q = ngx_queue_head(&tp->idle);
+        thr = ngx_queue_data(q, ngx_tunny_thread_t, idle);
+        ngx_tunny_pool_dispatch(tp, thr, ngx_tunny_queue_pop(&tp->queue));
 
-    return NGX_OK;
+    } else {
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_QUEUED, 1);
+    }
+
+    ngx_tunny_pool_show_wait(tp);
+
+    return NGX_TUNNY_ADMITTED;
 }
 
 
@@ -531,12 +432,12 @@ ngx_tunny_pool_dispatch(ngx_tunny_pool_t *tp, ngx_tunny_thread_t *thr,
 
     job->state = NGX_TUNNY_JOB_RUNNING;
     job->thr = thr;
-    job->t_start = ngx_tunny_now_ns();
+    job->t_dispatch = ngx_tunny_now_ns();
 
     thr->running = job;
     tp->busy++;
 
-    ngx_tunny_pool_gauge(tp, 1, 1);
+    ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_BUSY, 1);
 
     __atomic_store_n(&thr->handoff, job, __ATOMIC_RELAXED);
     (void) sem_post(&thr->wake);
@@ -555,10 +456,10 @@ ngx_tunny_job_cancel(ngx_tunny_job_t *job)
     job->data = NULL;
 
     if (job->state == NGX_TUNNY_JOB_QUEUED) {
-        ngx_queue_remove(&job->queue);
-        tp->waiting--;
+        ngx_tunny_queue_remove(&tp->queue, job);
 
-        ngx_tunny_pool_gauge(tp, 0, -1);
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_QUEUED, -1);
+        ngx_tunny_pool_show_wait(tp);
 
         ngx_tunny_job_free(job);
 
@@ -570,6 +471,68 @@ ngx_tunny_job_cancel(ngx_tunny_job_t *job)
     __atomic_store_n(&job->cancel, 1, __ATOMIC_RELAXED);
 
     return NGX_AGAIN;
+}
+
+
+/* loop */
+
+ngx_int_t
+ngx_tunny_pool_reserve(ngx_tunny_pool_t *tp, size_t size)
+{
+    if (size > tp->max_memory) {
+        return NGX_DECLINED;
+    }
+
+    if (size > tp->max_memory - tp->memory) {
+        return NGX_BUSY;
+    }
+
+    tp->memory += size;
+
+    ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_MEMORY, (ngx_int_t) size);
+
+    return NGX_OK;
+}
+
+
+/* loop */
+
+void
+ngx_tunny_pool_release(ngx_tunny_pool_t *tp, size_t size)
+{
+    size = ngx_min(size, tp->memory);
+
+    tp->memory -= size;
+
+    ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_MEMORY, -(ngx_int_t) size);
+}
+
+
+/* loop: a finished job teaches the estimate of its kind */
+
+static void
+ngx_tunny_pool_learn(ngx_tunny_job_t *job)
+{
+    uint64_t           run;
+    ngx_tunny_cost_t  *cost;
+
+    cost = job->cost;
+
+    if (cost == NULL || __atomic_load_n(&job->cancel, __ATOMIC_RELAXED)) {
+        /* a cancelled job stopped early: its run time says nothing */
+        return;
+    }
+
+    run = job->t_end - job->t_start;
+
+    if (cost->samples++ == 0) {
+        cost->est_ns = run;
+        return;
+    }
+
+    /* EWMA, weight 1/4: follows a change of cost within a few jobs */
+
+    cost->est_ns = cost->est_ns - cost->est_ns / 4 + run / 4;
 }
 
 
@@ -588,128 +551,11 @@ ngx_tunny_job_free(ngx_tunny_job_t *job)
 /* loop */
 
 static void
-ngx_tunny_pool_gauge(ngx_tunny_pool_t *tp, ngx_uint_t busy, ngx_int_t delta)
+ngx_tunny_pool_gauge(ngx_tunny_pool_t *tp, ngx_uint_t gauge, ngx_int_t delta)
 {
-    if (tp->gauges == NULL) {
-        return;
+    if (tp->gauges) {
+        tp->gauges->add(tp->index, gauge, delta);
     }
-
-    if (busy) {
-        tp->gauges->busy(tp->index, delta);
-
-    } else {
-        tp->gauges->queued(tp->index, delta);
-    }
-}
-
-
-/* thread */
-
-static void *
-ngx_tunny_thread_cycle(void *data)
-{
-    ngx_tunny_thread_t *thr = data;
-
-    ngx_uint_t        i;
-    ngx_tunny_job_t  *job;
-
-    ngx_tunny_thread_setup(thr);
-
-    for ( ;; ) {
-
-        while (sem_wait(&thr->wake) == -1 && ngx_errno == NGX_EINTR) {
-            /* void */
-        }
-
-        job = __atomic_exchange_n(&thr->handoff, NULL, __ATOMIC_RELAXED);
-
-        if (job == NULL) {
-            break;
-        }
-
-        job->process(job, thr);
-
-        for (i = 0; i < ngx_tunny_state_nkeys; i++) {
-            if (thr->state[i] && ngx_tunny_state_ops[i]->trim) {
-                ngx_tunny_state_ops[i]->trim(thr->state[i]);
-            }
-        }
-
-        ngx_tunny_thread_done(thr, job);
-    }
-
-    for (i = 0; i < ngx_tunny_state_nkeys; i++) {
-        if (thr->state[i] && ngx_tunny_state_ops[i]->destroy) {
-            ngx_tunny_state_ops[i]->destroy(thr->state[i]);
-            thr->state[i] = NULL;
-        }
-    }
-
-    return NULL;
-}
-
-
-/* thread: give the job back; wake the loop if the list was empty */
-
-static void
-ngx_tunny_thread_done(ngx_tunny_thread_t *thr, ngx_tunny_job_t *job)
-{
-    uint64_t           one;
-    ngx_tunny_job_t   *head;
-    ngx_tunny_pool_t  *tp;
-
-    tp = thr->tp;
-
-    job->t_end = ngx_tunny_now_ns();
-
-    head = __atomic_load_n(&tp->done, __ATOMIC_RELAXED);
-
-    do {
-        job->next = head;
-    } while (!__atomic_compare_exchange_n(&tp->done, &head, job, 1,
-                                          __ATOMIC_RELEASE,
-                                          __ATOMIC_RELAXED));
-
-    /*
-     * after the push: the loop reads the counter before it takes the
-     * list, so a push it did not take always has a write after its read
-     */
-
-    if (head == NULL) {
-        one = 1;
-        (void) write(tp->notify_fd, &one, sizeof(uint64_t));
-    }
-}
-
-
-/* thread: lower priority, CPU mask and name; best effort */
-
-static void
-ngx_tunny_thread_setup(ngx_tunny_thread_t *thr)
-{
-    pid_t                tid;
-    struct sched_param   sp;
-    ngx_tunny_pool_t    *tp;
-
-    tp = thr->tp;
-    tid = (pid_t) syscall(SYS_gettid);
-
-    /*
-     * SCHED_BATCH: CPU-bound, no wake-up preemption of the event loop;
-     * the nice value then weighs the threads against it
-     */
-
-    ngx_memzero(&sp, sizeof(struct sched_param));
-    (void) sched_setscheduler(tid, SCHED_BATCH, &sp);
-
-    (void) setpriority(PRIO_PROCESS, tid, (int) tp->nice);
-
-    if (tp->cpuset) {
-        (void) pthread_setaffinity_np(pthread_self(), sizeof(cpu_set_t),
-                                      tp->cpuset);
-    }
-
-    (void) pthread_setname_np(pthread_self(), tp->name);
 }
 
 
@@ -738,7 +584,6 @@ static void
 ngx_tunny_pool_notify_handler(ngx_event_t *ev)
 {
     uint64_t             n;
-    ngx_queue_t         *q;
     ngx_connection_t    *c;
     ngx_tunny_job_t     *done, *job, *next;
     ngx_tunny_pool_t    *tp;
@@ -766,21 +611,21 @@ ngx_tunny_pool_notify_handler(ngx_event_t *ev)
         thr->running = NULL;
         tp->busy--;
 
-        ngx_tunny_pool_gauge(tp, 1, -1);
+        ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_BUSY, -1);
+        ngx_tunny_pool_learn(job);
+        ngx_tunny_queue_done(&tp->queue, job);
 
         ngx_queue_insert_tail(&tp->idle, &thr->idle);
 
-        if (!ngx_queue_empty(&tp->queue)) {
-            q = ngx_queue_head(&tp->queue);
-            ngx_queue_remove(q);
-            tp->waiting--;
+        next = ngx_tunny_queue_pop(&tp->queue);
 
-            ngx_tunny_pool_gauge(tp, 0, -1);
-
-            ngx_tunny_pool_dispatch(tp, thr,
-                                    ngx_queue_data(q, ngx_tunny_job_t, queue));
+        if (next) {
+            ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_QUEUED, -1);
+            ngx_tunny_pool_dispatch(tp, thr, next);
         }
     }
+
+    ngx_tunny_pool_show_wait(tp);
 
     for (job = done; job; job = next) {
         next = job->next;

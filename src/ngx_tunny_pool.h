@@ -40,6 +40,41 @@ typedef void (*ngx_tunny_job_free_pt)(ngx_tunny_job_t *job);
 
 
 /*
+ * The running cost estimate of one kind of job (a location): an EWMA of
+ * the run time of its finished jobs, the first one replacing the seed.
+ * Configuration memory, moved by the loop of each worker only.
+ */
+typedef struct {
+    uint64_t                    est_ns;
+    ngx_uint_t                  samples;
+} ngx_tunny_cost_t;
+
+/* until a job of its kind finishes, a job is assumed to cost this much */
+#define NGX_TUNNY_COST_SEED      1000000000
+
+
+/* why a job is refused; the metrics label them (tunny_rejections_total) */
+#define NGX_TUNNY_ADMITTED          0
+#define NGX_TUNNY_REFUSED_QUEUE     1   /* tunny_queue_limit / max_queue */
+#define NGX_TUNNY_REFUSED_WAIT      2   /* predicted wait > tunny_max_wait */
+#define NGX_TUNNY_REFUSED_MEMORY    3   /* max_memory reserved */
+#define NGX_TUNNY_REFUSED_KEY       4   /* tunny_fair_key_queue */
+#define NGX_TUNNY_REFUSED_CLOSED    5   /* the pool is not running */
+#define NGX_TUNNY_REFUSED_N         6
+
+
+/* what a post asks of the pool, per location and request */
+typedef struct {
+    ngx_uint_t                  queue_limit;  /* capped at max_queue */
+    ngx_uint_t                  key_limit;    /* per key; 0: none */
+    uint64_t                    max_wait_ns;  /* 0: off */
+    ngx_tunny_cost_t           *cost;         /* NULL: not estimated */
+    ngx_str_t                   key;          /* fair key; "": none */
+    ngx_uint_t                  continues;    /* admitted before: no limit */
+} ngx_tunny_admission_t;
+
+
+/*
  * A job: embedded first in the user's own job structure, malloc()ed (the
  * request that posts it may be gone before it ends).
  */
@@ -55,13 +90,17 @@ struct ngx_tunny_job_s {
 
     /* the pool's (ngx_tunny_pool.c), readable by the loop */
     uint64_t                    t_post;    /* monotonic ns */
-    uint64_t                    t_start;   /* 0: never ran */
+    uint64_t                    t_start;   /* 0: never ran; atomic */
     uint64_t                    t_end;
+    uint64_t                    t_dispatch;
 
     ngx_queue_t                 queue;
     ngx_tunny_job_t            *next;
     ngx_tunny_pool_t           *tp;
     ngx_tunny_thread_t         *thr;
+    void                       *qkey;
+    ngx_tunny_cost_t           *cost;
+    uint64_t                    est_ns;
     ngx_uint_t                  state;
     int                         cancel;    /* atomic */
 };
@@ -81,6 +120,8 @@ typedef struct {
     ngx_int_t                   max_queue;
     ngx_int_t                   nice;
     size_t                      stack_size;
+    size_t                      max_memory; /* reserved bytes, per worker */
+    ngx_msec_t                  max_wait;   /* largest tunny_max_wait */
     ngx_uint_t                  index;      /* in the cycle's pool list */
     ngx_uint_t                  declared;   /* by tunny_pool, not a use */
     u_char                     *file;       /* declared or first used */
@@ -89,15 +130,23 @@ typedef struct {
 } ngx_tunny_pool_conf_t;
 
 
+/* the gauges a pool moves */
+#define NGX_TUNNY_GAUGE_QUEUED   0      /* jobs waiting (delta) */
+#define NGX_TUNNY_GAUGE_BUSY     1      /* threads running a job (delta) */
+#define NGX_TUNNY_GAUGE_MEMORY   2      /* bytes reserved (delta) */
+#define NGX_TUNNY_GAUGE_WAIT     3      /* predicted wait, ns (value) */
+
 /* gauge hooks, set by the stats module; called by the event loop */
 typedef struct {
-    void                      (*queued)(ngx_uint_t index, ngx_int_t delta);
-    void                      (*busy)(ngx_uint_t index, ngx_int_t delta);
+    void                      (*add)(ngx_uint_t index, ngx_uint_t gauge,
+                                     ngx_int_t delta);
+    void                      (*set)(ngx_uint_t index, ngx_uint_t gauge,
+                                     uint64_t value);
 } ngx_tunny_pool_gauges_t;
 
 
 /*
- * The admission rule, in one place: with "threads" threads, "busy" of
+ * The queue-length rule, in one place: with "threads" threads, "busy" of
  * them running and "queued" jobs waiting, a new job is refused once
  * "limit" jobs wait ahead of it with every thread busy.
  */
@@ -139,15 +188,26 @@ ngx_uint_t ngx_tunny_pool_threads(ngx_tunny_pool_t *tp);
 void ngx_tunny_pool_stop(ngx_tunny_pool_t *tp, ngx_uint_t join);
 
 /*
- * loop: queue a job.  limit is the admission threshold (capped at the
- * pool's max_queue, see ngx_tunny_pool_full_at()).  Returns NGX_OK,
- * NGX_BUSY (full) or NGX_DECLINED (pool stopping).
+ * loop: admit and queue a job, as "adm" asks.  Returns NGX_TUNNY_ADMITTED
+ * (the job belongs to the pool) or the reason of a refusal
+ * (NGX_TUNNY_REFUSED_*, the job is still the caller's).  *wait_ns, if
+ * not NULL, gets the predicted time until the job starts (admitted or
+ * not), for Retry-After.
  */
-ngx_int_t ngx_tunny_job_post(ngx_tunny_pool_t *tp, ngx_tunny_job_t *job,
-    ngx_uint_t limit);
+ngx_uint_t ngx_tunny_job_post(ngx_tunny_pool_t *tp, ngx_tunny_job_t *job,
+    ngx_tunny_admission_t *adm, uint64_t *wait_ns);
 
 /* loop: what ngx_tunny_job_post() would answer now, without posting */
-ngx_int_t ngx_tunny_pool_admits(ngx_tunny_pool_t *tp, ngx_uint_t limit);
+ngx_uint_t ngx_tunny_pool_admit(ngx_tunny_pool_t *tp,
+    ngx_tunny_admission_t *adm, uint64_t *wait_ns);
+
+/*
+ * loop: the memory budget (max_memory).  reserve: NGX_OK, NGX_BUSY (the
+ * budget is taken by others now) or NGX_DECLINED (size alone is more than
+ * the whole budget); every NGX_OK is paired with a release of the size.
+ */
+ngx_int_t ngx_tunny_pool_reserve(ngx_tunny_pool_t *tp, size_t size);
+void ngx_tunny_pool_release(ngx_tunny_pool_t *tp, size_t size);
 
 /*
  * loop: detach a job from its waiter.  A queued job is unlinked and freed
@@ -159,6 +219,10 @@ ngx_int_t ngx_tunny_job_cancel(ngx_tunny_job_t *job);
 
 /* loop: release a job (job->free, or free()) */
 void ngx_tunny_job_free(ngx_tunny_job_t *job);
+
+/* loop: when the job started running in its thread; 0: not (yet) */
+#define ngx_tunny_job_started(job)                                          \
+    __atomic_load_n(&(job)->t_start, __ATOMIC_RELAXED)
 
 /* thread: has the loop given up on this job? */
 #define ngx_tunny_job_cancelled(job)                                        \

@@ -17,8 +17,10 @@ static ngx_tunny_stats_slot_t *ngx_tunny_stats_claim_slot(
     ngx_tunny_stats_sh_t *sh, ngx_log_t *log);
 static ngx_uint_t ngx_tunny_stats_entry(ngx_tunny_stats_sh_t *sh,
     ngx_str_t *name, ngx_uint_t *mine);
-static void ngx_tunny_stats_queued(ngx_uint_t index, ngx_int_t delta);
-static void ngx_tunny_stats_busy(ngx_uint_t index, ngx_int_t delta);
+static void ngx_tunny_stats_gauge_add(ngx_uint_t index, ngx_uint_t gauge,
+    ngx_int_t delta);
+static void ngx_tunny_stats_gauge_set(ngx_uint_t index, ngx_uint_t gauge,
+    uint64_t value);
 static void ngx_tunny_stats_observe(ngx_tunny_stats_hist_t *h,
     uint64_t ns);
 
@@ -45,8 +47,8 @@ static uint64_t  ngx_tunny_stats_bounds[NGX_TUNNY_STATS_NBUCKETS - 1] = {
 
 
 static ngx_tunny_pool_gauges_t  ngx_tunny_stats_hooks = {
-    ngx_tunny_stats_queued,
-    ngx_tunny_stats_busy
+    ngx_tunny_stats_gauge_add,
+    ngx_tunny_stats_gauge_set
 };
 
 
@@ -55,6 +57,16 @@ ngx_tunny_stats_sh_t    *ngx_tunny_stats_sh;
 ngx_tunny_stats_slot_t  *ngx_tunny_stats_slot;
 ngx_tunny_stats_map_t    ngx_tunny_stats_map[NGX_TUNNY_STATS_MAX_POOLS];
 ngx_uint_t               ngx_tunny_stats_nmap;
+
+
+ngx_str_t  ngx_tunny_reject_reasons[] = {
+    ngx_string(""),
+    ngx_string("queue"),
+    ngx_string("wait"),
+    ngx_string("memory"),
+    ngx_string("key"),
+    ngx_string("closed")
+};
 
 
 ngx_str_t  ngx_tunny_outcome_names[] = {
@@ -254,6 +266,7 @@ ngx_tunny_stats_init_process(ngx_cycle_t *cycle,
         if (slot) {
             g = &slot->d.gauge[entry];
             g->max_queue = max_queue;
+            g->max_wait = (ngx_atomic_uint_t) pcf->max_wait * 1000000;
             g->configured = 1;
         }
     }
@@ -522,18 +535,35 @@ ngx_tunny_stats_gauge(ngx_uint_t index)
 }
 
 
-/* loop: add delta to the gauge at "offset" of this worker's slot */
+/* loop: add delta to a gauge of this worker's slot */
 
 static void
-ngx_tunny_stats_gauge_add(ngx_uint_t index, size_t offset, ngx_int_t delta)
+ngx_tunny_stats_gauge_add(ngx_uint_t index, ngx_uint_t gauge,
+    ngx_int_t delta)
 {
     ngx_tunny_stats_gauge_t  *g;
 
     g = ngx_tunny_stats_gauge(index);
 
-    if (g) {
-        (void) ngx_atomic_fetch_add((ngx_atomic_t *) ((u_char *) g + offset),
+    if (g && gauge < NGX_TUNNY_STATS_NGAUGES) {
+        (void) ngx_atomic_fetch_add(&g->value[gauge],
                                     (ngx_atomic_int_t) delta);
+    }
+}
+
+
+/* loop: set a gauge of this worker's slot */
+
+static void
+ngx_tunny_stats_gauge_set(ngx_uint_t index, ngx_uint_t gauge,
+    uint64_t value)
+{
+    ngx_tunny_stats_gauge_t  *g;
+
+    g = ngx_tunny_stats_gauge(index);
+
+    if (g && gauge < NGX_TUNNY_STATS_NGAUGES) {
+        g->value[gauge] = (ngx_atomic_uint_t) value;
     }
 }
 
@@ -541,26 +571,13 @@ ngx_tunny_stats_gauge_add(ngx_uint_t index, size_t offset, ngx_int_t delta)
 void
 ngx_tunny_stats_threads(ngx_uint_t index, ngx_int_t delta)
 {
-    ngx_tunny_stats_gauge_add(index,
-                              offsetof(ngx_tunny_stats_gauge_t, threads),
-                              delta);
-}
+    ngx_tunny_stats_gauge_t  *g;
 
+    g = ngx_tunny_stats_gauge(index);
 
-static void
-ngx_tunny_stats_queued(ngx_uint_t index, ngx_int_t delta)
-{
-    ngx_tunny_stats_gauge_add(index,
-                              offsetof(ngx_tunny_stats_gauge_t, queued),
-                              delta);
-}
-
-
-static void
-ngx_tunny_stats_busy(ngx_uint_t index, ngx_int_t delta)
-{
-    ngx_tunny_stats_gauge_add(index, offsetof(ngx_tunny_stats_gauge_t, busy),
-                              delta);
+    if (g) {
+        (void) ngx_atomic_fetch_add(&g->threads, (ngx_atomic_int_t) delta);
+    }
 }
 
 
@@ -619,6 +636,21 @@ ngx_tunny_stats_job(ngx_uint_t index, ngx_uint_t outcome, uint64_t queue_ns,
     /* last: a reader that sees the job counted sees its observations */
 
     (void) ngx_atomic_fetch_add(&e->jobs[outcome], 1);
+}
+
+
+/* loop */
+
+void
+ngx_tunny_stats_reject(ngx_uint_t index, ngx_uint_t reason)
+{
+    ngx_tunny_stats_pool_data_t  *e;
+
+    e = ngx_tunny_stats_pool(index);
+
+    if (e && reason > NGX_TUNNY_ADMITTED && reason < NGX_TUNNY_REFUSED_N) {
+        (void) ngx_atomic_fetch_add(&e->rejections[reason], 1);
+    }
 }
 
 

@@ -132,6 +132,12 @@ void ngx_tunny_stats_job(ngx_uint_t index, ngx_uint_t outcome,
     uint64_t queue_ns, uint64_t run_ns);
 
 /*
+ * Event loop: a request refused for reason (NGX_TUNNY_REFUSED_*), besides
+ * its outcome: tunny_rejections_total{reason}.
+ */
+void ngx_tunny_stats_reject(ngx_uint_t index, ngx_uint_t reason);
+
+/*
  * Event loop: image bytes given to the pool (in) and produced by it (out)
  * for one request: tunny_image_bytes_total{direction}.
  */
@@ -156,6 +162,9 @@ ngx_int_t ngx_tunny_stats_render(ngx_pool_t *pool, ngx_uint_t json,
  */
 ngx_int_t ngx_tunny_stats_health(ngx_pool_t *pool, ngx_str_t *reason);
 
+
+/* "queue", "wait", ... ; index by NGX_TUNNY_REFUSED_* */
+extern ngx_str_t  ngx_tunny_reject_reasons[];
 
 /* "ok", "error", ... ; index by NGX_TUNNY_OUTCOME_* */
 extern ngx_str_t  ngx_tunny_outcome_names[];

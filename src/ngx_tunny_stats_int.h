@@ -22,7 +22,7 @@
  *       lock the entries of their own pools, which cannot be reused while
  *       they live.
  *
- *   pool->jobs[], pool->queue, pool->run, pool->bytes_*
+ *   pool->jobs[], pool->queue, pool->run, pool->bytes_*, rejections[]
  *       any worker's loop (ngx_tunny_stats_job), ngx_atomic_fetch_add();
  *       zeroed only when the entry is taken for a new name (under the
  *       mutex, while nobody can write it).  Histogram buckets are stored
@@ -36,14 +36,15 @@
  *       exit_process after zeroing the gauges again.  Readers skip 0 and
  *       pids that no longer exist (kill(pid, 0) fails with ESRCH).
  *
- *   slot->gauge[i].configured, .max_queue
+ *   slot->gauge[i].configured, .max_queue, .max_wait
  *       the owner's loop, in init_process, under shpool->mutex, before
  *       slot->pid is published.
  *
- *   slot->gauge[i].threads, .queued, .busy
+ *   slot->gauge[i].threads, .value[NGX_TUNNY_GAUGE_*]
  *       the owner's loop (the pool moves its gauges from the loop only),
- *       with ngx_atomic_fetch_add() of a signed delta; readers in other
- *       processes clamp the sums at 0.
+ *       with ngx_atomic_fetch_add() of a signed delta (the predicted wait:
+ *       a plain store of the value); readers in other processes clamp the
+ *       sums at 0.
  *
  *   slot->d.u.s.ready
  *       set by the owner's loop once its pools have started (after
@@ -89,6 +90,7 @@ typedef struct {
     ngx_tunny_stats_hist_t     run;
     ngx_atomic_t               bytes_in;
     ngx_atomic_t               bytes_out;
+    ngx_atomic_t               rejections[NGX_TUNNY_REFUSED_N];
 } ngx_tunny_stats_pool_data_t;
 
 
@@ -99,12 +101,14 @@ typedef union {
 } ngx_tunny_stats_pool_t;
 
 
+#define NGX_TUNNY_STATS_NGAUGES    (NGX_TUNNY_GAUGE_WAIT + 1)
+
 typedef struct {
     ngx_atomic_t               configured;
     ngx_atomic_t               max_queue;
+    ngx_atomic_t               max_wait;     /* ns, largest tunny_max_wait */
     ngx_atomic_t               threads;
-    ngx_atomic_t               queued;
-    ngx_atomic_t               busy;
+    ngx_atomic_t               value[NGX_TUNNY_STATS_NGAUGES];
 } ngx_tunny_stats_gauge_t;
 
 
@@ -146,7 +150,10 @@ typedef struct {
     ngx_atomic_uint_t          threads;
     ngx_atomic_uint_t          queued;
     ngx_atomic_uint_t          busy;
+    ngx_atomic_uint_t          memory;       /* summed */
+    ngx_atomic_uint_t          wait;         /* ns, the largest */
     ngx_atomic_uint_t          jobs[NGX_TUNNY_OUTCOME_N];
+    ngx_atomic_uint_t          rejections[NGX_TUNNY_REFUSED_N];
     ngx_atomic_uint_t          queue[NGX_TUNNY_STATS_NBUCKETS]; /* cumul. */
     ngx_atomic_uint_t          queue_sum;
     ngx_atomic_uint_t          run[NGX_TUNNY_STATS_NBUCKETS];

@@ -34,7 +34,7 @@ static char  *ngx_tunny_stats_le[NGX_TUNNY_STATS_NBUCKETS] = {
 static ngx_tunny_stats_snap_t *
 ngx_tunny_stats_snapshot(ngx_pool_t *pool, ngx_uint_t *n)
 {
-    ngx_int_t                     threads, queued, busy;
+    ngx_int_t                     threads, queued, busy, memory;
     ngx_uint_t                    i, j, k, b, entry, nlive;
     ngx_atomic_uint_t             cq, cr;
     ngx_tunny_stats_sh_t         *sh;
@@ -88,6 +88,7 @@ ngx_tunny_stats_snapshot(ngx_pool_t *pool, ngx_uint_t *n)
         threads = 0;
         queued = 0;
         busy = 0;
+        memory = 0;
 
         for (j = 0; j < nlive; j++) {
             g = &live[j]->d.gauge[entry];
@@ -97,18 +98,25 @@ ngx_tunny_stats_snapshot(ngx_pool_t *pool, ngx_uint_t *n)
             }
 
             threads += (ngx_atomic_int_t) g->threads;
-            queued += (ngx_atomic_int_t) g->queued;
-            busy += (ngx_atomic_int_t) g->busy;
+            queued += (ngx_atomic_int_t) g->value[NGX_TUNNY_GAUGE_QUEUED];
+            busy += (ngx_atomic_int_t) g->value[NGX_TUNNY_GAUGE_BUSY];
+            memory += (ngx_atomic_int_t) g->value[NGX_TUNNY_GAUGE_MEMORY];
+            s->wait = ngx_max(s->wait, g->value[NGX_TUNNY_GAUGE_WAIT]);
         }
 
         s->threads = threads > 0 ? threads : 0;
         s->queued = queued > 0 ? queued : 0;
         s->busy = busy > 0 ? busy : 0;
+        s->memory = memory > 0 ? memory : 0;
 
         /* jobs first: ngx_tunny_stats_job() adds them last */
 
         for (b = 0; b < NGX_TUNNY_OUTCOME_N; b++) {
             s->jobs[b] = e->jobs[b];
+        }
+
+        for (b = 0; b < NGX_TUNNY_REFUSED_N; b++) {
+            s->rejections[b] = e->rejections[b];
         }
 
         ngx_memory_barrier();
@@ -157,7 +165,7 @@ ngx_tunny_stats_render(ngx_pool_t *pool, ngx_uint_t json, ngx_buf_t **out)
     /*
      * the names, escaped as JSON strings or label values, replace the
      * pointers into the zone; then an upper bound of the size: the
-     * HELP/TYPE lines, and per pool at most 48 lines of at most 160 bytes
+     * HELP/TYPE lines, and per pool at most 64 lines of at most 160 bytes
      * plus the escaped name
      */
 
@@ -188,7 +196,7 @@ ngx_tunny_stats_render(ngx_pool_t *pool, ngx_uint_t json, ngx_buf_t **out)
         name->data = p;
         name->len = len;
 
-        size += 48 * (160 + len);
+        size += 64 * (160 + len);
     }
 
     b = ngx_create_temp_buf(pool, size);
@@ -223,17 +231,25 @@ typedef struct {
     char                            *name;
     char                            *help;
     size_t                           offset;  /* in ngx_tunny_stats_snap_t */
+    ngx_uint_t                       ns;      /* nanoseconds, as seconds */
 } ngx_tunny_stats_gauge_family_t;
 
 
 static ngx_tunny_stats_gauge_family_t  ngx_tunny_stats_gauge_families[] = {
-    { "tunny_pool_threads", "Live pool threads",
-      offsetof(ngx_tunny_stats_snap_t, threads) },
-    { "tunny_pool_queue_length", "Jobs waiting for a pool thread",
-      offsetof(ngx_tunny_stats_snap_t, queued) },
-    { "tunny_pool_busy_threads", "Pool threads running a job",
-      offsetof(ngx_tunny_stats_snap_t, busy) },
-    { NULL, NULL, 0 }
+    { "tunny_pool_threads", "Live pool threads, summed over the worker "
+      "processes", offsetof(ngx_tunny_stats_snap_t, threads), 0 },
+    { "tunny_pool_queue_length", "Jobs waiting for a pool thread, summed "
+      "over the worker processes", offsetof(ngx_tunny_stats_snap_t, queued),
+      0 },
+    { "tunny_pool_busy_threads", "Pool threads running a job, summed over "
+      "the worker processes", offsetof(ngx_tunny_stats_snap_t, busy), 0 },
+    { "tunny_pool_memory_bytes", "Memory reserved by the jobs of the pool "
+      "(max_memory), summed over the worker processes",
+      offsetof(ngx_tunny_stats_snap_t, memory), 0 },
+    { "tunny_pool_predicted_wait_seconds", "Predicted queue wait of a new "
+      "job, the largest over the worker processes",
+      offsetof(ngx_tunny_stats_snap_t, wait), 1 },
+    { NULL, NULL, 0, 0 }
 };
 
 
@@ -242,20 +258,27 @@ ngx_tunny_stats_prometheus(u_char *p, u_char *last,
     ngx_tunny_stats_snap_t *snap, ngx_uint_t n)
 {
     ngx_uint_t                       i, o;
+    ngx_atomic_uint_t                v;
     ngx_tunny_stats_snap_t          *s;
     ngx_tunny_stats_gauge_family_t  *g;
 
     for (g = ngx_tunny_stats_gauge_families; g->name; g++) {
-        p = ngx_slprintf(p, last, "# HELP %s %s, summed over the worker "
-                         "processes.\n# TYPE %s gauge\n",
+        p = ngx_slprintf(p, last, "# HELP %s %s.\n# TYPE %s gauge\n",
                          g->name, g->help, g->name);
 
         for (i = 0; i < n; i++) {
             s = &snap[i];
-            p = ngx_slprintf(p, last, "%s{pool=\"%V\"} %uA\n", g->name,
-                             &s->name,
-                             *(ngx_atomic_uint_t *) ((u_char *) s
-                                                     + g->offset));
+            v = *(ngx_atomic_uint_t *) ((u_char *) s + g->offset);
+
+            if (g->ns) {
+                p = ngx_slprintf(p, last, "%s{pool=\"%V\"} %uA.%09uA\n",
+                                 g->name, &s->name, v / 1000000000,
+                                 v % 1000000000);
+
+            } else {
+                p = ngx_slprintf(p, last, "%s{pool=\"%V\"} %uA\n",
+                                 g->name, &s->name, v);
+            }
         }
     }
 
@@ -273,6 +296,22 @@ ngx_tunny_stats_prometheus(u_char *p, u_char *last,
                              "%uA\n",
                              &s->name, &ngx_tunny_outcome_names[o],
                              s->jobs[o]);
+        }
+    }
+
+    p = ngx_slprintf(p, last,
+            "# HELP tunny_rejections_total Refused requests by reason.\n"
+            "# TYPE tunny_rejections_total counter\n");
+
+    for (i = 0; i < n; i++) {
+        s = &snap[i];
+
+        for (o = NGX_TUNNY_REFUSED_QUEUE; o < NGX_TUNNY_REFUSED_N; o++) {
+            p = ngx_slprintf(p, last,
+                             "tunny_rejections_total{pool=\"%V\","
+                             "reason=\"%V\"} %uA\n",
+                             &s->name, &ngx_tunny_reject_reasons[o],
+                             s->rejections[o]);
         }
     }
 
@@ -347,7 +386,8 @@ ngx_tunny_stats_prom_hist(u_char *p, u_char *last,
 /*
  * JSON:
  *   {"pools":{"NAME":{"threads":T,"queue_length":Q,"busy_threads":B,
- *     "max_queue":M,"jobs":{"ok":N,...,"closed":N},
+ *     "max_queue":M,"memory_bytes":N,"predicted_wait_seconds":S,
+ *     "jobs":{"ok":N,...,"closed":N},"rejections":{"queue":N,...},
  *     "queue_seconds":{"buckets":{"0.001":N,...,"+Inf":N},"sum":S,
  *     "count":N},"run_seconds":{...},"image_bytes":{"in":N,"out":N}},...}}
  * with the numbers of the Prometheus output; buckets are cumulative.
@@ -368,14 +408,25 @@ ngx_tunny_stats_json(u_char *p, u_char *last, ngx_tunny_stats_snap_t *snap,
         p = ngx_slprintf(p, last,
                          "%s\"%V\":{\"threads\":%uA,\"queue_length\":%uA,"
                          "\"busy_threads\":%uA,\"max_queue\":%ui,"
+                         "\"memory_bytes\":%uA,"
+                         "\"predicted_wait_seconds\":%uA.%09uA,"
                          "\"jobs\":{",
                          i ? "," : "", &s->name, s->threads, s->queued,
-                         s->busy, s->max_queue);
+                         s->busy, s->max_queue, s->memory,
+                         s->wait / 1000000000, s->wait % 1000000000);
 
         for (o = NGX_TUNNY_OUTCOME_OK; o < NGX_TUNNY_OUTCOME_N; o++) {
             p = ngx_slprintf(p, last, "%s\"%V\":%uA",
                              o == NGX_TUNNY_OUTCOME_OK ? "" : ",",
                              &ngx_tunny_outcome_names[o], s->jobs[o]);
+        }
+
+        p = ngx_slprintf(p, last, "},\"rejections\":{");
+
+        for (o = NGX_TUNNY_REFUSED_QUEUE; o < NGX_TUNNY_REFUSED_N; o++) {
+            p = ngx_slprintf(p, last, "%s\"%V\":%uA",
+                             o == NGX_TUNNY_REFUSED_QUEUE ? "" : ",",
+                             &ngx_tunny_reject_reasons[o], s->rejections[o]);
         }
 
         p = ngx_slprintf(p, last, "},\"queue_seconds\":");
@@ -455,6 +506,7 @@ ngx_tunny_stats_health(ngx_pool_t *pool, ngx_str_t *reason)
     ngx_int_t                 threads, queued, busy;
     ngx_uint_t                i, j, entry, max_queue;
     ngx_str_t                 name;
+    ngx_atomic_uint_t         wait;
     ngx_tunny_stats_sh_t     *sh;
     ngx_tunny_stats_slot_t   *slot;
     ngx_tunny_stats_gauge_t  *g;
@@ -490,8 +542,9 @@ ngx_tunny_stats_health(ngx_pool_t *pool, ngx_str_t *reason)
             }
 
             threads = (ngx_atomic_int_t) g->threads;
-            queued = (ngx_atomic_int_t) g->queued;
-            busy = (ngx_atomic_int_t) g->busy;
+            queued = (ngx_atomic_int_t) g->value[NGX_TUNNY_GAUGE_QUEUED];
+            busy = (ngx_atomic_int_t) g->value[NGX_TUNNY_GAUGE_BUSY];
+            wait = g->value[NGX_TUNNY_GAUGE_WAIT];
             max_queue = g->max_queue;
 
             threads = ngx_max(threads, 0);
@@ -501,7 +554,8 @@ ngx_tunny_stats_health(ngx_pool_t *pool, ngx_str_t *reason)
             if (threads > 0
                 && !ngx_tunny_pool_full_at((ngx_uint_t) queued,
                                            (ngx_uint_t) busy,
-                                           (ngx_uint_t) threads, max_queue))
+                                           (ngx_uint_t) threads, max_queue)
+                && (g->max_wait == 0 || wait <= g->max_wait))
             {
                 continue;
             }
@@ -509,8 +563,9 @@ ngx_tunny_stats_health(ngx_pool_t *pool, ngx_str_t *reason)
             name.len = sh->pools[entry].d.len;
             name.data = sh->pools[entry].d.name;
 
-            p = ngx_pnalloc(pool, sizeof("pool \"\": queue /, busy /") - 1
-                                  + 4 * NGX_INT_T_LEN + 2 * name.len);
+            p = ngx_pnalloc(pool, sizeof("pool \"\": queue /, busy /, "
+                                         "predicted wait ms > ms") - 1
+                                  + 6 * NGX_INT_T_LEN + 2 * name.len);
             if (p == NULL) {
                 return NGX_ERROR;
             }
@@ -522,6 +577,10 @@ ngx_tunny_stats_health(ngx_pool_t *pool, ngx_str_t *reason)
 
             if (threads == 0) {
                 p = ngx_sprintf(p, "\": no live threads");
+
+            } else if (wait > g->max_wait && g->max_wait) {
+                p = ngx_sprintf(p, "\": predicted wait %uA ms > %uA ms",
+                                wait / 1000000, g->max_wait / 1000000);
 
             } else {
                 p = ngx_sprintf(p, "\": queue %i/%ui, busy %i/%i",

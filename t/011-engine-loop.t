@@ -74,8 +74,8 @@ for my $load (['-c8', '/burn0'], ['-c2', '/burn50']) {
     if ($pid == 0) {
         open STDOUT, '>', '/dev/null';
         open STDERR, '>', '/dev/null';
-        exec 'wrk', '-t1', $load->[0], '-d5s', "$url$load->[1]";
-        POSIX::_exit(127);
+        exec('wrk', '-t1', $load->[0], '-d5s', "$url$load->[1]")
+            or POSIX::_exit(127);
     }
     push @wrk, $pid;
 }

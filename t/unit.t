@@ -1,3 +1,3 @@
-# The nginx-free image library (src/ngx_tunny_image.c): its C unit tests,
+# The nginx-free image library (src/image): its C unit tests,
 # built and run by t/unit/run.sh, print TAP for prove.
 exec 'sh', 't/unit/run.sh' or die "cannot run t/unit/run.sh: $!";

@@ -1,10 +1,11 @@
 #!/bin/sh
-# Build and run the libFuzzer harness of src/ngx_tunny_image.c:
+# Build and run the libFuzzer harness of the image library (src/image):
 #
 #   t/fuzz/build.sh [SECONDS [WORKDIR]]
 #
-# Builds WORKDIR/fuzz_image (clang, -fsanitize=fuzzer,address,undefined),
-# makes a seed corpus from the fixture generators (t/tools/gen-fixtures
+# Builds the library archive WORKDIR/image/libtunny_image.a and
+# WORKDIR/fuzz_image (clang, -fsanitize=fuzzer,address,undefined), makes
+# a seed corpus from the fixture generators (t/tools/gen-fixtures
 # and gen-hostile; one selector byte in front of each file, see
 # fuzz_image.c), then fuzzes for SECONDS (default 60) with the new inputs
 # kept in WORKDIR/corpus (it grows from run to run).  Crashes, leaks,
@@ -22,10 +23,14 @@ work=${2:-.}
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
 
-clang -g -O1 -fno-omit-frame-pointer \
-    -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-    -I../../src fuzz_image.c ../../src/ngx_tunny_image.c \
-    -ljpeg -lwebp -lwebpmux -lwebpdemux -lm -o "$work/fuzz_image"
+# the library archive with the fuzzer's flags, from its own Makefile
+image=../../src/image
+cflags="-g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined"
+cflags="$cflags -fno-sanitize-recover=all"
+make -s --no-print-directory -C "$image" OUT="$work/image" CC=clang \
+    CFLAGS="$cflags"
+clang $cflags -I"$image" fuzz_image.c "$work/image/libtunny_image.a" \
+    $(make -s --no-print-directory -C "$image" libs) -o "$work/fuzz_image"
 
 make -s -C ../tools gen-fixtures gen-hostile CC="${CC:-cc}"
 

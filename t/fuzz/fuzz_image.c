@@ -1,14 +1,15 @@
 
 /*
- * libFuzzer harness for src/ngx_tunny_image.c:
+ * libFuzzer harness for the image library (src/image), built by
+ * t/fuzz/build.sh: the library archive and this file with
+ * clang -fsanitize=fuzzer,address,undefined.
  *
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I../../src \
- *       fuzz_image.c ../../src/ngx_tunny_image.c \
- *       -ljpeg -lwebp -lwebpmux -lwebpdemux -lm -o fuzz_image
  *   ./fuzz_image -max_total_time=60 corpus/
  *
  * The first input byte picks the operation, the second the target size
- * and the pixel limit, the rest is the image.
+ * and the pixel limit, the rest is the image.  The probe given to the
+ * library is the harness's (as the HTTP module makes it) for an image of
+ * even length, the library's own (info == NULL) for an odd one.
  */
 
 
@@ -50,7 +51,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     data += 2;
     size -= 2;
 
-    ngx_tunny_image_probe(data, size, &info);
+    /* the caller's probe must agree with the sniff and with itself */
+
+    if (ngx_tunny_image_probe(data, size, &info) == NGX_TUNNY_IMAGE_OK) {
+        if (info.width == 0 || info.height == 0 || info.error != NULL) {
+            abort();
+        }
+
+    } else if (info.error == NULL || info.width != 0 || info.height != 0) {
+        abort();
+    }
+
+    if (info.type != ngx_tunny_image_sniff(data, size)) {
+        abort();
+    }
 
     memset(&p, 0, sizeof(p));
     p.ops = (sel & 1) ? NGX_TUNNY_IMAGE_OP_CROP : NGX_TUNNY_IMAGE_OP_RESIZE;
@@ -67,7 +81,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p.webp_quality = 75;
     p.max_pixels = limits[(dim >> 6) & 3];
 
-    if (ngx_tunny_image_process(st, data, size, &p, &res)
+    /* an odd length: the library probes for itself */
+
+    if (ngx_tunny_image_process(st, data, size, (size & 1) ? NULL : &info, &p,
+                                &res)
         == NGX_TUNNY_IMAGE_OK)
     {
         if (res.data == NULL || res.len == 0 || res.width == 0

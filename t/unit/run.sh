@@ -14,12 +14,16 @@ make -s -C ../tools gen-hostile CC="${CC:-cc}" >&2
 mkdir -p "$fixtures/hostile"
 ../tools/gen-hostile "$fixtures/hostile" 2>/dev/null
 if [ -n "$TUNNY_ASAN" ]; then
-    # not through make: the objects in t/unit stay the plain ones
-    ${CC:-cc} -g -O1 -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra \
-        -Werror -fsanitize=address,undefined -fno-sanitize-recover=all \
-        -I../../src -o "$fixtures/test_image" test_image.c \
-        ../../src/ngx_tunny_image.c \
-        -ljpeg -lwebp -lwebpmux -lwebpdemux -lm -lpthread >&2
+    # the library's Makefile builds its archive with the sanitizers in the
+    # temporary directory: the plain build of t/unit stays as it is
+    image=../../src/image
+    cflags="-g -O1 -fno-omit-frame-pointer -std=gnu11 -Wall -Wextra -Werror"
+    cflags="$cflags -fsanitize=address,undefined -fno-sanitize-recover=all"
+    make -s --no-print-directory -C "$image" OUT="$fixtures/image" \
+        CC="${CC:-cc}" CFLAGS="$cflags" >&2
+    ${CC:-cc} $cflags -I"$image" -o "$fixtures/test_image" test_image.c \
+        "$fixtures/image/libtunny_image.a" \
+        $(make -s --no-print-directory -C "$image" libs) -lpthread >&2
     TUNNY_BENCH=0 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
         "$fixtures/test_image" "$fixtures"

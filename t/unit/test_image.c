@@ -1,6 +1,6 @@
 
 /*
- * Unit tests of src/ngx_tunny_image.c, TAP output.
+ * Unit tests of the image library (src/image), TAP output.
  *
  *   test_image FIXTURE_DIR
  *
@@ -333,6 +333,7 @@ quads(const decoded_t *d, int r0, int g0, int b0, int r1, int g1, int b1,
 static void
 test_probe(void)
 {
+    int                      rc;
     unsigned                 i;
     ngx_tunny_image_info_t   info;
     blob_t                   b;
@@ -341,54 +342,61 @@ test_probe(void)
         int          type;
         unsigned     w, h;
         int          orientation;
+        const char  *error;            /* NULL: NGX_TUNNY_IMAGE_OK */
     } t[] = {
-        { "quad-land.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
-        { "quad-port.jpg", NGX_TUNNY_IMAGE_JPEG, 480, 640, 1 },
-        { "quad-square.jpg", NGX_TUNNY_IMAGE_JPEG, 500, 500, 1 },
-        { "quad-land.webp", NGX_TUNNY_IMAGE_WEBP, 640, 480, 1 },
-        { "quad-port.webp", NGX_TUNNY_IMAGE_WEBP, 480, 640, 1 },
-        { "quad-square.webp", NGX_TUNNY_IMAGE_WEBP, 500, 500, 1 },
-        { "icc.webp", NGX_TUNNY_IMAGE_WEBP, 640, 480, 1 },
-        { "alpha.webp", NGX_TUNNY_IMAGE_WEBP, 200, 100, 1 },
-        { "animated.webp", NGX_TUNNY_IMAGE_WEBP, 64, 64, 1 },
-        { "orient-1.jpg", NGX_TUNNY_IMAGE_JPEG, 160, 120, 1 },
-        { "orient-2.jpg", NGX_TUNNY_IMAGE_JPEG, 160, 120, 2 },
-        { "orient-3.jpg", NGX_TUNNY_IMAGE_JPEG, 160, 120, 3 },
-        { "orient-4.jpg", NGX_TUNNY_IMAGE_JPEG, 160, 120, 4 },
-        { "orient-5.jpg", NGX_TUNNY_IMAGE_JPEG, 120, 160, 5 },
-        { "orient-6.jpg", NGX_TUNNY_IMAGE_JPEG, 120, 160, 6 },
-        { "orient-7.jpg", NGX_TUNNY_IMAGE_JPEG, 120, 160, 7 },
-        { "orient-8.jpg", NGX_TUNNY_IMAGE_JPEG, 120, 160, 8 },
-        { "icc-exif.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
-        { "progressive.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
-        { "gray.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
-        { "cmyk.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
-        { "bad-exif-1.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
-        { "bad-exif-2.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 6 },
-        { "bad-exif-3.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
-        { "bad-exif-4.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
-        { "huge.jpg", NGX_TUNNY_IMAGE_JPEG, 60000, 60000, 1 },
-        { "huge.webp", NGX_TUNNY_IMAGE_WEBP, 16000, 16000, 1 },
-        { "truncated.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1 },
-        { "tiny.png", NGX_TUNNY_IMAGE_PNG, 3, 2, 1 },
-        { "tiny.gif", NGX_TUNNY_IMAGE_GIF, 7, 5, 1 },
-        { "truncated-header.jpg", NGX_TUNNY_IMAGE_NONE, 0, 0, 1 },
-        { "zero-dims.jpg", NGX_TUNNY_IMAGE_NONE, 0, 0, 1 },
-        { "garbage.bin", NGX_TUNNY_IMAGE_NONE, 0, 0, 1 },
-        { "empty.bin", NGX_TUNNY_IMAGE_NONE, 0, 0, 1 },
-        { "ffd8.bin", NGX_TUNNY_IMAGE_NONE, 0, 0, 1 },
+        { "quad-land.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1, NULL },
+        { "quad-port.jpg", NGX_TUNNY_IMAGE_JPEG, 480, 640, 1, NULL },
+        { "quad-square.jpg", NGX_TUNNY_IMAGE_JPEG, 500, 500, 1, NULL },
+        { "quad-land.webp", NGX_TUNNY_IMAGE_WEBP, 640, 480, 1, NULL },
+        { "quad-port.webp", NGX_TUNNY_IMAGE_WEBP, 480, 640, 1, NULL },
+        { "quad-square.webp", NGX_TUNNY_IMAGE_WEBP, 500, 500, 1, NULL },
+        { "icc.webp", NGX_TUNNY_IMAGE_WEBP, 640, 480, 1, NULL },
+        { "alpha.webp", NGX_TUNNY_IMAGE_WEBP, 200, 100, 1, NULL },
+        { "animated.webp", NGX_TUNNY_IMAGE_WEBP, 64, 64, 1, NULL },
+        { "orient-1.jpg", NGX_TUNNY_IMAGE_JPEG, 160, 120, 1, NULL },
+        { "orient-2.jpg", NGX_TUNNY_IMAGE_JPEG, 160, 120, 2, NULL },
+        { "orient-3.jpg", NGX_TUNNY_IMAGE_JPEG, 160, 120, 3, NULL },
+        { "orient-4.jpg", NGX_TUNNY_IMAGE_JPEG, 160, 120, 4, NULL },
+        { "orient-5.jpg", NGX_TUNNY_IMAGE_JPEG, 120, 160, 5, NULL },
+        { "orient-6.jpg", NGX_TUNNY_IMAGE_JPEG, 120, 160, 6, NULL },
+        { "orient-7.jpg", NGX_TUNNY_IMAGE_JPEG, 120, 160, 7, NULL },
+        { "orient-8.jpg", NGX_TUNNY_IMAGE_JPEG, 120, 160, 8, NULL },
+        { "icc-exif.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1, NULL },
+        { "progressive.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1, NULL },
+        { "gray.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1, NULL },
+        { "cmyk.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1, NULL },
+        { "bad-exif-1.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1, NULL },
+        { "bad-exif-2.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 6, NULL },
+        { "bad-exif-3.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1, NULL },
+        { "bad-exif-4.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1, NULL },
+        { "huge.jpg", NGX_TUNNY_IMAGE_JPEG, 60000, 60000, 1, NULL },
+        { "huge.webp", NGX_TUNNY_IMAGE_WEBP, 16000, 16000, 1, NULL },
+        { "truncated.jpg", NGX_TUNNY_IMAGE_JPEG, 640, 480, 1, NULL },
+        { "tiny.png", NGX_TUNNY_IMAGE_PNG, 3, 2, 1, NULL },
+        { "tiny.gif", NGX_TUNNY_IMAGE_GIF, 7, 5, 1, NULL },
+        { "truncated-header.jpg", NGX_TUNNY_IMAGE_JPEG, 0, 0, 1,
+          "truncated JPEG header" },
+        { "zero-dims.jpg", NGX_TUNNY_IMAGE_JPEG, 0, 0, 1,
+          "JPEG with zero width or height" },
+        { "garbage.bin", NGX_TUNNY_IMAGE_NONE, 0, 0, 1, "not an image" },
+        { "empty.bin", NGX_TUNNY_IMAGE_NONE, 0, 0, 1, "not an image" },
+        { "ffd8.bin", NGX_TUNNY_IMAGE_JPEG, 0, 0, 1,
+          "truncated JPEG header" },
     };
 
     for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
         b = load(t[i].name);
 
-        ngx_tunny_image_probe(b.data, b.len, &info);
+        rc = ngx_tunny_image_probe(b.data, b.len, &info);
 
-        ok(info.type == t[i].type && info.width == t[i].w
-           && info.height == t[i].h && info.orientation == t[i].orientation,
-           "probe %s: %s %ux%u orientation %d", t[i].name,
+        ok(rc == (t[i].error ? NGX_TUNNY_IMAGE_EINPUT : NGX_TUNNY_IMAGE_OK)
+           && info.type == t[i].type && info.width == t[i].w
+           && info.height == t[i].h && info.orientation == t[i].orientation
+           && (t[i].error ? info.error && strcmp(info.error, t[i].error) == 0
+                          : info.error == NULL),
+           "probe %s: rc %d %s %ux%u orientation %d \"%s\"", t[i].name, rc,
            ngx_tunny_image_type_name(info.type), info.width, info.height,
-           info.orientation);
+           info.orientation, info.error ? info.error : "");
 
         free(b.data);
     }
@@ -400,22 +408,239 @@ test_probe(void)
         unsigned char  *p = malloc(i + 1);
 
         memcpy(p, b.data, i);
-        ngx_tunny_image_probe(p, i, &info);
+        rc = ngx_tunny_image_probe(p, i, &info);
         free(p);
 
-        if (info.type != NGX_TUNNY_IMAGE_NONE) {
+        if (rc == NGX_TUNNY_IMAGE_OK) {
+            break;
+        }
+
+        if (info.width != 0 || info.height != 0 || info.error == NULL
+            || info.type != (i < 3 ? NGX_TUNNY_IMAGE_NONE
+                                   : NGX_TUNNY_IMAGE_JPEG))
+        {
             break;
         }
     }
-    ok(info.type == NGX_TUNNY_IMAGE_JPEG && i > 600,
-       "JPEG prefixes: dimensions first known at %u bytes", i);
+    ok(rc == NGX_TUNNY_IMAGE_OK && info.type == NGX_TUNNY_IMAGE_JPEG
+       && i > 600,
+       "JPEG prefixes: EINPUT with a reason, dimensions first known at %u "
+       "bytes", i);
     free(b.data);
 
     ok(strcmp(ngx_tunny_image_type_name(NGX_TUNNY_IMAGE_WEBP), "webp") == 0
        && strcmp(ngx_tunny_image_mime_type(NGX_TUNNY_IMAGE_JPEG),
                  "image/jpeg") == 0
-       && strcmp(ngx_tunny_image_mime_type(NGX_TUNNY_IMAGE_NONE), "") == 0,
+       && strcmp(ngx_tunny_image_mime_type(NGX_TUNNY_IMAGE_NONE), "") == 0
+       && strcmp(ngx_tunny_image_type_name(99), "") == 0
+       && strcmp(ngx_tunny_image_mime_type(-1), "") == 0,
        "type and mime names");
+}
+
+
+/* the magic bytes, and the pass-through decision */
+
+static void
+test_sniff(void)
+{
+    unsigned  i;
+    blob_t    b;
+    static const struct {
+        const char     *bytes;
+        size_t          len;
+        int             type;
+    } t[] = {
+        { "\xff\xd8\xff", 3, NGX_TUNNY_IMAGE_JPEG },
+        { "\xff\xd8", 2, NGX_TUNNY_IMAGE_NONE },
+        { "\xff\xd8\xfe", 3, NGX_TUNNY_IMAGE_NONE },
+        { "RIFF\0\0\0\0WEBP", 12, NGX_TUNNY_IMAGE_WEBP },
+        { "RIFF\0\0\0\0WEB", 11, NGX_TUNNY_IMAGE_NONE },
+        { "RIFF\0\0\0\0WAVE", 12, NGX_TUNNY_IMAGE_NONE },
+        { "\x89PNG\r\n\x1a\n", 8, NGX_TUNNY_IMAGE_PNG },
+        { "\x89PNG\r\n\x1a", 7, NGX_TUNNY_IMAGE_NONE },
+        { "GIF87a", 6, NGX_TUNNY_IMAGE_GIF },
+        { "GIF89a", 6, NGX_TUNNY_IMAGE_GIF },
+        { "GIF88a", 6, NGX_TUNNY_IMAGE_NONE },
+        { "GIF89", 5, NGX_TUNNY_IMAGE_NONE },
+        { "", 0, NGX_TUNNY_IMAGE_NONE },
+    };
+
+    for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+        ok(ngx_tunny_image_sniff((const unsigned char *) t[i].bytes,
+                                 t[i].len) == t[i].type,
+           "sniff #%u, %zu bytes: %s", i, t[i].len,
+           t[i].type ? ngx_tunny_image_type_name(t[i].type) : "none");
+    }
+
+    ok(ngx_tunny_image_sniff(NULL, 100) == NGX_TUNNY_IMAGE_NONE,
+       "sniff NULL: none");
+
+    b = load("quad-land.webp");
+    ok(ngx_tunny_image_sniff(b.data, b.len) == NGX_TUNNY_IMAGE_WEBP,
+       "sniff quad-land.webp: webp");
+    free(b.data);
+
+    ok(ngx_tunny_image_transforms(NGX_TUNNY_IMAGE_JPEG)
+       && ngx_tunny_image_transforms(NGX_TUNNY_IMAGE_WEBP)
+       && !ngx_tunny_image_transforms(NGX_TUNNY_IMAGE_PNG)
+       && !ngx_tunny_image_transforms(NGX_TUNNY_IMAGE_GIF)
+       && !ngx_tunny_image_transforms(NGX_TUNNY_IMAGE_NONE)
+       && !ngx_tunny_image_transforms(42),
+       "transforms JPEG and WebP; PNG, GIF pass through; none, unknown not");
+}
+
+
+/* the max-pixels rule, as the HTTP module logs it in $tunny_error */
+
+static void
+test_check_pixels(void)
+{
+    int                      rc;
+    char                     e[64];
+    ngx_tunny_image_info_t   info;
+
+    memset(&info, 0, sizeof(info));
+    info.type = NGX_TUNNY_IMAGE_JPEG;
+    info.width = 640;
+    info.height = 480;
+
+    strcpy(e, "untouched");
+    rc = ngx_tunny_image_check_pixels(&info, 307200, e, sizeof(e));
+    ok(rc == NGX_TUNNY_IMAGE_OK && strcmp(e, "untouched") == 0,
+       "check_pixels 640x480 <= 307200: OK, error untouched");
+
+    rc = ngx_tunny_image_check_pixels(&info, 0, e, sizeof(e));
+    ok(rc == NGX_TUNNY_IMAGE_OK, "check_pixels max 0: no limit");
+
+    rc = ngx_tunny_image_check_pixels(&info, 307199, e, sizeof(e));
+    ok(rc == NGX_TUNNY_IMAGE_ELIMIT
+       && strcmp(e, "640x480 image exceeds tunny_image_max_pixels 307199")
+          == 0,
+       "check_pixels 640x480 > 307199: ELIMIT \"%s\"", e);
+
+    info.width = 65535;
+    info.height = 65535;
+    rc = ngx_tunny_image_check_pixels(&info, 50000000, e, 16);
+    ok(rc == NGX_TUNNY_IMAGE_ELIMIT && strcmp(e, "65535x65535 ima") == 0,
+       "check_pixels: the reason is cut at size bytes, NUL included");
+
+    info.width = 0;
+    info.height = 0;
+    rc = ngx_tunny_image_check_pixels(&info, 1, e, sizeof(e));
+    ok(rc == NGX_TUNNY_IMAGE_OK, "check_pixels unknown size: OK");
+}
+
+
+/* the probe made by the caller, as the HTTP module does */
+
+static void
+test_caller_info(ngx_tunny_image_state_t *st)
+{
+    int                        rc;
+    unsigned                   i;
+    blob_t                     b, other;
+    unsigned char             *first;
+    size_t                     first_len;
+    ngx_tunny_image_info_t     info;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+    static const char         *names[] = {
+        "quad-land.jpg", "orient-6.jpg", "icc.webp", "alpha.webp",
+        "gray.jpg", "cmyk.jpg"
+    };
+
+    /* the same bytes out as with info == NULL */
+
+    for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+        b = load(names[i]);
+
+        params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE|NGX_TUNNY_IMAGE_OP_ROTATE,
+                    100, 100, 90);
+        rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+        first = res.data;
+        first_len = res.len;
+
+        rc |= ngx_tunny_image_probe(b.data, b.len, &info);
+        rc |= ngx_tunny_image_process(st, b.data, b.len, &info, &p, &res);
+
+        ok(rc == NGX_TUNNY_IMAGE_OK && first != NULL && res.len == first_len
+           && memcmp(res.data, first, first_len) == 0,
+           "%s with the caller's probe: the same %zu bytes", names[i],
+           res.len);
+
+        free(first);
+        free(res.data);
+        free(b.data);
+    }
+
+    /* a failed probe: its reason, without a look at the bytes */
+
+    b = load("zero-dims.jpg");
+    rc = ngx_tunny_image_probe(b.data, b.len, &info);
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
+    rc = ngx_tunny_image_process(st, b.data, b.len, &info, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_EINPUT && res.data == NULL
+       && strcmp(res.error, "JPEG with zero width or height") == 0,
+       "caller's failed probe: EINPUT \"%s\"", res.error);
+    free(b.data);
+
+    /* over the limit from the caller's probe, before any decoding */
+
+    b = load("huge.webp");
+    rc = ngx_tunny_image_probe(b.data, b.len, &info);
+    rc |= ngx_tunny_image_process(st, b.data, b.len, &info, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_ELIMIT
+       && strcmp(res.error,
+                 "16000x16000 image exceeds tunny_image_max_pixels 50000000")
+          == 0,
+       "caller's probe over max_pixels: ELIMIT \"%s\"", res.error);
+    free(b.data);
+
+    /* a pass-through type: as is, with the probed size */
+
+    b = load("tiny.gif");
+    rc = ngx_tunny_image_probe(b.data, b.len, &info);
+    rc |= ngx_tunny_image_process(st, b.data, b.len, &info, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_ASIS && res.data == NULL
+       && res.type == NGX_TUNNY_IMAGE_GIF && res.width == 7
+       && res.height == 5, "caller's probe of a GIF: as is, 7x5");
+
+    /* the header is not needed to pass a PNG or GIF through */
+
+    rc = ngx_tunny_image_probe(b.data, 8, &info);
+    ok(rc == NGX_TUNNY_IMAGE_EINPUT
+       && ngx_tunny_image_process(st, b.data, 8, &info, &p, &res)
+          == NGX_TUNNY_IMAGE_ASIS
+       && ngx_tunny_image_process(st, b.data, 8, NULL, &p, &res)
+          == NGX_TUNNY_IMAGE_ASIS
+       && res.type == NGX_TUNNY_IMAGE_GIF,
+       "truncated GIF header: EINPUT probe, passed through as is");
+    free(b.data);
+
+    /* a probe of other bytes cannot mislead the decoders */
+
+    b = load("quad-land.jpg");
+    other = load("quad-port.jpg");
+    rc = ngx_tunny_image_probe(other.data, other.len, &info);
+    rc |= ngx_tunny_image_process(st, b.data, b.len, &info, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_EINPUT && res.data == NULL
+       && strcmp(res.error,
+                 "truncated or corrupt JPEG: inconsistent frame headers")
+          == 0,
+       "a probe of other bytes: EINPUT \"%s\"", res.error);
+    free(other.data);
+
+    free(b.data);
+
+    other = load("quad-port.webp");
+    b = load("quad-land.webp");
+    rc = ngx_tunny_image_probe(other.data, other.len, &info);
+    rc |= ngx_tunny_image_process(st, b.data, b.len, &info, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_EINPUT && res.data == NULL
+       && strcmp(res.error, "WebP decode failed: inconsistent headers") == 0,
+       "a WebP probe of other bytes: EINPUT \"%s\"", res.error);
+    free(other.data);
+    free(b.data);
 }
 
 
@@ -496,7 +721,7 @@ test_dims(ngx_tunny_image_state_t *st)
             b = load(name);
 
             params_init(&p, t[i].ops, t[i].w, t[i].h, t[i].angle);
-            rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+            rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
 
             memset(&d, 0, sizeof(d));
 
@@ -541,7 +766,7 @@ test_colours(ngx_tunny_image_state_t *st)
             params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 256, 256, 0);
             p.out_type = out ? NGX_TUNNY_IMAGE_WEBP : NGX_TUNNY_IMAGE_JPEG;
 
-            rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+            rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
             ok(rc == 0 && decode(&res, &d) == 0
                && quads(&d, RED, GREEN, BLUE, WHITE),
                "%s resize 256 to %s: quadrant colours", name,
@@ -554,7 +779,7 @@ test_colours(ngx_tunny_image_state_t *st)
             params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE|NGX_TUNNY_IMAGE_OP_ROTATE,
                         256, 256, 90);
             p.out_type = out ? NGX_TUNNY_IMAGE_WEBP : NGX_TUNNY_IMAGE_JPEG;
-            rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+            rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
             ok(rc == 0 && decode(&res, &d) == 0
                && quads(&d, GREEN, WHITE, RED, BLUE),
                "%s rotate 90 is counter-clockwise (image_filter)", name);
@@ -562,7 +787,7 @@ test_colours(ngx_tunny_image_state_t *st)
             free(res.data);
 
             p.angle = 270;
-            rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+            rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
             ok(rc == 0 && decode(&res, &d) == 0
                && quads(&d, BLUE, RED, WHITE, GREEN),
                "%s rotate 270", name);
@@ -570,7 +795,7 @@ test_colours(ngx_tunny_image_state_t *st)
             free(res.data);
 
             p.angle = 180;
-            rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+            rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
             ok(rc == 0 && decode(&res, &d) == 0
                && quads(&d, WHITE, BLUE, GREEN, RED),
                "%s rotate 180", name);
@@ -585,7 +810,7 @@ test_colours(ngx_tunny_image_state_t *st)
 
     b = load("quad-land.jpg");
     params_init(&p, NGX_TUNNY_IMAGE_OP_CROP, 100, 100, 0);
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.w == 100 && d.h == 100
        && quads(&d, RED, GREEN, BLUE, WHITE), "crop keeps the centre");
     decoded_free(&d);
@@ -594,7 +819,7 @@ test_colours(ngx_tunny_image_state_t *st)
     /* crop a band: 640x480 crop 200 x - : x 220..420 */
 
     params_init(&p, NGX_TUNNY_IMAGE_OP_CROP, 200, 0, 0);
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.w == 200 && d.h == 480
        && quads(&d, RED, GREEN, BLUE, WHITE), "crop 200 x - band");
     decoded_free(&d);
@@ -604,7 +829,7 @@ test_colours(ngx_tunny_image_state_t *st)
 
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 256, 256, 0);
     p.sharpen = 80;
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.w == 256 && d.h == 192
        && quads(&d, RED, GREEN, BLUE, WHITE), "sharpen 80");
     decoded_free(&d);
@@ -629,7 +854,7 @@ test_orientation(ngx_tunny_image_state_t *st)
         b = load(name);
 
         params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 80, 80, 0);
-        rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+        rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
         ok(rc == 0 && decode(&res, &d) == 0 && d.w == 80 && d.h == 60
            && quads(&d, RED, GREEN, BLUE, WHITE) && d.app1 == 0,
            "%s resize 80x80: upright 80x60, no EXIF left", name);
@@ -639,7 +864,7 @@ test_orientation(ngx_tunny_image_state_t *st)
         /* no resize: upright at full size, or as is when upright */
 
         params_init(&p, 0, 0, 0, 0);
-        rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+        rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
 
         if (o == 1) {
             ok(rc == NGX_TUNNY_IMAGE_ASIS, "%s untouched: as is", name);
@@ -658,7 +883,7 @@ test_orientation(ngx_tunny_image_state_t *st)
         params_init(&p, NGX_TUNNY_IMAGE_OP_CROP|NGX_TUNNY_IMAGE_OP_ROTATE,
                     60, 60, 90);
         p.out_type = NGX_TUNNY_IMAGE_WEBP;
-        rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+        rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
         ok(rc == 0 && decode(&res, &d) == 0 && d.w == 60 && d.h == 60
            && quads(&d, GREEN, WHITE, RED, BLUE),
            "%s crop 60x60 rotate 90 to webp", name);
@@ -672,7 +897,7 @@ test_orientation(ngx_tunny_image_state_t *st)
 
     b = load("bad-exif-1.jpg");
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 64, 64, 0);
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.w == 64 && d.h == 48,
        "bad EXIF offset: orientation 1");
     decoded_free(&d);
@@ -683,13 +908,13 @@ test_orientation(ngx_tunny_image_state_t *st)
 
     b = load("big.jpg");
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 3, 0, 0);
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && res.width == 3 && res.height == 2,
        "big.jpg resize 3 x -: %ux%u %s", res.width, res.height, res.error);
     free(res.data);
 
     params_init(&p, NGX_TUNNY_IMAGE_OP_CROP, 1, 1, 0);
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && res.width == 1 && res.height == 1,
        "big.jpg crop 1x1: %ux%u %s", res.width, res.height, res.error);
     free(res.data);
@@ -710,7 +935,7 @@ test_metadata(ngx_tunny_image_state_t *st)
     b = load("icc-exif.jpg");
 
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 320, 320, 0);
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.w == 320 && d.h == 240,
        "icc-exif.jpg resized");
     ok(d.icc_len == icc.len && d.icc && memcmp(d.icc, icc.data, icc.len) == 0,
@@ -721,7 +946,7 @@ test_metadata(ngx_tunny_image_state_t *st)
     free(res.data);
 
     p.out_type = NGX_TUNNY_IMAGE_WEBP;
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.icc_len == icc.len
        && memcmp(d.icc, icc.data, icc.len) == 0 && d.app1 == 0,
        "WebP output from JPEG keeps ICC, no EXIF/XMP");
@@ -731,7 +956,7 @@ test_metadata(ngx_tunny_image_state_t *st)
     /* image_filter re-encodes a fitting JPEG when APPn data is over 5% */
 
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 1000, 1000, 0);
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.w == 640 && d.app1 == 0
        && d.icc_len == icc.len,
        "fitting JPEG with >5%% metadata is re-encoded (image_filter force)");
@@ -741,7 +966,7 @@ test_metadata(ngx_tunny_image_state_t *st)
 
     b = load("icc.webp");
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.w == 100 && d.h == 75
        && d.icc_len == icc.len && memcmp(d.icc, icc.data, icc.len) == 0,
        "WebP output keeps the ICCP chunk");
@@ -749,7 +974,7 @@ test_metadata(ngx_tunny_image_state_t *st)
     free(res.data);
 
     p.out_type = NGX_TUNNY_IMAGE_JPEG;
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.icc_len == icc.len
        && quads(&d, RED, GREEN, BLUE, WHITE),
        "JPEG output from WebP carries its ICC");
@@ -762,7 +987,7 @@ test_metadata(ngx_tunny_image_state_t *st)
     b = load("quad-land.jpg");
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 200, 200, 0);
     p.interlace = 1;
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.progressive
        && quads(&d, RED, GREEN, BLUE, WHITE), "interlace: progressive JPEG");
     decoded_free(&d);
@@ -771,7 +996,7 @@ test_metadata(ngx_tunny_image_state_t *st)
 
     b = load("progressive.jpg");
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 200, 200, 0);
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && !d.progressive && d.w == 200
        && d.h == 150 && quads(&d, RED, GREEN, BLUE, WHITE),
        "progressive input decoded");
@@ -783,7 +1008,7 @@ test_metadata(ngx_tunny_image_state_t *st)
 
     b = load("gray.jpg");
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 320, 320, 0);
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.gray && d.w == 320
        && quads(&d, 30, 30, 30, 100, 100, 100, 170, 170, 170, 240, 240, 240),
        "greyscale JPEG stays greyscale");
@@ -791,7 +1016,7 @@ test_metadata(ngx_tunny_image_state_t *st)
     free(res.data);
 
     p.out_type = NGX_TUNNY_IMAGE_WEBP;
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.w == 320
        && quads(&d, 30, 30, 30, 100, 100, 100, 170, 170, 170, 240, 240, 240),
        "greyscale JPEG to WebP");
@@ -801,7 +1026,7 @@ test_metadata(ngx_tunny_image_state_t *st)
 
     b = load("cmyk.jpg");
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 320, 320, 0);
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.w == 320
        && quads(&d, RED, GREEN, BLUE, WHITE), "Adobe CMYK JPEG to RGB");
     decoded_free(&d);
@@ -810,7 +1035,7 @@ test_metadata(ngx_tunny_image_state_t *st)
 
     b = load("alpha.webp");
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.ch == 4 && d.w == 100
        && d.h == 50 && d.rgb[(25 * 100 + 20) * 4 + 3] > 240
        && d.rgb[(25 * 100 + 80) * 4 + 3] < 16, "WebP alpha kept");
@@ -818,7 +1043,7 @@ test_metadata(ngx_tunny_image_state_t *st)
     free(res.data);
 
     p.out_type = NGX_TUNNY_IMAGE_JPEG;
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == 0 && decode(&res, &d) == 0 && d.w == 100
        && near(&d, 20, 25, RED, 40) && near(&d, 80, 25, WHITE, 40),
        "WebP alpha to JPEG: flattened on white");
@@ -861,13 +1086,13 @@ test_errors(ngx_tunny_image_state_t *st)
         { "animated.webp", R, 10, 10, 0, 80, 0, -1,
           "animated WebP not supported" },
         { "huge.jpg", R, 100, 100, 0, 80, 50000000, -2,
-          "60000x60000 exceeds tunny_image_max_pixels (50000000)" },
+          "60000x60000 image exceeds tunny_image_max_pixels 50000000" },
         { "huge.webp", R, 100, 100, 0, 80, 50000000, -2,
-          "16000x16000 exceeds tunny_image_max_pixels (50000000)" },
+          "16000x16000 image exceeds tunny_image_max_pixels 50000000" },
         { "huge.jpg", R, 100, 100, 0, 80, 0, -1,
           "truncated or corrupt JPEG: 1671 bytes cannot hold 60000x60000" },
         { "quad-land.jpg", R, 100, 100, 0, 80, 100000, -2,
-          "640x480 exceeds tunny_image_max_pixels (100000)" },
+          "640x480 image exceeds tunny_image_max_pixels 100000" },
         { "quad-land.jpg", R, 100, 100, 45, 80, 0, -3,
           "invalid rotation angle 45 (90, 180 or 270)" },
         { "quad-land.jpg", R, 100, 100, 0, 0, 0, -3,
@@ -888,7 +1113,7 @@ test_errors(ngx_tunny_image_state_t *st)
         p.jpeg_quality = t[i].jq;
         p.max_pixels = t[i].max;
 
-        rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+        rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
 
         ok(rc == t[i].rc && strcmp(res.error, t[i].error) == 0
            && res.data == NULL,
@@ -902,7 +1127,7 @@ test_errors(ngx_tunny_image_state_t *st)
 
     b = load("bitflip.jpg");
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == NGX_TUNNY_IMAGE_OK || rc == NGX_TUNNY_IMAGE_EINPUT,
        "bit-flipped JPEG: rc %d %s", rc, res.error);
     free(res.data);
@@ -926,7 +1151,7 @@ test_errors(ngx_tunny_image_state_t *st)
                 unsigned char  *c = malloc(n + 1);
 
                 memcpy(c, b.data, n);
-                rc = ngx_tunny_image_process(st, c, n, &p, &res);
+                rc = ngx_tunny_image_process(st, c, n, NULL, &p, &res);
                 bad += (rc != NGX_TUNNY_IMAGE_EINPUT);
                 free(res.data);
                 free(c);
@@ -993,7 +1218,7 @@ test_hostile(ngx_tunny_image_state_t *st)
                 p.sharpen = 50;
             }
 
-            rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+            rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
             n++;
 
             if (rc == NGX_TUNNY_IMAGE_ENOMEM || rc == NGX_TUNNY_IMAGE_EPARAM
@@ -1056,7 +1281,7 @@ test_cancel(ngx_tunny_image_state_t *st)
     flag = 1;
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
     p.cancel = &flag;
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     ok(rc == NGX_TUNNY_IMAGE_ECANCEL && strcmp(res.error, "cancelled") == 0,
        "cancel flag set before the call: ECANCEL");
     free(b.data);
@@ -1080,7 +1305,7 @@ test_cancel(ngx_tunny_image_state_t *st)
 
         t0 = now_ms();
         pthread_create(&th, NULL, canceller, &c);
-        rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+        rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
         t1 = now_ms();
         pthread_join(th, NULL);
 
@@ -1109,12 +1334,12 @@ test_state(void)
     b = load("quad-square.jpg");
 
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 99, 99, 0);
-    rc = ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
     first = res.data;
     first_len = res.len;
 
     ngx_tunny_image_state_trim(st, 0);
-    rc |= ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+    rc |= ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
 
     ok(rc == 0 && res.len == first_len
        && memcmp(res.data, first, first_len) == 0,
@@ -1148,7 +1373,7 @@ test_bench(ngx_tunny_image_state_t *st)
         p.jpeg_quality = 80;
 
         t0 = now_ms();
-        rc |= ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+        rc |= ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
         t1 = now_ms();
 
         if (t1 - t0 < best) {
@@ -1174,7 +1399,7 @@ test_bench(ngx_tunny_image_state_t *st)
 
         for (i = 0; i < n; i++) {
             t0 = now_ms();
-            rc |= ngx_tunny_image_process(st, b.data, b.len, &p, &res);
+            rc |= ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
             t1 = now_ms();
 
             if (t1 - t0 < best) {
@@ -1217,12 +1442,15 @@ main(int argc, char **argv)
     }
 
     test_probe();
+    test_sniff();
+    test_check_pixels();
     test_dct_scale();
     test_dims(st);
     test_colours(st);
     test_orientation(st);
     test_metadata(st);
     test_errors(st);
+    test_caller_info(st);
     test_hostile(st);
     test_cancel(st);
     test_state();

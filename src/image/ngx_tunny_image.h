@@ -1,13 +1,19 @@
 /*
- * ngx_tunny_module: nginx-free image processing.
+ * ngx_tunny_module: nginx-free image processing, the public API.
  *
- * This file and ngx_tunny_image.c must not include any nginx header: the
- * code is unit tested and fuzzed on its own.  Every function is
- * thread-safe as long as one ngx_tunny_image_state_t is used by at most one
- * thread at a time (the pool gives each thread its own state).
+ * No file of src/image includes an nginx header: the library is unit
+ * tested and fuzzed on its own, and built once, as a static archive
+ * (src/image/Makefile), for the module, the tests and the fuzzer.
+ *
+ * Threads: every function is thread-safe as long as one
+ * ngx_tunny_image_state_t is used by at most one thread at a time (the
+ * pool gives each thread its own state).  The probe, the type functions
+ * and ngx_tunny_image_check_pixels() touch no state at all: the HTTP
+ * module calls them in the event loop.
  *
  * Memory: the result buffer (res->data) is malloc()ed and owned by the
- * caller, who releases it with free().  Nothing else escapes a call.
+ * caller, who releases it with free().  Nothing else escapes a call;
+ * info->error points to a static string.
  */
 
 #ifndef _NGX_TUNNY_IMAGE_H_INCLUDED_
@@ -44,10 +50,16 @@
 
 
 typedef struct {
-    int            type;            /* NGX_TUNNY_IMAGE_* type */
-    unsigned       width;           /* as stored, before orientation */
+    int            type;          /* NGX_TUNNY_IMAGE_*, from the magic bytes */
+    unsigned       width;         /* as stored, before orientation;
+                                     0: unknown */
     unsigned       height;
-    int            orientation;     /* EXIF 1..8, 1 when absent */
+    int            orientation;   /* EXIF 1..8, 1 when absent */
+    /* what the decoder needs from the header, opaque to callers: */
+    size_t         app_bytes;
+    unsigned       vp8x_flags;
+    const char    *error;         /* static string: why no dimensions,
+                                     or NULL */
 } ngx_tunny_image_info_t;
 
 
@@ -90,15 +102,36 @@ typedef struct ngx_tunny_image_state_s  ngx_tunny_image_state_t;
 
 
 /*
- * Type and dimensions from the header only: no pixel decoding and no
- * allocation beyond a few bytes.  Returns the type (NGX_TUNNY_IMAGE_NONE
- * when the bytes are no known image).  For JPEG and WebP the dimensions
- * are read from SOFn / VP8 / VP8L / VP8X; for PNG and GIF from their
- * headers.  Returns NGX_TUNNY_IMAGE_NONE with width = height = 0 when the
- * header is truncated before the dimensions.
+ * Type from the magic bytes alone (the one place that knows them);
+ * NGX_TUNNY_IMAGE_NONE when unknown or too short.
+ */
+int ngx_tunny_image_sniff(const unsigned char *p, size_t len);
+
+/*
+ * Does the library transform this type?  0: it passes through unchanged
+ * (PNG and GIF today).  The one place for the pass-through decision.
+ */
+int ngx_tunny_image_transforms(int type);
+
+/*
+ * Header probe: NGX_TUNNY_IMAGE_OK when type and dimensions are known
+ * (both non-zero; info->error is NULL); NGX_TUNNY_IMAGE_EINPUT otherwise
+ * (info->type still holds the sniffed type, NONE if unknown; width and
+ * height are 0; info->error says why).  No pixel decoding, no allocation.
+ * For JPEG and WebP the dimensions are read from SOFn / VP8 / VP8L / VP8X,
+ * for PNG and GIF from their headers.
  */
 int ngx_tunny_image_probe(const unsigned char *in, size_t len,
     ngx_tunny_image_info_t *info);
+
+/*
+ * The one max-pixels rule: NGX_TUNNY_IMAGE_OK, or NGX_TUNNY_IMAGE_ELIMIT
+ * when width * height of info is over max_pixels (0: no limit), with the
+ * reason written to error (NUL-terminated, at most size bytes):
+ * "WxH image exceeds tunny_image_max_pixels N".
+ */
+int ngx_tunny_image_check_pixels(const ngx_tunny_image_info_t *info,
+    uint64_t max_pixels, char *error, size_t size);
 
 /* short lower-case name: "jpeg", "webp", "png", "gif" or "" */
 const char *ngx_tunny_image_type_name(int type);
@@ -123,10 +156,15 @@ void ngx_tunny_image_state_trim(ngx_tunny_image_state_t *st, size_t cap);
  * crop scales to fill the box and cuts the centre; rotate is applied after
  * resize/crop.  When nothing would change (fits already, no rotation,
  * upright, same output type) returns NGX_TUNNY_IMAGE_ASIS.
- * PNG and GIF input return NGX_TUNNY_IMAGE_ASIS unchanged.
+ * Input of a type the library does not transform (PNG, GIF) returns
+ * NGX_TUNNY_IMAGE_ASIS unchanged.
+ *
+ * info is ngx_tunny_image_probe() of the same bytes, made by the caller
+ * (the HTTP module probes once in the event loop and carries the result
+ * in the job); info == NULL: probe here.
  */
 int ngx_tunny_image_process(ngx_tunny_image_state_t *st,
-    const unsigned char *in, size_t len,
+    const unsigned char *in, size_t len, const ngx_tunny_image_info_t *info,
     const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res);
 
 

@@ -1,0 +1,130 @@
+
+/*
+ * ngx_tunny_module: what the files of the image library share, and only
+ * they (no nginx header here either).
+ *
+ * Threads and ownership:
+ *   ngx_tunny_image_run_t  one per ngx_tunny_image_process() call, on the
+ *       stack of the calling thread; every step of the pipeline gets it
+ *       and nothing else keeps a pointer to it after the call.
+ *   ngx_tunny_image_state_t  the scratch buffers, used by one thread at a
+ *       time (the pool thread that owns the state).  The decoder writes
+ *       BUF_DEC; every later pixel step reads run->pix and writes the other
+ *       one of BUF_A and BUF_B (ngx_tunny_image_pix_next()), so the output
+ *       of a step stays valid until the step after the next one; TMP, WTS,
+ *       ROW and OUT belong to one step each, for as long as it runs.
+ *   params->cancel  the only memory another thread writes during a call;
+ *       read in ngx_tunny_image_checkpoint() only, with a relaxed atomic
+ *       load (a late look costs a few more rows of work, nothing else).
+ */
+
+#ifndef _NGX_TUNNY_IMAGE_INT_H_INCLUDED_
+#define _NGX_TUNNY_IMAGE_INT_H_INCLUDED_
+
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ngx_tunny_image.h"
+
+
+/* rows of a pixel loop between two looks at the cancel flag: a power of 2 */
+#define NGX_TUNNY_IMAGE_CHECK_ROWS  64
+
+/* scratch buffers of the state */
+#define NGX_TUNNY_IMAGE_BUF_DEC     0       /* decoded pixels */
+#define NGX_TUNNY_IMAGE_BUF_A       1       /* pipeline ping */
+#define NGX_TUNNY_IMAGE_BUF_B       2       /* pipeline pong */
+#define NGX_TUNNY_IMAGE_BUF_TMP     3       /* resampler intermediate */
+#define NGX_TUNNY_IMAGE_BUF_WTS     4       /* resampler weights, accum */
+#define NGX_TUNNY_IMAGE_BUF_ROW     5       /* CMYK rows */
+#define NGX_TUNNY_IMAGE_BUF_OUT     6       /* encoder output */
+#define NGX_TUNNY_IMAGE_NBUFS       7
+
+
+typedef struct {
+    unsigned char                  *data;
+    size_t                          size;
+} ngx_tunny_image_buf_t;
+
+
+struct ngx_tunny_image_state_s {
+    ngx_tunny_image_buf_t           buf[NGX_TUNNY_IMAGE_NBUFS];
+};
+
+
+/* pixels, 8 bits per channel: grey, RGB or RGBA */
+typedef struct {
+    unsigned char                  *data;
+    unsigned                        width;
+    unsigned                        height;
+    unsigned                        channels;      /* 1, 3 or 4 */
+    size_t                          stride;
+    int                             buf;           /* state buffer index */
+} ngx_tunny_image_pix_t;
+
+
+/* the sizes of a job, image_filter semantics (see the geometry function) */
+typedef struct {
+    unsigned                        uw, uh;        /* upright input */
+    unsigned                        rw, rh;        /* upright, resized */
+    unsigned                        fw, fh;        /* after the rotation */
+    unsigned                        cx, cy;        /* cut window */
+    unsigned                        cw, ch;
+    unsigned                        tw, th;        /* stored orientation */
+} ngx_tunny_image_geo_t;
+
+
+/* one ngx_tunny_image_process() call */
+typedef struct {
+    ngx_tunny_image_state_t        *st;
+    const ngx_tunny_image_params_t *params;
+    ngx_tunny_image_result_t       *res;
+    const unsigned char            *in;
+    size_t                          len;
+
+    ngx_tunny_image_info_t          info;          /* the probe of in */
+    ngx_tunny_image_geo_t           geo;
+    int                             out_type;
+
+    unsigned char                  *icc;           /* malloc()ed */
+    unsigned int                    icc_len;
+
+    ngx_tunny_image_pix_t           pix;           /* the current pixels */
+} ngx_tunny_image_run_t;
+
+
+/* ngx_tunny_image_pipeline.c: the run and the state */
+
+int ngx_tunny_image_error(ngx_tunny_image_result_t *res, int rc,
+    const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+int ngx_tunny_image_checkpoint(ngx_tunny_image_run_t *run, unsigned row);
+int ngx_tunny_image_limit(ngx_tunny_image_run_t *run, unsigned width,
+    unsigned height);
+unsigned char *ngx_tunny_image_buf_get(ngx_tunny_image_state_t *st, int i,
+    size_t size);
+int ngx_tunny_image_buf_grow(ngx_tunny_image_buf_t *b, size_t size);
+int ngx_tunny_image_pix_next(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_pix_t *out, unsigned width, unsigned height,
+    unsigned channels, const char *what);
+void ngx_tunny_image_icc_check(ngx_tunny_image_run_t *run,
+    unsigned channels);
+void ngx_tunny_image_icc_drop(ngx_tunny_image_run_t *run);
+
+/* the steps, in the order of the pipeline; each returns NGX_TUNNY_IMAGE_* */
+
+int ngx_tunny_image_jpeg_decode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
+    unsigned dh);
+int ngx_tunny_image_transform(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_sharpen(ngx_tunny_image_run_t *run, int percent);
+int ngx_tunny_image_jpeg_encode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_webp_encode(ngx_tunny_image_run_t *run);
+
+
+#endif /* _NGX_TUNNY_IMAGE_INT_H_INCLUDED_ */

@@ -1,0 +1,750 @@
+
+/*
+ * ngx_tunny_module: the image pipeline (see ngx_tunny_image.h): the run of
+ * one ngx_tunny_image_process() call from the probe to the encoder, the
+ * limits checked before any pixel is decoded, image_filter's geometry,
+ * and the per-thread state with the scratch buffers the steps share.
+ *
+ * Every function here runs in the thread that called
+ * ngx_tunny_image_process() (a pool thread), except
+ * ngx_tunny_image_check_pixels(), which touches no state and is called in
+ * the event loop too.  No global mutable state: everything lives in the
+ * state or in the run, on the stack of one call.
+ */
+
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <webp/mux_types.h>
+
+#include "ngx_tunny_image_int.h"
+
+
+#define NGX_TUNNY_IMAGE_WEBP_MAX    16383   /* output sides */
+#define NGX_TUNNY_IMAGE_JPEG_MAX    65500
+
+
+static int ngx_tunny_image_run(ngx_tunny_image_run_t *run,
+    const ngx_tunny_image_info_t *info);
+static int ngx_tunny_image_check_params(const ngx_tunny_image_params_t *p,
+    ngx_tunny_image_result_t *res);
+static int ngx_tunny_image_check_input(ngx_tunny_image_run_t *run);
+static int ngx_tunny_image_plan(ngx_tunny_image_run_t *run);
+static void ngx_tunny_image_geometry(const ngx_tunny_image_params_t *p,
+    int orientation, unsigned sw, unsigned sh, ngx_tunny_image_geo_t *g);
+static int ngx_tunny_image_steps(ngx_tunny_image_run_t *run);
+static void ngx_tunny_image_flatten(ngx_tunny_image_run_t *run);
+static int ngx_tunny_image_grey_to_rgb(ngx_tunny_image_run_t *run);
+
+
+/* the whole job */
+
+int
+ngx_tunny_image_process(ngx_tunny_image_state_t *st,
+    const unsigned char *in, size_t len, const ngx_tunny_image_info_t *info,
+    const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res)
+{
+    int                     rc;
+    ngx_tunny_image_run_t   run;
+
+    res->data = NULL;
+    res->len = 0;
+    res->type = NGX_TUNNY_IMAGE_NONE;
+    res->width = 0;
+    res->height = 0;
+    res->error[0] = '\0';
+
+    memset(&run, 0, sizeof(ngx_tunny_image_run_t));
+
+    run.st = st;
+    run.params = params;
+    run.res = res;
+    run.in = in;
+    run.len = in ? len : 0;
+
+    rc = ngx_tunny_image_run(&run, info);
+
+    free(run.icc);
+
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        free(res->data);
+        res->data = NULL;
+        res->len = 0;
+
+        if (rc != NGX_TUNNY_IMAGE_ASIS) {
+            res->type = NGX_TUNNY_IMAGE_NONE;
+            res->width = 0;
+            res->height = 0;
+        }
+    }
+
+    return rc;
+}
+
+
+static int
+ngx_tunny_image_run(ngx_tunny_image_run_t *run,
+    const ngx_tunny_image_info_t *info)
+{
+    int  rc;
+
+    rc = ngx_tunny_image_check_params(run->params, run->res);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    rc = ngx_tunny_image_checkpoint(run, 0);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    if (info == NULL) {
+        (void) ngx_tunny_image_probe(run->in, run->len, &run->info);
+
+    } else {
+        run->info = *info;
+    }
+
+    rc = ngx_tunny_image_check_input(run);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    rc = ngx_tunny_image_plan(run);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    rc = ngx_tunny_image_steps(run);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    run->res->type = run->out_type;
+    run->res->width = run->pix.width;
+    run->res->height = run->pix.height;
+
+    return NGX_TUNNY_IMAGE_OK;
+}
+
+
+static int
+ngx_tunny_image_check_params(const ngx_tunny_image_params_t *p,
+    ngx_tunny_image_result_t *res)
+{
+    if (p->angle != 0 && p->angle != 90 && p->angle != 180
+        && p->angle != 270)
+    {
+        return ngx_tunny_image_error(res, NGX_TUNNY_IMAGE_EPARAM,
+                                     "invalid rotation angle %u "
+                                     "(90, 180 or 270)", p->angle);
+    }
+
+    if ((p->ops & NGX_TUNNY_IMAGE_OP_RESIZE)
+        && (p->ops & NGX_TUNNY_IMAGE_OP_CROP))
+    {
+        return ngx_tunny_image_error(res, NGX_TUNNY_IMAGE_EPARAM,
+                                     "resize and crop are exclusive");
+    }
+
+    if (p->out_type != 0 && p->out_type != NGX_TUNNY_IMAGE_JPEG
+        && p->out_type != NGX_TUNNY_IMAGE_WEBP)
+    {
+        return ngx_tunny_image_error(res, NGX_TUNNY_IMAGE_EPARAM,
+                                     "invalid output type %d", p->out_type);
+    }
+
+    if (p->sharpen < 0) {
+        return ngx_tunny_image_error(res, NGX_TUNNY_IMAGE_EPARAM,
+                                     "invalid sharpen %d", p->sharpen);
+    }
+
+    return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/* what the probe says, before any pixel is decoded */
+
+static int
+ngx_tunny_image_check_input(ngx_tunny_image_run_t *run)
+{
+    int                      rc, type;
+    uint64_t                 pixels;
+    ngx_tunny_image_info_t  *info;
+
+    info = &run->info;
+    type = info->type;
+
+    run->res->type = type;
+    run->res->width = info->width;
+    run->res->height = info->height;
+
+    if (type != NGX_TUNNY_IMAGE_NONE && !ngx_tunny_image_transforms(type)) {
+        return NGX_TUNNY_IMAGE_ASIS;
+    }
+
+    if (info->error != NULL) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EINPUT, "%s",
+                                     info->error);
+    }
+
+    rc = ngx_tunny_image_limit(run, info->width, info->height);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    /*
+     * Decompression bombs: Huffman-coded data needs at least a bit per
+     * 8x8 luma block, so a JPEG shorter than pixels / 1024 bytes cannot be
+     * complete (libjpeg would fill the missing part with grey at full CPU
+     * cost after it met an early EOI).
+     */
+
+    pixels = (uint64_t) info->width * info->height;
+
+    if (type == NGX_TUNNY_IMAGE_JPEG && run->len < pixels / 1024) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EINPUT,
+                                     "truncated or corrupt JPEG: "
+                                     "%zu bytes cannot hold %ux%u",
+                                     run->len, info->width, info->height);
+    }
+
+    if (type == NGX_TUNNY_IMAGE_WEBP && (info->vp8x_flags & ANIMATION_FLAG)) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EINPUT,
+                                     "animated WebP not supported");
+    }
+
+    return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/* the output type, the sizes, and whether anything changes at all */
+
+static int
+ngx_tunny_image_plan(ngx_tunny_image_run_t *run)
+{
+    int                              type;
+    unsigned                         max, ops;
+    ngx_tunny_image_geo_t           *g;
+    ngx_tunny_image_info_t          *info;
+    const ngx_tunny_image_params_t  *p;
+
+    p = run->params;
+    info = &run->info;
+    g = &run->geo;
+    type = info->type;
+
+    run->out_type = p->out_type ? p->out_type : type;
+
+    if ((run->out_type == NGX_TUNNY_IMAGE_JPEG
+         && (p->jpeg_quality < 1 || p->jpeg_quality > 100))
+        || (run->out_type == NGX_TUNNY_IMAGE_WEBP
+            && (p->webp_quality < 1 || p->webp_quality > 100)))
+    {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EPARAM,
+                                     "invalid %s quality %d (1..100)",
+                                     ngx_tunny_image_type_name(run->out_type),
+                                     run->out_type == NGX_TUNNY_IMAGE_JPEG
+                                     ? p->jpeg_quality : p->webp_quality);
+    }
+
+    ngx_tunny_image_geometry(p, info->orientation, info->width, info->height,
+                             g);
+
+    /* image_filter: fits already, no rotation: send as is */
+
+    ops = p->ops & (NGX_TUNNY_IMAGE_OP_RESIZE|NGX_TUNNY_IMAGE_OP_CROP);
+
+    if (p->angle == 0
+        && info->orientation == 1
+        && run->out_type == type
+        && (p->width == 0 || g->uw <= p->width || !ops)
+        && (p->height == 0 || g->uh <= p->height || !ops)
+        /* image_filter forces a re-encode when APPn data is over 5% */
+        && !(type == NGX_TUNNY_IMAGE_JPEG
+             && run->len / 20 < info->app_bytes))
+    {
+        return NGX_TUNNY_IMAGE_ASIS;
+    }
+
+    max = (run->out_type == NGX_TUNNY_IMAGE_WEBP)
+          ? NGX_TUNNY_IMAGE_WEBP_MAX : NGX_TUNNY_IMAGE_JPEG_MAX;
+
+    if (g->cw > max || g->ch > max) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ELIMIT,
+                                     "%ux%u is too large for %s output "
+                                     "(max %u)", g->cw, g->ch,
+                                     ngx_tunny_image_type_name(run->out_type),
+                                     max);
+    }
+
+    return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/* geometry, image_filter semantics */
+
+static void
+ngx_tunny_image_geometry(const ngx_tunny_image_params_t *p, int orientation,
+    unsigned sw, unsigned sh, ngx_tunny_image_geo_t *g)
+{
+    uint64_t  dx, dy, mw, mh;
+
+    if (orientation >= 5) {
+        g->uw = sh;
+        g->uh = sw;
+
+    } else {
+        g->uw = sw;
+        g->uh = sh;
+    }
+
+    dx = g->uw;
+    dy = g->uh;
+    mw = p->width;
+    mh = p->height;
+
+    if (p->ops & NGX_TUNNY_IMAGE_OP_RESIZE) {
+
+        if (mw && dx > mw) {
+            dy = dy * mw / dx;
+            dy = dy ? dy : 1;
+            dx = mw;
+        }
+
+        if (mh && dy > mh) {
+            dx = dx * mh / dy;
+            dx = dx ? dx : 1;
+            dy = mh;
+        }
+
+    } else if ((p->ops & NGX_TUNNY_IMAGE_OP_CROP) && mw && mh) {
+
+        /* cover the box; with "-" in a dimension crop only cuts */
+
+        if (dx * mh < mw * dy) {
+            if (dx > mw) {
+                dy = dy * mw / dx;
+                dy = dy ? dy : 1;
+                dx = mw;
+            }
+
+        } else {
+            if (dy > mh) {
+                dx = dx * mh / dy;
+                dx = dx ? dx : 1;
+                dy = mh;
+            }
+        }
+    }
+
+    g->rw = (unsigned) dx;
+    g->rh = (unsigned) dy;
+
+    if (p->angle == 90 || p->angle == 270) {
+        g->fw = g->rh;
+        g->fh = g->rw;
+
+    } else {
+        g->fw = g->rw;
+        g->fh = g->rh;
+    }
+
+    /* image_filter cuts after the rotation */
+
+    g->cx = 0;
+    g->cy = 0;
+    g->cw = g->fw;
+    g->ch = g->fh;
+
+    if (p->ops & NGX_TUNNY_IMAGE_OP_CROP) {
+        if (mw && g->fw > mw) {
+            g->cx = (g->fw - (unsigned) mw) / 2;
+            g->cw = (unsigned) mw;
+        }
+
+        if (mh && g->fh > mh) {
+            g->cy = (g->fh - (unsigned) mh) / 2;
+            g->ch = (unsigned) mh;
+        }
+    }
+
+    if (orientation >= 5) {
+        g->tw = g->rh;
+        g->th = g->rw;
+
+    } else {
+        g->tw = g->rw;
+        g->th = g->rh;
+    }
+}
+
+
+/* decode, resample, transform, sharpen, encode */
+
+static int
+ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
+{
+    int  rc;
+
+    rc = (run->info.type == NGX_TUNNY_IMAGE_JPEG)
+         ? ngx_tunny_image_jpeg_decode(run)
+         : ngx_tunny_image_webp_decode(run);
+
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    rc = ngx_tunny_image_resample(run, run->geo.tw, run->geo.th);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    rc = ngx_tunny_image_transform(run);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    if (run->params->sharpen > 0) {
+        rc = ngx_tunny_image_sharpen(run, run->params->sharpen);
+        if (rc != NGX_TUNNY_IMAGE_OK) {
+            return rc;
+        }
+    }
+
+    /* channel fix-ups before encoding */
+
+    if (run->out_type == NGX_TUNNY_IMAGE_JPEG && run->pix.channels == 4) {
+        ngx_tunny_image_flatten(run);
+    }
+
+    if (run->out_type == NGX_TUNNY_IMAGE_WEBP && run->pix.channels == 1) {
+        rc = ngx_tunny_image_grey_to_rgb(run);
+        if (rc != NGX_TUNNY_IMAGE_OK) {
+            return rc;
+        }
+    }
+
+    rc = ngx_tunny_image_checkpoint(run, 0);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    return (run->out_type == NGX_TUNNY_IMAGE_JPEG)
+           ? ngx_tunny_image_jpeg_encode(run)
+           : ngx_tunny_image_webp_encode(run);
+}
+
+
+/* JPEG has no alpha: flatten on white, in place */
+
+static void
+ngx_tunny_image_flatten(ngx_tunny_image_run_t *run)
+{
+    unsigned                x, y, a;
+    unsigned char          *s;
+    ngx_tunny_image_pix_t  *pix;
+
+    pix = &run->pix;
+
+    for (y = 0; y < pix->height; y++) {
+        s = pix->data + y * pix->stride;
+
+        for (x = 0; x < pix->width; x++) {
+            a = s[3];
+
+            if (a != 255) {
+                s[0] = (unsigned char) ((s[0] * a + 255 * (255 - a)
+                                         + 127) / 255);
+                s[1] = (unsigned char) ((s[1] * a + 255 * (255 - a)
+                                         + 127) / 255);
+                s[2] = (unsigned char) ((s[2] * a + 255 * (255 - a)
+                                         + 127) / 255);
+                s[3] = 255;
+            }
+
+            s += 4;
+        }
+    }
+}
+
+
+/* the WebP encoder takes RGB or RGBA */
+
+static int
+ngx_tunny_image_grey_to_rgb(ngx_tunny_image_run_t *run)
+{
+    int                     rc;
+    unsigned                x, y;
+    unsigned char          *d, *s;
+    ngx_tunny_image_pix_t   out, *pix;
+
+    pix = &run->pix;
+
+    rc = ngx_tunny_image_pix_next(run, &out, pix->width, pix->height, 3,
+                                  "out of memory");
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    for (y = 0; y < pix->height; y++) {
+        s = pix->data + y * pix->stride;
+        d = out.data + y * out.stride;
+
+        for (x = 0; x < pix->width; x++) {
+            d[0] = d[1] = d[2] = s[x];
+            d += 3;
+        }
+    }
+
+    run->pix = out;
+
+    /* a GRAY profile does not fit RGB pixels */
+
+    ngx_tunny_image_icc_drop(run);
+
+    return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/* helpers of the steps */
+
+int
+ngx_tunny_image_error(ngx_tunny_image_result_t *res, int rc,
+    const char *fmt, ...)
+{
+    va_list  args;
+
+    va_start(args, fmt);
+    vsnprintf(res->error, sizeof(res->error), fmt, args);
+    va_end(args);
+
+    return rc;
+}
+
+
+/*
+ * The cancel checkpoint: NGX_TUNNY_IMAGE_ECANCEL ("cancelled" in
+ * res->error) once the flag is set.  A pixel loop calls it with its row
+ * and looks every NGX_TUNNY_IMAGE_CHECK_ROWS rows; row 0 always looks.
+ */
+
+int
+ngx_tunny_image_checkpoint(ngx_tunny_image_run_t *run, unsigned row)
+{
+    const int  *cancel;
+
+    cancel = run->params->cancel;
+
+    if ((row & (NGX_TUNNY_IMAGE_CHECK_ROWS - 1)) != 0
+        || cancel == NULL
+        || !__atomic_load_n(cancel, __ATOMIC_RELAXED))
+    {
+        return NGX_TUNNY_IMAGE_OK;
+    }
+
+    return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ECANCEL,
+                                 "cancelled");
+}
+
+
+int
+ngx_tunny_image_check_pixels(const ngx_tunny_image_info_t *info,
+    uint64_t max_pixels, char *error, size_t size)
+{
+    if (max_pixels == 0
+        || (uint64_t) info->width * info->height <= max_pixels)
+    {
+        return NGX_TUNNY_IMAGE_OK;
+    }
+
+    (void) snprintf(error, size,
+                    "%ux%u image exceeds tunny_image_max_pixels %llu",
+                    info->width, info->height,
+                    (unsigned long long) max_pixels);
+
+    return NGX_TUNNY_IMAGE_ELIMIT;
+}
+
+
+/* the max-pixels rule for the sizes a header gives (the probe's, or a
+ * decoder's own reading of it), the reason in res->error */
+
+int
+ngx_tunny_image_limit(ngx_tunny_image_run_t *run, unsigned width,
+    unsigned height)
+{
+    ngx_tunny_image_info_t  info;
+
+    memset(&info, 0, sizeof(ngx_tunny_image_info_t));
+    info.width = width;
+    info.height = height;
+
+    return ngx_tunny_image_check_pixels(&info, run->params->max_pixels,
+                                        run->res->error,
+                                        sizeof(run->res->error));
+}
+
+
+/* scratch buffers */
+
+unsigned char *
+ngx_tunny_image_buf_get(ngx_tunny_image_state_t *st, int i, size_t size)
+{
+    ngx_tunny_image_buf_t  *b;
+
+    b = &st->buf[i];
+
+    if (b->data != NULL && b->size >= size) {
+        return b->data;
+    }
+
+    free(b->data);
+
+    /* round up a little so that slightly bigger jobs reuse the buffer */
+    size = (size + 65535) & ~(size_t) 65535;
+
+    b->data = malloc(size);
+    b->size = b->data ? size : 0;
+
+    return b->data;
+}
+
+
+int
+ngx_tunny_image_buf_grow(ngx_tunny_image_buf_t *b, size_t size)
+{
+    unsigned char  *p;
+
+    if (b->size >= size) {
+        return 0;
+    }
+
+    p = realloc(b->data, size);
+    if (p == NULL) {
+        return -1;
+    }
+
+    b->data = p;
+    b->size = size;
+
+    return 0;
+}
+
+
+/*
+ * The output of a pixel step: the one of the two pipeline buffers
+ * (A, B) the current pixels are not in, for width x height x channels
+ * pixels, described in out; the step ends with run->pix = out.  Failure
+ * is NGX_TUNNY_IMAGE_ENOMEM with what as the reason.
+ */
+
+int
+ngx_tunny_image_pix_next(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_pix_t *out, unsigned width, unsigned height,
+    unsigned channels, const char *what)
+{
+    out->buf = (run->pix.buf == NGX_TUNNY_IMAGE_BUF_A)
+               ? NGX_TUNNY_IMAGE_BUF_B : NGX_TUNNY_IMAGE_BUF_A;
+    out->width = width;
+    out->height = height;
+    out->channels = channels;
+    out->stride = (size_t) width * channels;
+
+    out->data = ngx_tunny_image_buf_get(run->st, out->buf,
+                                        out->stride * height);
+    if (out->data == NULL) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM, "%s",
+                                     what);
+    }
+
+    return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/* the ICC profile a decoder found travels to the encoder if it fits */
+
+static int
+ngx_tunny_image_icc_matches(const unsigned char *icc, size_t len,
+    unsigned channels)
+{
+    const char  *cs;
+
+    /* profile data colour space at offset 16 must match the pixels */
+
+    if (icc == NULL || len < 132 || memcmp(icc + 36, "acsp", 4) != 0) {
+        return 0;
+    }
+
+    cs = (channels == 1) ? "GRAY" : "RGB ";
+
+    return memcmp(icc + 16, cs, 4) == 0;
+}
+
+
+void
+ngx_tunny_image_icc_check(ngx_tunny_image_run_t *run, unsigned channels)
+{
+    if (run->icc
+        && !ngx_tunny_image_icc_matches(run->icc, run->icc_len, channels))
+    {
+        ngx_tunny_image_icc_drop(run);
+    }
+}
+
+
+void
+ngx_tunny_image_icc_drop(ngx_tunny_image_run_t *run)
+{
+    free(run->icc);
+    run->icc = NULL;
+    run->icc_len = 0;
+}
+
+
+/* state */
+
+ngx_tunny_image_state_t *
+ngx_tunny_image_state_create(void)
+{
+    return calloc(1, sizeof(ngx_tunny_image_state_t));
+}
+
+
+void
+ngx_tunny_image_state_destroy(ngx_tunny_image_state_t *st)
+{
+    int  i;
+
+    if (st == NULL) {
+        return;
+    }
+
+    for (i = 0; i < NGX_TUNNY_IMAGE_NBUFS; i++) {
+        free(st->buf[i].data);
+    }
+
+    free(st);
+}
+
+
+void
+ngx_tunny_image_state_trim(ngx_tunny_image_state_t *st, size_t cap)
+{
+    int  i;
+
+    if (st == NULL) {
+        return;
+    }
+
+    for (i = 0; i < NGX_TUNNY_IMAGE_NBUFS; i++) {
+        if (st->buf[i].size > cap) {
+            free(st->buf[i].data);
+            st->buf[i].data = NULL;
+            st->buf[i].size = 0;
+        }
+    }
+}

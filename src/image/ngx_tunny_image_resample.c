@@ -1,0 +1,374 @@
+
+/*
+ * ngx_tunny_module: the resampler of the image library: separable
+ * Catmull-Rom (a = -0.5) with integer weights in Q14, a horizontal pass
+ * into a scratch buffer, then a vertical one into the next pipeline
+ * buffer.  Downscaling stretches the kernel by the scale factor, so that
+ * every source pixel contributes; JPEG input arrives DCT-scaled already.
+ *
+ * Runs in the thread of ngx_tunny_image_process(); the weights, the row
+ * of sums and the intermediate image are state buffers.
+ */
+
+
+#include <math.h>
+#include <string.h>
+
+#include "ngx_tunny_image_int.h"
+
+
+#define NGX_TUNNY_IMAGE_FP          14      /* resampler weight bits */
+
+
+/* one axis: the source window and weights of each output */
+typedef struct {
+    int                            *start;         /* first source index */
+    int                            *count;         /* taps used */
+    int16_t                        *weight;        /* taps per output */
+    int                             taps;
+} ngx_tunny_image_taps_t;
+
+
+typedef struct {
+    ngx_tunny_image_taps_t          x;
+    ngx_tunny_image_taps_t          y;
+    int32_t                        *acc;           /* a row of sums */
+    unsigned char                  *tmp;           /* sh rows of dw pixels */
+    size_t                          tstride;
+} ngx_tunny_image_resampler_t;
+
+
+typedef void (*ngx_tunny_image_hrow_pt)(const unsigned char *s,
+    unsigned char *t, unsigned dw, const ngx_tunny_image_taps_t *tx);
+
+
+static int ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_resampler_t *r, unsigned dw, unsigned dh);
+static void ngx_tunny_image_resample_v(const ngx_tunny_image_resampler_t *r,
+    unsigned y, unsigned char *d);
+
+
+static double
+ngx_tunny_image_cubic(double x)
+{
+    x = fabs(x);
+
+    if (x < 1.0) {
+        return (1.5 * x - 2.5) * x * x + 1.0;
+    }
+
+    if (x < 2.0) {
+        return ((-0.5 * x + 2.5) * x - 4.0) * x + 2.0;
+    }
+
+    return 0.0;
+}
+
+
+/*
+ * For each of dst outputs: first source index, tap count, and max_taps
+ * weights in Q14 that sum to exactly 1 << 14.
+ */
+
+static void
+ngx_tunny_image_weights(unsigned src, unsigned dst,
+    ngx_tunny_image_taps_t *t, double *tw)
+{
+    int       i, j, lo, hi, n, sum, best, max_taps;
+    double    scale, fscale, support, center, w, total;
+    int16_t  *weights;
+
+    max_taps = t->taps;
+    weights = t->weight;
+
+    scale = (double) src / dst;
+    fscale = scale > 1.0 ? scale : 1.0;
+    support = 2.0 * fscale;
+
+    for (i = 0; i < (int) dst; i++) {
+
+        center = (i + 0.5) * scale;
+
+        lo = (int) floor(center - support + 0.5);
+        hi = (int) floor(center + support + 0.5);
+
+        if (lo < 0) {
+            lo = 0;
+        }
+
+        if (hi > (int) src) {
+            hi = (int) src;
+        }
+
+        n = hi - lo;
+        if (n > max_taps) {
+            n = max_taps;
+        }
+
+        if (n <= 0) {
+            lo = (int) (center < src ? center : src - 1);
+            n = 1;
+        }
+
+        total = 0.0;
+
+        for (j = 0; j < n; j++) {
+            w = ngx_tunny_image_cubic((lo + j + 0.5 - center) / fscale);
+            tw[j] = w;
+            total += w;
+        }
+
+        if (total == 0.0) {
+            tw[0] = total = 1.0;
+            for (j = 1; j < n; j++) {
+                tw[j] = 0.0;
+            }
+        }
+
+        sum = 0;
+        best = 0;
+
+        for (j = 0; j < n; j++) {
+            weights[j] = (int16_t) lrint(tw[j] / total
+                                         * (1 << NGX_TUNNY_IMAGE_FP));
+            sum += weights[j];
+
+            if (weights[j] > weights[best]) {
+                best = j;
+            }
+        }
+
+        weights[best] = (int16_t) (weights[best]
+                                   + (1 << NGX_TUNNY_IMAGE_FP) - sum);
+
+        t->start[i] = lo;
+        t->count[i] = n;
+        weights += max_taps;
+    }
+}
+
+
+static unsigned char
+ngx_tunny_image_clamp(int32_t v)
+{
+    v = (v + (1 << (NGX_TUNNY_IMAGE_FP - 1))) >> NGX_TUNNY_IMAGE_FP;
+
+    return (unsigned char) (v < 0 ? 0 : (v > 255 ? 255 : v));
+}
+
+
+/*
+ * One row of the horizontal pass, ch channels (1, 3 or 4): the loop body
+ * is written once and instantiated per channel count, so that the
+ * compiler sees a constant: the tests on ch vanish, the sums stay in
+ * registers, one function per layout without a channel loop.
+ */
+
+#define NGX_TUNNY_IMAGE_HROW(ch)                                              \
+                                                                              \
+static void                                                                   \
+ngx_tunny_image_hrow##ch(const unsigned char *s, unsigned char *t,            \
+    unsigned dw, const ngx_tunny_image_taps_t *tx)                            \
+{                                                                             \
+    int                   k;                                                  \
+    unsigned              x;                                                  \
+    int32_t               a0, a1, a2, a3;                                     \
+    const int16_t        *w;                                                  \
+    const unsigned char  *p;                                                  \
+                                                                              \
+    for (x = 0; x < dw; x++) {                                                \
+        p = s + (size_t) tx->start[x] * ch;                                   \
+        w = tx->weight + (size_t) x * tx->taps;                               \
+        a0 = a1 = a2 = a3 = 0;                                                \
+                                                                              \
+        for (k = 0; k < tx->count[x]; k++) {                                  \
+            a0 += w[k] * p[0];                                                \
+                                                                              \
+            if (ch > 2) {                                                     \
+                a1 += w[k] * p[1];                                            \
+                a2 += w[k] * p[2];                                            \
+            }                                                                 \
+                                                                              \
+            if (ch > 3) {                                                     \
+                a3 += w[k] * p[3];                                            \
+            }                                                                 \
+                                                                              \
+            p += ch;                                                          \
+        }                                                                     \
+                                                                              \
+        t[0] = ngx_tunny_image_clamp(a0);                                     \
+                                                                              \
+        if (ch > 2) {                                                         \
+            t[1] = ngx_tunny_image_clamp(a1);                                 \
+            t[2] = ngx_tunny_image_clamp(a2);                                 \
+        }                                                                     \
+                                                                              \
+        if (ch > 3) {                                                         \
+            t[3] = ngx_tunny_image_clamp(a3);                                 \
+        }                                                                     \
+                                                                              \
+        t += ch;                                                              \
+    }                                                                         \
+}
+
+NGX_TUNNY_IMAGE_HROW(1)
+NGX_TUNNY_IMAGE_HROW(3)
+NGX_TUNNY_IMAGE_HROW(4)
+
+
+int
+ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
+    unsigned dh)
+{
+    int                           rc;
+    unsigned                      y;
+    ngx_tunny_image_pix_t         out, *pix;
+    ngx_tunny_image_hrow_pt       hrow;
+    ngx_tunny_image_resampler_t   r;
+
+    pix = &run->pix;
+
+    if (pix->width == dw && pix->height == dh) {
+        return NGX_TUNNY_IMAGE_OK;
+    }
+
+    rc = ngx_tunny_image_resample_init(run, &r, dw, dh);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    rc = ngx_tunny_image_pix_next(run, &out, dw, dh, pix->channels,
+                                  "out of memory resampling");
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    switch (pix->channels) {
+    case 3:
+        hrow = ngx_tunny_image_hrow3;
+        break;
+    case 4:
+        hrow = ngx_tunny_image_hrow4;
+        break;
+    default:
+        hrow = ngx_tunny_image_hrow1;
+        break;
+    }
+
+    /* horizontal pass: sh rows of dw pixels into tmp */
+
+    for (y = 0; y < pix->height; y++) {
+
+        rc = ngx_tunny_image_checkpoint(run, y);
+        if (rc != NGX_TUNNY_IMAGE_OK) {
+            return rc;
+        }
+
+        hrow(pix->data + y * pix->stride, r.tmp + y * r.tstride, dw, &r.x);
+    }
+
+    /* vertical pass */
+
+    for (y = 0; y < dh; y++) {
+
+        rc = ngx_tunny_image_checkpoint(run, y);
+        if (rc != NGX_TUNNY_IMAGE_OK) {
+            return rc;
+        }
+
+        ngx_tunny_image_resample_v(&r, y, out.data + y * out.stride);
+    }
+
+    run->pix = out;
+
+    return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/* the weights of both axes, the row of sums and the intermediate image */
+
+static int
+ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_resampler_t *r, unsigned dw, unsigned dh)
+{
+    int             max;
+    double         *tw;
+    size_t          need;
+    unsigned        sw, sh, ch;
+    unsigned char  *wbuf;
+
+    sw = run->pix.width;
+    sh = run->pix.height;
+    ch = run->pix.channels;
+
+    r->x.taps = (int) ceil(4.0 * (sw > dw ? (double) sw / dw : 1.0)) + 2;
+    r->y.taps = (int) ceil(4.0 * (sh > dh ? (double) sh / dh : 1.0)) + 2;
+    max = r->x.taps > r->y.taps ? r->x.taps : r->y.taps;
+
+    /* taps * outputs stays near 4 * inputs: no cap needed */
+
+    need = sizeof(double) * max
+           + sizeof(int32_t) * dw * ch
+           + (sizeof(int) * 2 + sizeof(int16_t) * r->x.taps) * dw
+           + (sizeof(int) * 2 + sizeof(int16_t) * r->y.taps) * dh + 64;
+
+    wbuf = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_WTS, need);
+
+    r->tstride = (size_t) dw * ch;
+    r->tmp = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_TMP,
+                                     r->tstride * sh);
+
+    if (wbuf == NULL || r->tmp == NULL) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
+                                     "out of memory resampling");
+    }
+
+    /* carve: the widest types first for alignment */
+
+    tw = (double *) wbuf;
+    r->acc = (int32_t *) (tw + max);
+    r->x.start = (int *) (r->acc + (size_t) dw * ch);
+    r->x.count = r->x.start + dw;
+    r->y.start = r->x.count + dw;
+    r->y.count = r->y.start + dh;
+    r->x.weight = (int16_t *) (r->y.count + dh);
+    r->y.weight = r->x.weight + (size_t) r->x.taps * dw;
+
+    ngx_tunny_image_weights(sw, dw, &r->x, tw);
+    ngx_tunny_image_weights(sh, dh, &r->y, tw);
+
+    return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/* one output row of the vertical pass: any channel count */
+
+static void
+ngx_tunny_image_resample_v(const ngx_tunny_image_resampler_t *r, unsigned y,
+    unsigned char *d)
+{
+    int                   k;
+    size_t                c, n;
+    int32_t              *acc, wk;
+    const int16_t        *w;
+    const unsigned char  *s;
+
+    acc = r->acc;
+    n = r->tstride;
+
+    memset(acc, 0, sizeof(int32_t) * n);
+    w = r->y.weight + (size_t) y * r->y.taps;
+
+    for (k = 0; k < r->y.count[y]; k++) {
+        wk = w[k];
+        s = r->tmp + (size_t) (r->y.start[y] + k) * n;
+
+        for (c = 0; c < n; c++) {
+            acc[c] += wk * s[c];
+        }
+    }
+
+    for (c = 0; c < n; c++) {
+        d[c] = ngx_tunny_image_clamp(acc[c]);
+    }
+}

@@ -1,0 +1,396 @@
+
+/*
+ * ngx_tunny_module: WebP decoding and encoding through libwebp: the
+ * decoder's built-in scaling, input fed in steps with a cancel checkpoint
+ * between them, the encoder's progress hook as a cancel checkpoint, ICCP
+ * chunks read with the demuxer and written with the muxer.
+ *
+ * Runs in the thread of ngx_tunny_image_process(); libwebp is used
+ * without threads (the decoder's use_threads is 0, the encoder's
+ * thread_level stays 0), so the progress hook runs in that thread too.
+ */
+
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <webp/decode.h>
+#include <webp/encode.h>
+#include <webp/mux.h>
+#include <webp/demux.h>
+
+#include "ngx_tunny_image_int.h"
+
+
+#define NGX_TUNNY_IMAGE_WEBP_CHUNK  65536   /* bytes fed per WebP step */
+
+
+static int ngx_tunny_image_webp_features(ngx_tunny_image_run_t *run,
+    WebPDecoderConfig *config);
+static int ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
+    WebPDecoderConfig *config);
+static void ngx_tunny_image_webp_icc(ngx_tunny_image_run_t *run);
+static int ngx_tunny_image_webp_output(ngx_tunny_image_run_t *run,
+    const WebPMemoryWriter *wr);
+
+
+static const char *
+ngx_tunny_image_webp_status(VP8StatusCode status)
+{
+    switch (status) {
+    case VP8_STATUS_OUT_OF_MEMORY:
+        return "out of memory";
+    case VP8_STATUS_INVALID_PARAM:
+        return "invalid parameter";
+    case VP8_STATUS_BITSTREAM_ERROR:
+        return "bitstream error";
+    case VP8_STATUS_UNSUPPORTED_FEATURE:
+        return "unsupported feature";
+    case VP8_STATUS_SUSPENDED:
+    case VP8_STATUS_NOT_ENOUGH_DATA:
+        return "truncated data";
+    default:
+        return "error";
+    }
+}
+
+
+/* decoder */
+
+int
+ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run)
+{
+    int                  rc;
+    size_t               size;
+    unsigned             w, h, ch;
+    unsigned char       *data;
+    WebPDecoderConfig    config;
+
+    rc = ngx_tunny_image_webp_features(run, &config);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    ch = config.input.has_alpha ? 4 : 3;
+    w = config.input.width;
+    h = config.input.height;
+
+    if (run->geo.tw < w || run->geo.th < h) {
+        /* libwebp's area-averaging rescaler, row by row while decoding */
+        config.options.use_scaling = 1;
+        config.options.scaled_width = (int) run->geo.tw;
+        config.options.scaled_height = (int) run->geo.th;
+        w = run->geo.tw;
+        h = run->geo.th;
+    }
+
+    size = (size_t) w * ch * h;
+
+    data = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_DEC, size);
+    if (data == NULL) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
+                                     "out of memory decoding WebP");
+    }
+
+    config.output.colorspace = (ch == 4) ? MODE_RGBA : MODE_RGB;
+    config.output.is_external_memory = 1;
+    config.output.u.RGBA.rgba = data;
+    config.output.u.RGBA.stride = (int) (w * ch);
+    config.output.u.RGBA.size = size;
+    config.options.use_threads = 0;
+
+    rc = ngx_tunny_image_webp_feed(run, &config);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    ngx_tunny_image_webp_icc(run);
+    ngx_tunny_image_icc_check(run, 3);
+
+    run->pix.data = data;
+    run->pix.width = w;
+    run->pix.height = h;
+    run->pix.channels = ch;
+    run->pix.stride = (size_t) w * ch;
+    run->pix.buf = NGX_TUNNY_IMAGE_BUF_DEC;
+
+    return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/* what libwebp reads from the header, checked before any allocation */
+
+static int
+ngx_tunny_image_webp_features(ngx_tunny_image_run_t *run,
+    WebPDecoderConfig *config)
+{
+    int            rc;
+    VP8StatusCode  status;
+
+    if (!WebPInitDecoderConfig(config)) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
+                                     "WebP decoder version mismatch");
+    }
+
+    status = WebPGetFeatures(run->in, run->len, &config->input);
+    if (status != VP8_STATUS_OK) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EINPUT,
+                                     "WebP decode failed: %s",
+                                     ngx_tunny_image_webp_status(status));
+    }
+
+    if (config->input.has_animation) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EINPUT,
+                                     "animated WebP not supported");
+    }
+
+    rc = ngx_tunny_image_limit(run, (unsigned) config->input.width,
+                               (unsigned) config->input.height);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    if ((unsigned) config->input.width != run->info.width
+        || (unsigned) config->input.height != run->info.height)
+    {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EINPUT,
+                                     "WebP decode failed: "
+                                     "inconsistent headers");
+    }
+
+    return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/* the input in steps: a cancel checkpoint between them */
+
+static int
+ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
+    WebPDecoderConfig *config)
+{
+    int             rc;
+    size_t          have;
+    VP8StatusCode   status;
+    WebPIDecoder   *idec;
+
+    idec = WebPIDecode(NULL, 0, config);
+    if (idec == NULL) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
+                                     "WebP decode failed: out of memory");
+    }
+
+    have = 0;
+    status = VP8_STATUS_SUSPENDED;
+    rc = NGX_TUNNY_IMAGE_OK;
+
+    while (have < run->len) {
+
+        rc = ngx_tunny_image_checkpoint(run, 0);
+        if (rc != NGX_TUNNY_IMAGE_OK) {
+            break;
+        }
+
+        have += (run->len - have > NGX_TUNNY_IMAGE_WEBP_CHUNK)
+                ? NGX_TUNNY_IMAGE_WEBP_CHUNK : run->len - have;
+
+        status = WebPIUpdate(idec, run->in, have);
+
+        if (status != VP8_STATUS_SUSPENDED) {
+            break;
+        }
+    }
+
+    WebPIDelete(idec);
+    WebPFreeDecBuffer(&config->output);
+
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    if (status != VP8_STATUS_OK) {
+        return ngx_tunny_image_error(run->res,
+                                     status == VP8_STATUS_OUT_OF_MEMORY
+                                     ? NGX_TUNNY_IMAGE_ENOMEM
+                                     : NGX_TUNNY_IMAGE_EINPUT,
+                                     "WebP decode failed: %s",
+                                     ngx_tunny_image_webp_status(status));
+    }
+
+    return NGX_TUNNY_IMAGE_OK;
+}
+
+
+static void
+ngx_tunny_image_webp_icc(ngx_tunny_image_run_t *run)
+{
+    WebPData           data;
+    WebPDemuxer       *dmux;
+    WebPChunkIterator  it;
+
+    data.bytes = run->in;
+    data.size = run->len;
+
+    dmux = WebPDemux(&data);
+    if (dmux == NULL) {
+        return;
+    }
+
+    if ((WebPDemuxGetI(dmux, WEBP_FF_FORMAT_FLAGS) & ICCP_FLAG)
+        && WebPDemuxGetChunk(dmux, "ICCP", 1, &it))
+    {
+        if (it.chunk.size > 0 && it.chunk.size < 0x1000000) {
+            run->icc = malloc(it.chunk.size);
+            if (run->icc) {
+                memcpy(run->icc, it.chunk.bytes, it.chunk.size);
+                run->icc_len = (unsigned int) it.chunk.size;
+            }
+        }
+
+        WebPDemuxReleaseChunkIterator(&it);
+    }
+
+    WebPDemuxDelete(dmux);
+}
+
+
+/* encoder */
+
+static int
+ngx_tunny_image_webp_progress(int percent, const WebPPicture *pic)
+{
+    (void) percent;
+
+    return ngx_tunny_image_checkpoint(pic->user_data, 0)
+           == NGX_TUNNY_IMAGE_OK;
+}
+
+
+int
+ngx_tunny_image_webp_encode(ngx_tunny_image_run_t *run)
+{
+    int                     ok, rc;
+    WebPConfig              config;
+    WebPPicture             pic;
+    WebPMemoryWriter        wr;
+    ngx_tunny_image_pix_t  *pix;
+
+    pix = &run->pix;
+
+    if (!WebPConfigInit(&config) || !WebPPictureInit(&pic)) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
+                                     "WebP encoder version mismatch");
+    }
+
+    config.quality = (float) run->params->webp_quality;
+    config.method = 4;
+
+    pic.use_argb = 0;
+    pic.width = (int) pix->width;
+    pic.height = (int) pix->height;
+
+    ok = (pix->channels == 4)
+         ? WebPPictureImportRGBA(&pic, pix->data, (int) pix->stride)
+         : WebPPictureImportRGB(&pic, pix->data, (int) pix->stride);
+
+    if (!ok) {
+        WebPPictureFree(&pic);
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
+                                     "out of memory encoding WebP");
+    }
+
+    WebPMemoryWriterInit(&wr);
+    pic.writer = WebPMemoryWrite;
+    pic.custom_ptr = &wr;
+    pic.progress_hook = ngx_tunny_image_webp_progress;
+    pic.user_data = run;
+
+    ok = WebPEncode(&config, &pic);
+
+    if (!ok) {
+        if (pic.error_code == VP8_ENC_ERROR_USER_ABORT) {
+            /* the progress hook saw the cancel flag: res->error is set */
+            rc = NGX_TUNNY_IMAGE_ECANCEL;
+
+        } else if (pic.error_code == VP8_ENC_ERROR_OUT_OF_MEMORY
+                   || pic.error_code == VP8_ENC_ERROR_BITSTREAM_OUT_OF_MEMORY)
+        {
+            rc = ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
+                                       "out of memory encoding WebP");
+
+        } else {
+            rc = ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
+                                       "WebP encode failed: error %d",
+                                       (int) pic.error_code);
+        }
+
+        WebPPictureFree(&pic);
+        WebPMemoryWriterClear(&wr);
+        return rc;
+    }
+
+    WebPPictureFree(&pic);
+
+    rc = ngx_tunny_image_webp_output(run, &wr);
+
+    WebPMemoryWriterClear(&wr);
+
+    return rc;
+}
+
+
+/* the encoded image into res->data, with the ICCP chunk if there is one */
+
+static int
+ngx_tunny_image_webp_output(ngx_tunny_image_run_t *run,
+    const WebPMemoryWriter *wr)
+{
+    size_t          size;
+    WebPMux        *mux;
+    WebPData        img, icc, out;
+    const uint8_t  *bytes;
+
+    WebPDataInit(&out);
+    mux = NULL;
+    bytes = wr->mem;
+    size = wr->size;
+
+    if (run->icc) {
+        img.bytes = wr->mem;
+        img.size = wr->size;
+        icc.bytes = run->icc;
+        icc.size = run->icc_len;
+
+        mux = WebPMuxNew();
+
+        if (mux != NULL
+            && WebPMuxSetImage(mux, &img, 0) == WEBP_MUX_OK
+            && WebPMuxSetChunk(mux, "ICCP", &icc, 0) == WEBP_MUX_OK
+            && WebPMuxAssemble(mux, &out) == WEBP_MUX_OK)
+        {
+            bytes = out.bytes;
+            size = out.size;
+
+        } else {
+            bytes = NULL;
+        }
+    }
+
+    if (bytes != NULL) {
+        run->res->data = malloc(size);
+
+        if (run->res->data) {
+            memcpy(run->res->data, bytes, size);
+            run->res->len = size;
+        }
+    }
+
+    WebPDataClear(&out);
+    WebPMuxDelete(mux);
+
+    if (run->res->data == NULL) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
+                                     "out of memory encoding WebP");
+    }
+
+    return NGX_TUNNY_IMAGE_OK;
+}
