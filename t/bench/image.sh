@@ -495,13 +495,15 @@ run_one() {
 # proc_cpu FILE: "PID TICKS COMMAND" of every process (its own and its
 # reaped children's CPU), to tell afterwards what else ran
 proc_cpu() {
-    local p f a
+    local p f a cmd
     for p in /proc/[0-9]*; do
         f=$(cat "$p/stat" 2>/dev/null) || continue
         read -r -a a <<< "${f##*) }"
+        # kernel threads have no command line: their name then
+        cmd=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-100)
+        [ -n "$cmd" ] || cmd="[$(cat "$p/comm" 2>/dev/null)]"
         printf '%s %s %s\n' "${p#/proc/}" \
-            $((a[11] + a[12] + a[13] + a[14])) \
-            "$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-100)"
+            $((a[11] + a[12] + a[13] + a[14])) "$cmd"
     done > "$1"
 }
 
