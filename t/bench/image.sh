@@ -1,275 +1,585 @@
 #!/usr/bin/env bash
-# ./ngx_tunny_module bench image
+# ./ngx_tunny_module bench image [--hog]
 #
-# tunny_image against nginx's own image_filter, in ONE nginx (the Debian
-# binary, worker_processes 1) that loads both modules, on the same files:
-#   /if/   image_filter resize 256 256;  image_filter_jpeg_quality 80;
-#   /tu/   tunny_image resize 256 256;   tunny_image_jpeg_quality 80;
-#          (pool "default", threads=auto: one per usable CPU)
-#   /tu1/  the same on a pool of ONE thread: the per-core comparison
-# For each: wrk -c16 rotating over a corpus of 32 photo-like ~3 MP JPEGs
-# (made by ImageMagick from its built-in images, cached), while a probe
-# fetches a 1 KiB static file from the same worker 50 times a second on a
-# new connection each time and records its latency.
-# wrk and the probe share the machine's cores with nginx: read the ratios.
+# Side-by-side image benchmark of three servers, all running at once on
+# loopback and reading the same files from disk:
+#   tunny         nginx (Debian's binary), worker_processes W, this module:
+#                 tunny_image on the default pool (threads=auto)
+#   image_filter  a second nginx, worker_processes W, Debian's
+#                 ngx_http_image_filter_module (the work runs in the
+#                 event loop)
+#   sharp         node + the npm package sharp (pinned, installed into
+#                 build/bench-node), t/bench/peers/sharp-server.js, sharp's
+#                 default thread settings
+# W is the number of CPUs (BENCH_WORKERS).  Both nginx listen with
+# reuseport, so that wrk's connections are spread over the workers.  node
+# runs in a session of its own (setsid), as each nginx does once it
+# daemonized: the kernel (autogroup) shares the CPUs between sessions, so
+# the three compete with other work on the same terms.
+#
+# Workloads (BENCH_WORKLOADS, a list of):
+#   thumb    BENCH_IMAGES (32) synthetic photo-like 2000x1500 JPEGs
+#            (t/bench/image-corpus.sh) -> fit 256x256, JPEG quality 80
+#   big      the JPEG wallpapers of >= 8 MP of Debian's ukui-wallpapers
+#            and lomiri-wallpapers* packages -> fit 1024x1024, JPEG q80
+#   webp     the thumb corpus -> fit 512x512, WebP quality 80 (image_filter
+#            cannot make WebP from JPEG: not measured)
+#   big-hog  big while one nice-0 busy loop (started and killed here)
+#            competes for the CPUs
+# Default: thumb big webp; --hog (or BENCH_HOG=1): big big-hog, measured
+# in the same rounds.
+#
+# Method, for a shared and noisy machine: BENCH_ROUNDS (3) rounds; in each
+# round every workload runs on every system for BENCH_DURATION (10) s,
+# the systems taking turns in an order rotated from round to round; the
+# tables give medians over rounds.  Load: wrk -t1 -cBENCH_CONNECTIONS (16)
+# --timeout 30s --latency, t/bench/rotate.lua going round the corpus.
+# Per system and round: req/s, p50, p99, CPU ms per image (utime+stime of
+# the server processes -- the nginx workers, the node process -- read
+# from /proc before and after the round, divided by the requests done),
+# the server's share of the machine's CPU time in the round (on a shared
+# machine req/s follow it: req/s = share x CPUs / CPU per image), and a
+# light static probe on the same server during the load
+# (t/bench/probe.pl: a 1 KiB file every 5 ms on one keep-alive
+# connection).  Before each run the servers are left to finish the
+# requests that the previous run cut off.  Before the rounds every system
+# answers every file of the corpus once (warms the page cache and checks
+# that the three do the same operation: type and WxH of every output agree
+# within 1 px, every output fills the box); djpeg -scale 1/4 of the
+# thumbnail corpus before and after the rounds tells how fast the machine
+# was (a decode every system pays).
+#
+# Fails when any request of a round failed (socket error, timeout, a
+# status other than 200, a failed probe request) or when the outputs of
+# the systems differ.  Writes build/bench-image.json (--hog:
+# bench-image-hog.json; every round's raw numbers and the medians) and
+# prints Markdown tables.
+#
+# BENCH_TUNNY_EXTRA: lines added to the main context of the tunny nginx,
+#     e.g. 'tunny_pool default threads=2 nice=10;' (the default pool admits
+#     64 waiting jobs per worker: more BENCH_CONNECTIONS than that per
+#     worker get 503s, which fail the bench, unless max_queue is raised)
+# BENCH_PORT (18100): tunny's port; image_filter +1, sharp +2.
+# BENCH_SHARP_VERSION (0.35.5, needs node >= 20.9).
 
 set -euo pipefail
 
 : "${MODULE:?run through ./ngx_tunny_module bench image}"
 : "${NGINX_BIN:=/usr/sbin/nginx}"
 : "${BUILD:?}"
-PORT=${BENCH_PORT:-18091}
-DUR=${BENCH_DURATION:-12}
+: "${TOP:?}"
+
+BENCH=$TOP/t/bench
+. "$BENCH/lib.sh"
+
+PORT=${BENCH_PORT:-18100}
+DUR=${BENCH_DURATION:-10}
+ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNECTIONS:-16}
 NIMG=${BENCH_IMAGES:-32}
+WORKERS=${BENCH_WORKERS:-$(nproc)}
+HOG=${BENCH_HOG:-0}
+TUNNY_EXTRA=${BENCH_TUNNY_EXTRA:-}
+SHARP_VERSION=${BENCH_SHARP_VERSION:-0.35.5}
+PROBE_PERIOD_MS=5
 IMAGE_FILTER=${IMAGE_FILTER_SO:-/usr/lib/nginx/modules/ngx_http_image_filter_module.so}
-PREFIX=$BUILD/bench-image
-CORPUS=$BUILD/bench-corpus
-
-say() { printf '%s\n' "$*" >&2; }
-
-# /usr/local/bin/convert may be a stand-in that only converts PNG: use
-# ImageMagick's own binary
-CONVERT=
-for c in /usr/bin/convert-im6.q16 /usr/bin/convert; do
-    if [ -x "$c" ] && "$c" -version 2>/dev/null | grep -q ImageMagick; then
-        CONVERT=$c
-        break
-    fi
-done
-
-need=()
-[ -n "$CONVERT" ] || need+=(imagemagick)
-[ -f "$IMAGE_FILTER" ] || need+=(libnginx-mod-http-image-filter)
-command -v wrk >/dev/null || need+=(wrk)
-if [ ${#need[@]} -gt 0 ]; then
-    [ "$(id -u)" -eq 0 ] || { say "bench image: install ${need[*]}"; exit 1; }
-    say "installing: ${need[*]}"
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-        --no-install-recommends "${need[@]}" >&2
-    CONVERT=/usr/bin/convert-im6.q16
+if [ "$HOG" = 1 ]; then
+    WORKLOADS=${BENCH_WORKLOADS:-big big-hog}
+else
+    WORKLOADS=${BENCH_WORKLOADS:-thumb big webp}
 fi
+PREFIX=$BUILD/bench-image
+NODE_DIR=$BUILD/bench-node
+JSON=$BUILD/bench-image$([ "$HOG" != 1 ] || echo -hog).json
+
+declare -A PORT_OF=([tunny]=$PORT [image_filter]=$((PORT + 1))
+                    [sharp]=$((PORT + 2)))
+
+[ "$DUR" -ge 4 ] || { say "bench image: BENCH_DURATION must be >= 4"; exit 1; }
+
+# workload NAME -> "PATH CORPUS_DIR BOX TYPE SYSTEMS...": the URL path
+# (the same on the three servers), the sources, the box the output fits
+# in and the output type
+workload() {
+    case $1 in
+        thumb) echo "/thumb/ $BUILD/bench-corpus 256 JPEG" \
+                    "tunny sharp image_filter" ;;
+        big|big-hog)
+               echo "/big/ $BUILD/bench-photos 1024 JPEG" \
+                    "tunny sharp image_filter" ;;
+        webp)  echo "/webp/ $BUILD/bench-corpus 512 WEBP tunny sharp" ;;
+        *) say "bench image: unknown workload '$1' (thumb big webp big-hog)"
+           exit 1 ;;
+    esac
+}
+for w in $WORKLOADS; do workload "$w" > /dev/null; done
 
 
-# --- corpus: photo-like 2000x1500 JPEGs, deterministic per seed -------------
+# --- what the bench needs ---------------------------------------------------
 
-make_image() {  # SEED FILE
-    local i=$1
-    "$CONVERT" -seed "$i" -size 2000x1500 plasma:fractal -blur 0x1 \
-        \( -size 2000x1500 tile:granite: \) -compose overlay -composite \
-        \( wizard: -resize 800x800 -background none \
-           -rotate $((i * 37 % 360)) \) \
-        -geometry +$((i * 97 % 1200))+$((i * 61 % 700)) \
-        -compose over -composite \
-        \( logo: -resize 1000x -transparent white -background none \
-           -rotate $((i * 13 % 40 - 20)) \) \
-        -geometry +$((i * 151 % 1000))+$((i * 89 % 900)) \
-        -compose over -composite \
-        -attenuate 0.3 +noise Gaussian -quality 90 "$2"
+apt_install() {  # PACKAGE...: waits for another engineer's dpkg lock
+    local try
+    [ "$(id -u)" -eq 0 ] || { say "bench image: install $*"; exit 1; }
+    say "bench image: installing $*"
+    apt-get update -qq >&2 || true
+    for try in 1 2 3 4 5 6 7 8 9 10; do
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+            --no-install-recommends "$@" >&2 && return 0
+        say "bench image: apt-get failed (dpkg lock?), retrying in 30 s"
+        sleep 30
+    done
+    exit 1
 }
 
-if [ "$(cat "$CORPUS/.stamp" 2>/dev/null)" != "v1 $NIMG" ]; then
-    say "bench image: making $NIMG photo-like 2000x1500 JPEGs in $CORPUS"
-    rm -rf "$CORPUS"
-    mkdir -p "$CORPUS"
-    export -f make_image
-    export CONVERT
-    seq 1 "$NIMG" | xargs -P "$(nproc)" -I{} \
-        bash -c 'make_image {} "$0/img{}.jpg"' "$CORPUS"
-    echo "v1 $NIMG" > "$CORPUS/.stamp"
+CONVERT=
+find_convert() {
+    # /usr/local/bin/convert may be a stand-in that only converts PNG: use
+    # ImageMagick's own binary
+    local c
+    for c in /usr/bin/convert-im6.q16 /usr/bin/convert; do
+        if [ -x "$c" ] && "$c" -version 2>/dev/null | grep -q ImageMagick; then
+            CONVERT=$c
+            return 0
+        fi
+    done
+    return 1
+}
+
+need=()
+find_convert || need+=(imagemagick)
+[ -f "$IMAGE_FILTER" ] || need+=(libnginx-mod-http-image-filter)
+command -v wrk > /dev/null || need+=(wrk)
+command -v curl > /dev/null || need+=(curl)
+command -v djpeg > /dev/null || need+=(libjpeg-turbo-progs)
+command -v node > /dev/null || need+=(nodejs)
+command -v npm > /dev/null || need+=(npm)
+for p in ukui-wallpapers lomiri-wallpapers lomiri-wallpapers-16.04 \
+         lomiri-wallpapers-20.04; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null \
+        | grep -q 'install ok installed' || need+=("$p")
+done
+[ ${#need[@]} -eq 0 ] || apt_install "${need[@]}"
+find_convert || { say "bench image: no ImageMagick convert"; exit 1; }
+IDENTIFY=${CONVERT/convert/identify}
+
+node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+         process.exit(a > 20 || (a === 20 && b >= 9) ? 0 : 1)' || {
+    say "bench image: sharp $SHARP_VERSION needs node >= 20.9" \
+        "(BENCH_SHARP_VERSION=0.34.5 runs on node 18)"
+    exit 1
+}
+
+sharp_installed() {
+    node -p "require('$NODE_DIR/node_modules/sharp/package.json').version" \
+        2>/dev/null
+}
+if [ "$(sharp_installed)" != "$SHARP_VERSION" ]; then
+    say "bench image: npm install sharp@$SHARP_VERSION into $NODE_DIR"
+    mkdir -p "$NODE_DIR"
+    timeout 600 npm install --prefix "$NODE_DIR" --no-audit --no-fund \
+        --save-exact "sharp@$SHARP_VERSION" >&2
+    [ "$(sharp_installed)" = "$SHARP_VERSION" ] || {
+        say "bench image: sharp $SHARP_VERSION did not install"
+        exit 1
+    }
 fi
-chmod -R a+rX "$CORPUS"
 
-corpus_bytes=$(cat "$CORPUS"/img*.jpg | wc -c)
+"$BENCH/image-corpus.sh" "$BUILD" "$CONVERT" "$NIMG"
 
 
-# --- nginx ----------------------------------------------------------------
+# --- the three servers --------------------------------------------------------
 
 rm -rf "$PREFIX"
-mkdir -p "$PREFIX/logs" "$PREFIX/conf" "$PREFIX/html"
+mkdir -p "$PREFIX/html" "$PREFIX/runs" "$PREFIX/sanity"
 head -c 1024 /dev/zero | tr '\0' 'x' > "$PREFIX/html/1k.txt"
 
-cat > "$PREFIX/conf/nginx.conf" <<CONF
-load_module $MODULE;
-load_module $IMAGE_FILTER;
-worker_processes 1;
+SERVERS_UP=()
+NODE_PID=
+WRK_PID=
+
+# cleanup: stop everything this script started; an nginx master waits for
+# a worker still busy with an image_filter job, for 30 s at most, then
+# it and its workers are killed
+cleanup() {
+    local s master left=() i
+    stop_hog
+    [ -z "$WRK_PID" ] || kill "$WRK_PID" 2>/dev/null || true
+    for s in "${SERVERS_UP[@]}"; do
+        case $s in
+            sharp) [ -z "$NODE_PID" ] || kill "$NODE_PID" 2>/dev/null || true ;;
+            *) master=$(cat "$PREFIX/$s/logs/nginx.pid" 2>/dev/null) || continue
+               left+=("$master" $(pgrep -P "$master"))
+               kill -TERM "$master" 2>/dev/null || true ;;
+        esac
+    done
+    for i in $(seq 1 300); do
+        kill -0 "${left[@]}" 2>/dev/null || break
+        sleep 0.1
+    done
+    [ ${#left[@]} -eq 0 ] || kill -KILL "${left[@]}" 2>/dev/null || true
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# nginx_conf SYSTEM -> nginx.conf of the tunny or image_filter server
+nginx_conf() {
+    local s=$1 load main op
+
+    if [ "$s" = tunny ]; then
+        load="load_module $MODULE;"
+        main=$TUNNY_EXTRA
+        op() {  # LOCATION DIR SIZE FORMAT
+            echo "location $1 { alias $2/; tunny_image resize $3 $3;"
+            if [ "$4" = webp ]; then
+                echo "    tunny_image_format webp; tunny_image_webp_quality 80;"
+            else
+                echo "    tunny_image_jpeg_quality 80;"
+            fi
+            echo "    tunny_image_buffer 16M; tunny_timeout 60s; }"
+        }
+    else
+        load="load_module $IMAGE_FILTER;"
+        main=
+        op() {
+            [ "$4" = jpeg ] || return 0
+            echo "location $1 { alias $2/; image_filter resize $3 $3;"
+            echo "    image_filter_jpeg_quality 80; image_filter_buffer 16M; }"
+        }
+    fi
+
+    cat <<CONF
+$load
+worker_processes $WORKERS;
 error_log logs/error.log notice;
 pid logs/nginx.pid;
-tunny_pool default threads=auto max_queue=1024;
-tunny_pool one threads=1 max_queue=1024;
+$main
 events { worker_connections 1024; }
 http {
-    access_log logs/access.log;
+    access_log off;
     sendfile on;
     server {
-        listen 127.0.0.1:$PORT reuseport;
-        location = /1k.txt { root html; }
-        location /if/ {
-            alias $CORPUS/;
-            image_filter resize 256 256;
-            image_filter_jpeg_quality 80;
-            image_filter_buffer 20M;
-        }
-        location /tu/ {
-            alias $CORPUS/;
-            tunny_image resize 256 256;
-            tunny_image_jpeg_quality 80;
-            tunny_timeout 60s;
-        }
-        location /tu1/ {
-            alias $CORPUS/;
-            tunny_offload one;
-            tunny_image resize 256 256;
-            tunny_image_jpeg_quality 80;
-            tunny_timeout 60s;
-        }
+        listen 127.0.0.1:${PORT_OF[$s]} reuseport;
+        location = /1k.txt { root $PREFIX/html; }
+$(op /thumb/ "$BUILD/bench-corpus" 256 jpeg)
+$(op /big/ "$BUILD/bench-photos" 1024 jpeg)
+$(op /webp/ "$BUILD/bench-corpus" 512 webp)
     }
 }
 CONF
-
-"$NGINX_BIN" -p "$PREFIX" -c conf/nginx.conf
-trap '"$NGINX_BIN" -p "$PREFIX" -c conf/nginx.conf -s stop 2>/dev/null || true' EXIT
-sleep 0.3
-
-threads=$(sed -n 's/.*tunny_pool "default": \([0-9]*\) threads.*/\1/p' \
-          "$PREFIX/logs/error.log" | tail -1)
-
-# wrk script: every request takes the next image of the corpus
-cat > "$PREFIX/rotate.lua" <<LUA
-local n = $NIMG
-local i = 0
-request = function()
-    i = i % n + 1
-    return wrk.format("GET", wrk.path .. "img" .. i .. ".jpg")
-end
-LUA
-
-# steady latency probe, open loop: a new connection every 1/RATE s for
-# SECONDS, whether or not the earlier ones were answered (no coordinated
-# omission); latency counts from the scheduled send time.  Prints the
-# sorted latencies in ms, one per line.
-cat > "$PREFIX/probe.pl" <<'PERL'
-use strict;
-use warnings;
-use IO::Select;
-use IO::Socket::INET;
-use Time::HiRes qw(time);
-my ($port, $rate, $secs) = @ARGV;
-my $n = int($rate * $secs);
-my (@lat, %conn);
-my ($fail, $k) = (0, 0);
-my $sel = IO::Select->new;
-my $t0 = time;
-my $end = $t0 + $secs + 30;
-while (($k < $n || $sel->count) && time < $end) {
-    while ($k < $n && $t0 + $k / $rate <= time) {
-        my $due = $t0 + $k++ / $rate;
-        my $s = IO::Socket::INET->new(PeerAddr => '127.0.0.1',
-                                      PeerPort => $port, Proto => 'tcp');
-        if (!$s) { $fail++; next }
-        syswrite $s, "GET /1k.txt HTTP/1.0\r\nHost: b\r\n\r\n";
-        $conn{fileno $s} = { s => $s, due => $due, buf => '' };
-        $sel->add($s);
-    }
-    my $wait = $k < $n ? $t0 + $k / $rate - time : 0.5;
-    $wait = 0 if $wait < 0;
-    if (!$sel->count) {
-        # can_read() on an empty set returns at once: sleep instead of
-        # spinning a core the measured server needs
-        select(undef, undef, undef, $wait);
-        next;
-    }
-    for my $s ($sel->can_read($wait)) {
-        my $c = $conn{fileno $s};
-        my $got = sysread $s, my $chunk, 65536;
-        if ($got) { $c->{buf} .= $chunk; next }
-        $sel->remove($s);
-        delete $conn{fileno $s};
-        close $s;
-        if ($c->{buf} =~ m{^HTTP/1\.\d 200} && length($c->{buf}) > 1024) {
-            push @lat, (time - $c->{due}) * 1000;
-        } else {
-            $fail++;
-        }
-    }
-}
-$fail += $sel->count;
-print STDERR "probe: $fail of $n requests failed\n" if $fail;
-printf "%.3f\n", $_ for sort { $a <=> $b } @lat;
-PERL
-
-pctl() {  # FILE P -> value of the P-th percentile line
-    awk -v p="$2" '{ v[NR] = $1 }
-        END { if (NR == 0) { print "nan"; exit }
-              i = int(NR * p / 100 + 0.5); if (i < 1) i = 1; if (i > NR) i = NR
-              printf "%.2f", v[i] }' "$1"
 }
 
-wrk_ms() {  # wrk --latency output, percentile -> milliseconds
-    awk -v p="$2" '
-        $1 == p {
-            v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
-            if (u == "us") v /= 1000; else if (u == "s") v *= 1000
-            printf "%.1f", v
-        }' "$1"
+sharp_conf() {
+    cat <<JSON
+{ "port": ${PORT_OF[sharp]}, "static": "$PREFIX/html/1k.txt",
+  "routes": [
+    { "prefix": "/thumb/", "dir": "$BUILD/bench-corpus", "format": "jpeg",
+      "width": 256, "height": 256, "quality": 80 },
+    { "prefix": "/big/", "dir": "$BUILD/bench-photos", "format": "jpeg",
+      "width": 1024, "height": 1024, "quality": 80 },
+    { "prefix": "/webp/", "dir": "$BUILD/bench-corpus", "format": "webp",
+      "width": 512, "height": 512, "quality": 80 } ] }
+JSON
 }
 
-run() {  # NAME PATH
-    local name=$1 path=$2
-    # warm the page cache and the pool threads' state
-    wrk -t1 -c2 -d2s -s "$PREFIX/rotate.lua" \
-        "http://127.0.0.1:$PORT$path" > /dev/null
-    wrk -t1 -c"$CONNS" -d"${DUR}s" --timeout 30s --latency \
-        -s "$PREFIX/rotate.lua" \
-        "http://127.0.0.1:$PORT$path" > "$PREFIX/$name.wrk" &
-    local load=$!
-    sleep 1
-    perl "$PREFIX/probe.pl" "$PORT" 50 $((DUR - 2)) > "$PREFIX/$name.probe"
-    wait $load
+wait_http() {  # SYSTEM: until its static file answers, at most 10 s
+    local i
+    for i in $(seq 1 100); do
+        curl -sf -o /dev/null "http://127.0.0.1:${PORT_OF[$1]}/1k.txt" \
+            && return 0
+        sleep 0.1
+    done
+    say "bench image: $1 does not answer on port ${PORT_OF[$1]}"
+    exit 1
 }
 
-say "bench image: $NIMG JPEGs 2000x1500 ($((corpus_bytes / NIMG / 1024)) KiB" \
-    "average), resize 256 256, quality 80, wrk -c$CONNS ${DUR}s each"
+for s in tunny image_filter; do
+    mkdir -p "$PREFIX/$s/conf" "$PREFIX/$s/logs"
+    nginx_conf "$s" > "$PREFIX/$s/conf/nginx.conf"
+    "$NGINX_BIN" -p "$PREFIX/$s" -c conf/nginx.conf
+    SERVERS_UP+=("$s")
+done
+# node in a session of its own, as each nginx is once it daemonized: with
+# the kernel's autogroup scheduling a session shares the CPUs as one, so
+# each server competes with other people's work on the same terms
+# (instead of sharing its part with wrk and the probe)
+mkdir -p "$PREFIX/sharp"
+sharp_conf > "$PREFIX/sharp/conf.json"
+NODE_PATH=$NODE_DIR/node_modules setsid node "$BENCH/peers/sharp-server.js" \
+    "$PREFIX/sharp/conf.json" > "$PREFIX/sharp/log" 2>&1 &
+NODE_PID=$!
+SERVERS_UP+=(sharp)
+for s in tunny image_filter sharp; do wait_http "$s"; done
+sharp_info=$(head -1 "$PREFIX/sharp/log")
+[ "$(sed -n 's/.*"pid":\([0-9]*\).*/\1/p' <<< "$sharp_info")" = "$NODE_PID" ] || {
+    say "bench image: node is not process $NODE_PID: $sharp_info"; exit 1; }
 
-perl "$PREFIX/probe.pl" "$PORT" 50 4 > "$PREFIX/idle.probe"
-run image_filter /if/
-run tunny /tu/
-run tunny1 /tu1/
+# server_pids SYSTEM -> the processes doing its work: the nginx master's
+# children (the workers; their pool threads are inside them), the node
+# process
+server_pids() {
+    case $1 in
+        sharp) echo "$NODE_PID" ;;
+        *) pgrep -P "$(cat "$PREFIX/$1/logs/nginx.pid")" | sort -n \
+               | paste -sd' ' ;;
+    esac
+}
 
-# sanity: every image request was a 200 and a real JPEG came out
-for p in /if/ /tu/; do
-    curl -s -o "$PREFIX/sample.jpg" "http://127.0.0.1:$PORT${p}img1.jpg"
-    say "  sample ${p}img1.jpg: $(file -b "$PREFIX/sample.jpg" | cut -c1-80)"
+declare -A PIDS
+for s in tunny image_filter sharp; do
+    PIDS[$s]=$(server_pids "$s")
+done
+ALL_PIDS="${PIDS[tunny]} ${PIDS[image_filter]} ${PIDS[sharp]}"
+for s in tunny image_filter; do
+    set -- ${PIDS[$s]}
+    [ $# -eq "$WORKERS" ] || {
+        say "bench image: $s has $# workers, not $WORKERS"; exit 1; }
 done
 
-report() {  # NAME LABEL
-    local w=$PREFIX/$1.wrk p=$PREFIX/$1.probe rps errs
-    rps=$(awk '/^Requests\/sec/ {print $2}' "$w")
-    errs=$(awk '/Non-2xx|Socket errors/ {$1 = $1; print}' "$w" | paste -sd' ')
-    printf '%-26s %8.1f req/s   image p50 %7s ms p99 %7s ms   static p50 %6s ms p99 %7s ms %s\n' \
-        "$2" "$rps" "$(wrk_ms "$w" 50%)" "$(wrk_ms "$w" 99%)" \
-        "$(pctl "$p" 50)" "$(pctl "$p" 99)" "${errs:+ [$errs]}"
+# what each worker's pool resolved to, as its start-up notice says (e.g.
+# 'pool "default": 1 threads, max_queue 64, nice 19')
+tunny_pool=$(sed -n 's/.*\(tunny_pool "[^"]*": [^,]* threads[^,]*\)/\1/p' \
+             "$PREFIX/tunny/logs/error.log" | sed 's/^tunny_//' | sort -u \
+             | paste -sd';')
+
+# the scheduler's view: each server's session (autogroup) and nice value
+sched=$(for s in tunny image_filter sharp; do
+            set -- ${PIDS[$s]}
+            printf '%s: %s nice %s; ' "$s" \
+                "$(cut -d' ' -f1 "/proc/$1/autogroup" 2>/dev/null || echo -)" \
+                "$(ps -o ni= -p "$1" | tr -d ' ')"
+        done)
+
+
+# --- sanity: every system answers every file; outputs agree ------------------
+
+# output_info FILE... -> "NAME TYPE W H BYTES" per file
+output_info() {
+    "$IDENTIFY" -format '%f %m %w %h %B\n' "$@" 2>/dev/null
 }
 
-echo
-echo "== image resize: image_filter vs tunny_image, one nginx, worker_processes 1"
-printf '%-26s %8s         %34s   static p50 %6s ms p99 %7s ms\n' \
-    "idle server" "" "" "$(pctl "$PREFIX/idle.probe" 50)" \
-    "$(pctl "$PREFIX/idle.probe" 99)"
-report image_filter "image_filter (event loop)"
-report tunny "tunny_image ($threads threads)"
-report tunny1 "tunny_image (1 thread)"
+: > "$PREFIX/sanity.tsv"
+for w in $WORKLOADS; do
+    [ "$w" != big-hog ] || continue
+    set -- $(workload "$w")
+    path=$1 dir=$2 box=$3 otype=$4
+    shift 4
+    for s in "$@"; do
+        out=$PREFIX/sanity/$w/$s
+        mkdir -p "$out"
+        while read -r name; do
+            code=$(curl -s -o "$out/$name" -w '%{http_code}' \
+                   "http://127.0.0.1:${PORT_OF[$s]}$path$name")
+            [ "$code" = 200 ] || {
+                say "bench image: $s $path$name answered $code"; exit 1; }
+        done < "$dir/LIST"
+        (cd "$out" && output_info $(cat "$dir/LIST")) > "$out.info"
+        [ "$(wc -l < "$out.info")" -eq "$(wc -l < "$dir/LIST")" ] || {
+            say "bench image: $s $path: not every output is an image"; exit 1; }
+        # every source is larger than the box: the output fills it
+        bad=$(awk -v t="$otype" -v b="$box" '
+            $2 != t || ($3 > $4 ? $3 : $4) < b - 1 || $3 > b || $4 > b' \
+            "$out.info")
+        [ -z "$bad" ] || {
+            say "bench image: $s $path: not $otype fitting ${box}x$box:" "$bad"
+            exit 1
+        }
+    done
 
-awk -v a="$(awk '/^Requests\/sec/ {print $2}' "$PREFIX/image_filter.wrk")" \
-    -v b="$(awk '/^Requests\/sec/ {print $2}' "$PREFIX/tunny.wrk")" \
-    -v c="$(awk '/^Requests\/sec/ {print $2}' "$PREFIX/tunny1.wrk")" \
-    -v pa="$(pctl "$PREFIX/image_filter.probe" 99)" \
-    -v pb="$(pctl "$PREFIX/tunny.probe" 99)" \
-    -v qa="$(pctl "$PREFIX/image_filter.probe" 50)" \
-    -v qb="$(pctl "$PREFIX/tunny.probe" 50)" '
-BEGIN {
-    printf "throughput   tunny_image / image_filter: %.2fx (%.2fx with one thread)\n",
-           b / a, c / a
-    printf "static file  p50 %.2f ms -> %.2f ms, p99 %.2f ms -> %.2f ms (image_filter -> tunny_image)\n",
-           qa, qb, pa, pb
-}'
+    # the first system is the reference for the others
+    ref=$PREFIX/sanity/$w/$1.info
+    for s in "$@"; do
+        first=$(head -1 "$dir/LIST")
+        src=$(awk -v n="$first" '$1 == n { print $2, $4 }' "$dir/MANIFEST")
+        read -r _ type ow oh obytes < <(awk -v n="$first" '$1 == n' \
+                                         "$PREFIX/sanity/$w/$s.info")
+        q=
+        [ "$type" != JPEG ] || q=" q$("$IDENTIFY" -format '%Q' \
+                                        "$PREFIX/sanity/$w/$s/$first")"
+        mean=$(awk '{ t += $5 } END { printf "%d", t / NR }' \
+               "$PREFIX/sanity/$w/$s.info")
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$w" "$s" "$first" \
+            "${src% *}" "${src#* }" "$type$q" "${ow}x$oh" "$obytes" \
+            "$(wc -l < "$dir/LIST")" "$mean" >> "$PREFIX/sanity.tsv"
+        say "sanity $w $s: $first ${src% *} ${src#* } B -> $type$q" \
+            "${ow}x$oh $obytes B (all $(wc -l < "$dir/LIST") files 200;" \
+            "mean output $mean B)"
+        bad=$(LC_ALL=C join <(LC_ALL=C sort "$ref") \
+                            <(LC_ALL=C sort "$PREFIX/sanity/$w/$s.info") | awk '
+            function d(a, b) { return a > b ? a - b : b - a }
+            $2 != $6 || d($3, $7) > 1 || d($4, $8) > 1 {
+                print $1 ": " $2 " " $3 "x" $4 " vs " $6 " " $7 "x" $8 }')
+        [ -z "$bad" ] || {
+            say "bench image: $w: $s does not do what $1 does:" "$bad"
+            exit 1
+        }
+    done
+done
+
+
+# --- the rounds -----------------------------------------------------------------
+
+# run_one ROUND WORKLOAD SYSTEM: one measured run; appends to rounds.tsv
+run_one() {
+    local r=$1 w=$2 s=$3 path dir tag pids quiet=1 failures
+    local c0 c1 b0 b1 t0 t1 h0 hog pn pfail sp50 sp99 spmax req rps p50 p99
+    set -- $(workload "$w")
+    path=$1 dir=$2
+    tag=$PREFIX/runs/$w-$s-$r
+    pids=${PIDS[$s]}
+
+    [ "$(server_pids "$s")" = "$pids" ] || {
+        say "bench image: the processes of $s changed (a crash?)"; exit 1; }
+    # the cut-off requests of the previous run finish first, on every server
+    wait_quiet 60 $ALL_PIDS || quiet=0
+
+    if [ "$w" = big-hog ]; then
+        start_hog $((DUR + 20))
+        sleep 0.5
+    fi
+
+    read -r b0 t0 < <(box_ticks)
+    c0=$(cpu_ticks $pids)
+    [ -z "$HOG_PID" ] || h0=$(cpu_ticks "$HOG_PID")
+    wrk -t1 -c"$CONNS" -d"${DUR}s" --timeout 30s --latency \
+        -s "$BENCH/rotate.lua" "http://127.0.0.1:${PORT_OF[$s]}$path" \
+        -- "$dir/LIST" > "$tag.wrk" &
+    WRK_PID=$!
+    sleep 1
+    perl "$BENCH/probe.pl" "${PORT_OF[$s]}" /1k.txt "$PROBE_PERIOD_MS" \
+        $((DUR - 2)) > "$tag.probe"
+    wait "$WRK_PID" || {
+        say "bench image: wrk failed"; cat "$tag.wrk" >&2; exit 1; }
+    WRK_PID=
+    c1=$(cpu_ticks $pids)
+    read -r b1 t1 < <(box_ticks)
+    hog=
+    if [ -n "$HOG_PID" ]; then
+        # the hog's share of one CPU during the round
+        hog=$(cpu_ticks "$HOG_PID" | awk -v h0="$h0" -v t=$((t1 - t0)) \
+              -v n="$(nproc)" '{ printf "%.0f", ($1 - h0) * 100 * n / t }')
+    fi
+    stop_hog
+
+    failures=$(wrk_failures "$tag.wrk" | paste -sd';')
+    read -r _ pn _ pfail _ sp50 _ sp99 _ spmax < "$tag.probe"
+    [ "$pfail" = 0 ] \
+        || failures+="${failures:+; }static probe: $pfail of $pn failed"
+    if [ -n "$failures" ]; then
+        say "bench image: round $r $w $s: requests failed: $failures"
+        cat "$tag.wrk" >&2
+        exit 1
+    fi
+
+    req=$(awk '$1 == "requests" { print $2 }' "$tag.wrk")
+    rps=$(awk '/^Requests\/sec/ { print $2 }' "$tag.wrk")
+    p50=$(wrk_ms "$tag.wrk" 50%)
+    p99=$(wrk_ms "$tag.wrk" 99%)
+    # CPU ms per image; the server's share of the machine's CPU time, and
+    # "others": the share used meanwhile by everything else (wrk, the
+    # probe, the hog, other people's work)
+    read -r cpu share others < <(awk -v c=$((c1 - c0)) -v n="$req" \
+        -v hz="$CLK_TCK" -v b=$((b1 - b0)) -v t=$((t1 - t0)) 'BEGIN {
+            printf "%.2f %.1f %.1f\n", c * 1000 / hz / n, c * 100 / t,
+                   (b - c) * 100 / t }')
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' \
+        "$r" "$w" "$s" "$rps" "$req" "$p50" "$p99" "$cpu" \
+        $(((c1 - c0) * 1000 / CLK_TCK)) "$share" "$pn" "$sp50" "$sp99" \
+        "$spmax" "$others" "${hog:-nan}" "$quiet" >> "$PREFIX/rounds.tsv"
+    say "$(printf 'round %d/%d %-7s %-12s %7.1f req/s  p50 %7s  p99 %7s ms  CPU %7s ms/image  static p99 %8s ms  CPU: server %4s%% others %4s%%%s' \
+        "$r" "$ROUNDS" "$w" "$s" "$rps" "$p50" "$p99" "$cpu" "$sp99" \
+        "$share" "$others" "${hog:+  hog $hog% of a CPU}$([ "$quiet" = 1 ] \
+                           || echo ' (servers not quiet before)')")"
+}
+
+# proc_cpu FILE: "PID TICKS COMMAND" of every process (its own and its
+# reaped children's CPU), to tell afterwards what else ran
+proc_cpu() {
+    local p f a cmd
+    for p in /proc/[0-9]*; do
+        f=$(cat "$p/stat" 2>/dev/null) || continue
+        read -r -a a <<< "${f##*) }"
+        # kernel threads have no command line: their name then
+        cmd=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-100)
+        [ -n "$cmd" ] || cmd="[$(cat "$p/comm" 2>/dev/null)]"
+        printf '%s %s %s\n' "${p#/proc/}" \
+            $((a[11] + a[12] + a[13] + a[14])) "$cmd"
+    done > "$1"
+}
+
+# calibrate: CPU ms per image of libjpeg-turbo's djpeg -scale 1/4 over the
+# thumbnail corpus (the decode at the DCT scale that tunny and sharp both
+# use for 256x256, Huffman decoding included): how fast the machine is
+# right now, to compare runs made at different times
+calibrate() {
+    local dir=$BUILD/bench-corpus t TIMEFORMAT='%3U %3S'
+    t=$( { time (while read -r f; do
+                     djpeg -scale 1/4 -outfile /dev/null "$dir/$f"
+                 done < "$dir/LIST"); } 2>&1 )
+    awk -v n="$(wc -l < "$dir/LIST")" '{ printf "%.1f", ($1 + $2) * 1000 / n }' \
+        <<< "$t"
+}
+
+printf 'round\tworkload\tsystem\trps\trequests\tp50_ms\tp99_ms\tcpu_ms_per_image\tcpu_ms\tserver_cpu_pct\tstatic_n\tstatic_p50_ms\tstatic_p99_ms\tstatic_max_ms\tothers_pct\thog_cpu_pct\tquiet_before\n' \
+    > "$PREFIX/rounds.tsv"
+
+say "bench image: $ROUNDS rounds of [$WORKLOADS], ${DUR}s per system," \
+    "wrk -c$CONNS; tunny, per worker: ${tunny_pool:-?};" \
+    "sharp: $sharp_info"
+calib_before=$(calibrate)
+say "bench image: calibration: djpeg -scale 1/4 $calib_before CPU ms/image"
+proc_cpu "$PREFIX/proc.before"
+started=$(date +%s)
+read -r box_busy0 box_total0 < <(box_ticks)
+
+for r in $(seq 1 "$ROUNDS"); do
+    for w in $WORKLOADS; do
+        set -- $(workload "$w")
+        shift 4
+        systems=("$@")
+        for i in $(seq 0 $((${#systems[@]} - 1))); do
+            run_one "$r" "$w" \
+                "${systems[$(((i + r - 1) % ${#systems[@]}))]}"
+        done
+    done
+done
+
+read -r box_busy1 box_total1 < <(box_ticks)
+proc_cpu "$PREFIX/proc.after"
+calib_after=$(calibrate)
+elapsed=$(($(date +%s) - started))
+
+# what else ran: the processes that used most CPU during the rounds,
+# outside this script and its servers (their reaped children included)
+ours=" $$ $ALL_PIDS "
+awk -v ours="$ours" 'NR == FNR { t[$1] = $2; next }
+    index(ours, " " $1 " ") { next }
+    { d = $2 - ($1 in t ? t[$1] : 0); $2 = ""; if (d > 0) print d, $0 }' \
+    "$PREFIX/proc.before" "$PREFIX/proc.after" | sort -rn | head -8 \
+    > "$PREFIX/others.txt"
+
+{
+    printf 'date\t%s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    printf 'commit\t%s\n' "$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo ?)"
+    printf 'cpus\t%s\n' "$(nproc)"
+    printf 'workers\t%s\n' "$WORKERS"
+    printf 'rounds\t%s\n' "$ROUNDS"
+    printf 'duration_s\t%s\n' "$DUR"
+    printf 'connections\t%s\n' "$CONNS"
+    printf 'workloads\t%s\n' "$WORKLOADS"
+    printf 'elapsed_s\t%s\n' "$elapsed"
+    printf 'clk_tck\t%s\n' "$CLK_TCK"
+    printf 'nginx\t%s\n' "$("$NGINX_BIN" -v 2>&1 | sed 's/.*: //')"
+    printf 'wrk\t%s\n' "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+    printf 'tunny_pool\t%s\n' "${tunny_pool:-?}"
+    printf 'tunny_extra\t%s\n' "$(printf '%s' "$TUNNY_EXTRA" | tr '\n\t' '  ')"
+    printf 'sharp\t%s\n' "$sharp_info"
+    printf 'sched\t%s\n' "${sched%; }"
+    printf 'box_busy_pct\t%s\n' "$(awk -v b=$((box_busy1 - box_busy0)) \
+        -v t=$((box_total1 - box_total0)) 'BEGIN { printf "%.1f", b * 100 / t }')"
+    printf 'djpeg_ms_before\t%s\n' "$calib_before"
+    printf 'djpeg_ms_after\t%s\n' "$calib_after"
+    printf 'loadavg_end\t%s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
+} > "$PREFIX/meta.tsv"
+
+perl "$BENCH/image-report.pl" "$PREFIX" "$BUILD" "$JSON"

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# The two source corpora of `./ngx_tunny_module bench image`:
+#
+#   image-corpus.sh BUILD CONVERT N
+#
+# BUILD/bench-corpus: N photo-like 2000x1500 (3 MP) JPEGs made by
+#     ImageMagick (CONVERT) from its built-in images, deterministic per
+#     seed, cached (.stamp);
+# BUILD/bench-photos: symbolic links to the real photographs among the
+#     JPEG wallpapers of the installed Debian packages listed below, those
+#     of at least 8 megapixels (8,000,000 pixels).
+# Each directory gets a LIST (one file name a line, for t/bench/rotate.lua)
+# and a MANIFEST (name, WxH, megapixels, bytes, package).
+
+set -euo pipefail
+
+BUILD=$1
+CONVERT=$2
+NIMG=$3
+WALLPAPER_PACKAGES=(ukui-wallpapers lomiri-wallpapers
+                    lomiri-wallpapers-16.04 lomiri-wallpapers-20.04)
+MIN_PIXELS=8000000
+IDENTIFY=${CONVERT/convert/identify}
+
+say() { printf '%s\n' "$*" >&2; }
+
+
+# --- thumbnails corpus ------------------------------------------------------
+
+make_image() {  # SEED FILE
+    local i=$1
+    "$CONVERT" -seed "$i" -size 2000x1500 plasma:fractal -blur 0x1 \
+        \( -size 2000x1500 tile:granite: \) -compose overlay -composite \
+        \( wizard: -resize 800x800 -background none \
+           -rotate $((i * 37 % 360)) \) \
+        -geometry +$((i * 97 % 1200))+$((i * 61 % 700)) \
+        -compose over -composite \
+        \( logo: -resize 1000x -transparent white -background none \
+           -rotate $((i * 13 % 40 - 20)) \) \
+        -geometry +$((i * 151 % 1000))+$((i * 89 % 900)) \
+        -compose over -composite \
+        -attenuate 0.3 +noise Gaussian -quality 90 "$2"
+}
+
+corpus=$BUILD/bench-corpus
+if [ "$(cat "$corpus/.stamp" 2>/dev/null)" != "v1 $NIMG" ]; then
+    say "bench image: making $NIMG photo-like 2000x1500 JPEGs in $corpus"
+    rm -rf "$corpus"
+    mkdir -p "$corpus"
+    export -f make_image
+    export CONVERT
+    seq 1 "$NIMG" | xargs -P "$(nproc)" -I{} \
+        bash -c 'make_image {} "$0/img{}.jpg"' "$corpus"
+    echo "v1 $NIMG" > "$corpus/.stamp"
+fi
+seq 1 "$NIMG" | sed 's/.*/img&.jpg/' > "$corpus/LIST"
+(cd "$corpus" && "$IDENTIFY" -format '%f %w %h %B\n' $(cat LIST)) \
+    | awk '{ printf "%s %dx%d %.1fMP %d synthetic\n", $1, $2, $3,
+             $2 * $3 / 1e6, $4 }' > "$corpus/MANIFEST"
+
+
+# --- big photos: Debian's wallpaper JPEGs of >= 8 MP -------------------------
+
+photos=$BUILD/bench-photos
+rm -rf "$photos"
+mkdir -p "$photos"
+dpkg-query -L "${WALLPAPER_PACKAGES[@]}" 2>/dev/null \
+    | grep -i -E '\.jpe?g$' | sort -u \
+    | while read -r f; do
+        [ -f "$f" ] || continue
+        set -- $("$IDENTIFY" -format '%w %h %m\n' "$f[0]" 2>/dev/null)
+        [ "${3:-}" = JPEG ] && [ $(($1 * $2)) -ge $MIN_PIXELS ] || continue
+        name=$(basename "$f")
+        ln -s "$f" "$photos/$name"
+        printf '%s %sx%s %.1fMP %s %s\n' "$name" "$1" "$2" \
+            "$(awk -v p=$(($1 * $2)) 'BEGIN { print p / 1e6 }')" \
+            "$(stat -L -c %s "$f")" "$(dpkg-query -S "$f" | cut -d: -f1)"
+    done > "$photos/MANIFEST"
+cut -d' ' -f1 "$photos/MANIFEST" > "$photos/LIST"
+
+[ -s "$photos/LIST" ] || {
+    say "bench image: no JPEG of >= 8 MP in ${WALLPAPER_PACKAGES[*]}"
+    exit 1
+}
+
+for d in "$corpus" "$photos"; do
+    chmod -R a+rX "$d"
+done

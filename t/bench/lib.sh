@@ -1,0 +1,91 @@
+# Measurement helpers of `./ngx_tunny_module bench image` (sourced by
+# t/bench/image.sh): CPU time of server processes, idle detection, wrk
+# output parsing and the CPU hog of the contention scenario.
+
+CLK_TCK=$(getconf CLK_TCK)
+
+say() { printf '%s\n' "$*" >&2; }
+
+# cpu_ticks PID... -> utime+stime of those processes, all their threads
+# included (fields 14 and 15 of /proc/PID/stat, counted after the ")" that
+# ends the command name)
+cpu_ticks() {
+    local p sum=0 f a
+    for p in "$@"; do
+        f=$(cat "/proc/$p/stat" 2>/dev/null) || return 1
+        read -r -a a <<< "${f##*) }"
+        sum=$((sum + a[11] + a[12]))
+    done
+    echo "$sum"
+}
+
+# box_ticks -> "BUSY TOTAL" jiffies of all CPUs from /proc/stat (busy is
+# everything but idle and iowait)
+box_ticks() {
+    awk '$1 == "cpu" {
+        t = 0; for (i = 2; i <= NF; i++) t += $i
+        printf "%d %d\n", t - $5 - $6, t; exit }' /proc/stat
+}
+
+# wait_quiet SECONDS PID... : until the processes used at most one tick in
+# each of two consecutive 0.25 s windows (a round's cut-off requests are
+# finished), at most SECONDS; 1 when they never went quiet
+wait_quiet() {
+    local limit=$1 quiet=0 a b end
+    shift
+    end=$((SECONDS + limit))
+    a=$(cpu_ticks "$@") || return 1
+    while [ "$SECONDS" -lt "$end" ]; do
+        sleep 0.25
+        b=$(cpu_ticks "$@") || return 1
+        if [ $((b - a)) -le 1 ]; then
+            quiet=$((quiet + 1))
+            [ "$quiet" -ge 2 ] && return 0
+        else
+            quiet=0
+        fi
+        a=$b
+    done
+    return 1
+}
+
+# wrk_ms FILE PERCENTILE -> that latency of `wrk --latency` in ms
+wrk_ms() {
+    awk -v p="$2" '
+        $1 == p {
+            v = $2; u = v; sub(/[0-9.]+/, "", u); sub(/[a-z]+$/, "", v)
+            if (u == "us") v /= 1000; else if (u == "s") v *= 1000
+            else if (u == "m") v *= 60000
+            printf "%.1f", v; found = 1
+        }
+        END { if (!found) print "nan" }' "$1"
+}
+
+# wrk_failures FILE -> a description of every failed request of a wrk run
+# made with t/bench/rotate.lua (socket errors, non-2xx, a status other than
+# 200, no request at all), empty when there was none
+wrk_failures() {
+    awk '
+        /^  Socket errors:/ { sub(/^  /, ""); print; next }
+        /^  Non-2xx or 3xx responses:/ { sub(/^  /, ""); print; next }
+        $1 == "status" && $2 != 200 { print "status " $2 ": " $3 " responses" }
+        $1 == "requests" && $2 == 0 { print "no request completed" }
+        $1 == "requests" { seen = 1 }
+        END { if (!seen) print "no summary from rotate.lua" }' "$1"
+}
+
+# CPU hog of the contention scenario: one busy loop at nice 0, ending by
+# itself after SECONDS even if nobody kills it
+HOG_PID=
+start_hog() {  # SECONDS
+    perl -e 'setpriority(0, 0, 0); alarm shift; 1 while 1' "$1" &
+    HOG_PID=$!
+}
+
+stop_hog() {
+    if [ -n "$HOG_PID" ]; then
+        kill "$HOG_PID" 2>/dev/null || true
+        wait "$HOG_PID" 2>/dev/null || true
+        HOG_PID=
+    fi
+}
