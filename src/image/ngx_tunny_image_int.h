@@ -72,6 +72,8 @@ typedef struct {
     unsigned                        cx, cy;        /* cut window */
     unsigned                        cw, ch;
     unsigned                        tw, th;        /* stored orientation */
+    unsigned                        nw, nh;        /* decode at least */
+    unsigned                        scale;         /* JPEG: DCT n/8 */
 } ngx_tunny_image_geo_t;
 
 
@@ -119,8 +121,8 @@ void ngx_tunny_image_icc_drop(ngx_tunny_image_run_t *run);
 
 int ngx_tunny_image_jpeg_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run);
-int ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
-    unsigned dh);
+int ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw,
+    double sh, unsigned dw, unsigned dh);
 int ngx_tunny_image_transform(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_sharpen(ngx_tunny_image_run_t *run, int percent);
 int ngx_tunny_image_jpeg_encode(ngx_tunny_image_run_t *run);

@@ -26,6 +26,13 @@
 #define NGX_TUNNY_IMAGE_WEBP_MAX    16383   /* output sides */
 #define NGX_TUNNY_IMAGE_JPEG_MAX    65500
 
+/*
+ * A scaled decode (JPEG DCT scaling, libwebp's rescaler) leaves at least
+ * this factor of the shrink in each dimension to the Lanczos-3 resampler:
+ * a DCT scale or an area average alone is a box filter, soft and aliased.
+ */
+#define NGX_TUNNY_IMAGE_MARGIN      2
+
 
 static int ngx_tunny_image_run(ngx_tunny_image_run_t *run,
     const ngx_tunny_image_info_t *info);
@@ -35,6 +42,7 @@ static int ngx_tunny_image_check_input(ngx_tunny_image_run_t *run);
 static int ngx_tunny_image_plan(ngx_tunny_image_run_t *run);
 static void ngx_tunny_image_geometry(const ngx_tunny_image_params_t *p,
     int orientation, unsigned sw, unsigned sh, ngx_tunny_image_geo_t *g);
+static void ngx_tunny_image_decode_size(ngx_tunny_image_run_t *run);
 static int ngx_tunny_image_steps(ngx_tunny_image_run_t *run);
 static void ngx_tunny_image_flatten(ngx_tunny_image_run_t *run);
 static int ngx_tunny_image_grey_to_rgb(ngx_tunny_image_run_t *run);
@@ -253,6 +261,7 @@ ngx_tunny_image_plan(ngx_tunny_image_run_t *run)
 
     ngx_tunny_image_geometry(p, info->orientation, info->width, info->height,
                              g);
+    ngx_tunny_image_decode_size(run);
 
     /* image_filter: fits already, no rotation: send as is */
 
@@ -383,22 +392,62 @@ ngx_tunny_image_geometry(const ngx_tunny_image_params_t *p, int orientation,
 }
 
 
+/*
+ * What the decoder produces at least (nw x nh, stored orientation): the
+ * target times the margin, at most the image; for JPEG the DCT scale n/8
+ * that covers it.  A scaled JPEG has ceil(w * n / 8) columns of which only
+ * w * n / 8 hold the image (the last block is partial): the steps give the
+ * resampler that true extent.
+ */
+
+static void
+ngx_tunny_image_decode_size(ngx_tunny_image_run_t *run)
+{
+    uint64_t                 nw, nh;
+    ngx_tunny_image_geo_t   *g;
+    ngx_tunny_image_info_t  *info;
+
+    g = &run->geo;
+    info = &run->info;
+
+    nw = (uint64_t) g->tw * NGX_TUNNY_IMAGE_MARGIN;
+    nh = (uint64_t) g->th * NGX_TUNNY_IMAGE_MARGIN;
+
+    g->nw = (unsigned) (nw < info->width ? nw : info->width);
+    g->nh = (unsigned) (nh < info->height ? nh : info->height);
+
+    g->scale = ngx_tunny_image_dct_scale(info->width, info->height,
+                                         g->nw, g->nh);
+}
+
+
 /* decode, resample, transform, sharpen, encode */
 
 static int
 ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
 {
-    int  rc;
+    int     rc;
+    double  sw, sh;
 
-    rc = (run->info.type == NGX_TUNNY_IMAGE_JPEG)
-         ? ngx_tunny_image_jpeg_decode(run)
-         : ngx_tunny_image_webp_decode(run);
+    if (run->info.type == NGX_TUNNY_IMAGE_JPEG) {
+        rc = ngx_tunny_image_jpeg_decode(run);
+
+        /* the part of the decoded pixels the image covers */
+        sw = (double) run->info.width * run->geo.scale / 8;
+        sh = (double) run->info.height * run->geo.scale / 8;
+
+    } else {
+        rc = ngx_tunny_image_webp_decode(run);
+
+        sw = run->pix.width;
+        sh = run->pix.height;
+    }
 
     if (rc != NGX_TUNNY_IMAGE_OK) {
         return rc;
     }
 
-    rc = ngx_tunny_image_resample(run, run->geo.tw, run->geo.th);
+    rc = ngx_tunny_image_resample(run, sw, sh, run->geo.tw, run->geo.th);
     if (rc != NGX_TUNNY_IMAGE_OK) {
         return rc;
     }

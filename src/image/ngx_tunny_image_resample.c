@@ -1,10 +1,16 @@
 
 /*
- * ngx_tunny_module: the resampler of the image library: separable
- * Catmull-Rom (a = -0.5) with integer weights in Q14, a horizontal pass
- * into a scratch buffer, then a vertical one into the next pipeline
- * buffer.  Downscaling stretches the kernel by the scale factor, so that
- * every source pixel contributes; JPEG input arrives DCT-scaled already.
+ * ngx_tunny_module: the resampler of the image library: separable, with
+ * integer weights in Q14, a horizontal pass into a scratch buffer, then a
+ * vertical one into the next pipeline buffer.  A shrinking axis uses
+ * Lanczos-3 stretched by the shrink factor (a windowed sinc that low-passes
+ * at the output's Nyquist rate, every source pixel contributes); an
+ * enlarging one Catmull-Rom (a = -0.5), which does not ring as much.
+ *
+ * Geometry: the source of an axis is an extent in pixels, not always the
+ * pixel count: a DCT-scaled JPEG covers w * n / 8 of its ceil(w * n / 8)
+ * columns.  Output pixel i, centre i + 0.5, samples the source at
+ * (i + 0.5) * extent / dst, in pixel units whose centres are at j + 0.5.
  *
  * Runs in the thread of ngx_tunny_image_process(); the weights, the row
  * of sums and the intermediate image are state buffers.
@@ -43,7 +49,8 @@ typedef void (*ngx_tunny_image_hrow_pt)(const unsigned char *s,
 
 
 static int ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
-    ngx_tunny_image_resampler_t *r, unsigned dw, unsigned dh);
+    ngx_tunny_image_resampler_t *r, double sw, double sh, unsigned dw,
+    unsigned dh);
 static void ngx_tunny_image_resample_v(const ngx_tunny_image_resampler_t *r,
     unsigned y, unsigned char *d);
 
@@ -65,25 +72,67 @@ ngx_tunny_image_cubic(double x)
 }
 
 
+static double
+ngx_tunny_image_lanczos3(double x)
+{
+    x = fabs(x);
+
+    if (x < 1e-9) {
+        return 1.0;
+    }
+
+    if (x < 3.0) {
+        return 3.0 * sin(M_PI * x) * sin(M_PI * x / 3.0)
+               / (M_PI * M_PI * x * x);
+    }
+
+    return 0.0;
+}
+
+
+/* the taps an axis needs at most: the kernel's support both sides, + 2 */
+
+static int
+ngx_tunny_image_taps(double extent, unsigned dst)
+{
+    double  scale;
+
+    scale = extent / dst;
+
+    return (scale > 1.0) ? (int) ceil(6.0 * scale) + 2 : 6;
+}
+
+
 /*
- * For each of dst outputs: first source index, tap count, and max_taps
- * weights in Q14 that sum to exactly 1 << 14.
+ * For each of dst outputs over extent source pixels (of which src exist):
+ * first source index, tap count, and t->taps weights in Q14 that sum to
+ * exactly 1 << 14.
  */
 
 static void
-ngx_tunny_image_weights(unsigned src, unsigned dst,
+ngx_tunny_image_weights(double extent, unsigned src, unsigned dst,
     ngx_tunny_image_taps_t *t, double *tw)
 {
-    int       i, j, lo, hi, n, sum, best, max_taps;
-    double    scale, fscale, support, center, w, total;
-    int16_t  *weights;
+    int        i, j, lo, hi, n, sum, best, max_taps;
+    double     scale, fscale, support, center, w, total;
+    int16_t   *weights;
+    double   (*kernel)(double x);
 
     max_taps = t->taps;
     weights = t->weight;
 
-    scale = (double) src / dst;
-    fscale = scale > 1.0 ? scale : 1.0;
-    support = 2.0 * fscale;
+    scale = extent / dst;
+
+    if (scale > 1.0) {
+        kernel = ngx_tunny_image_lanczos3;
+        fscale = scale;
+        support = 3.0 * scale;
+
+    } else {
+        kernel = ngx_tunny_image_cubic;
+        fscale = 1.0;
+        support = 2.0;
+    }
 
     for (i = 0; i < (int) dst; i++) {
 
@@ -113,7 +162,7 @@ ngx_tunny_image_weights(unsigned src, unsigned dst,
         total = 0.0;
 
         for (j = 0; j < n; j++) {
-            w = ngx_tunny_image_cubic((lo + j + 0.5 - center) / fscale);
+            w = kernel((lo + j + 0.5 - center) / fscale);
             tw[j] = w;
             total += w;
         }
@@ -216,9 +265,14 @@ NGX_TUNNY_IMAGE_HROW(3)
 NGX_TUNNY_IMAGE_HROW(4)
 
 
+/*
+ * Resample run->pix, whose image covers sw x sh of its pixels (at most
+ * its width x height), to dw x dh.
+ */
+
 int
-ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
-    unsigned dh)
+ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw, double sh,
+    unsigned dw, unsigned dh)
 {
     int                           rc;
     unsigned                      y;
@@ -228,11 +282,11 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
 
     pix = &run->pix;
 
-    if (pix->width == dw && pix->height == dh) {
+    if (pix->width == dw && pix->height == dh && sw == dw && sh == dh) {
         return NGX_TUNNY_IMAGE_OK;
     }
 
-    rc = ngx_tunny_image_resample_init(run, &r, dw, dh);
+    rc = ngx_tunny_image_resample_init(run, &r, sw, sh, dw, dh);
     if (rc != NGX_TUNNY_IMAGE_OK) {
         return rc;
     }
@@ -289,23 +343,22 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
 
 static int
 ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
-    ngx_tunny_image_resampler_t *r, unsigned dw, unsigned dh)
+    ngx_tunny_image_resampler_t *r, double sw, double sh, unsigned dw,
+    unsigned dh)
 {
     int             max;
     double         *tw;
     size_t          need;
-    unsigned        sw, sh, ch;
+    unsigned        ch;
     unsigned char  *wbuf;
 
-    sw = run->pix.width;
-    sh = run->pix.height;
     ch = run->pix.channels;
 
-    r->x.taps = (int) ceil(4.0 * (sw > dw ? (double) sw / dw : 1.0)) + 2;
-    r->y.taps = (int) ceil(4.0 * (sh > dh ? (double) sh / dh : 1.0)) + 2;
+    r->x.taps = ngx_tunny_image_taps(sw, dw);
+    r->y.taps = ngx_tunny_image_taps(sh, dh);
     max = r->x.taps > r->y.taps ? r->x.taps : r->y.taps;
 
-    /* taps * outputs stays near 4 * inputs: no cap needed */
+    /* taps * outputs stays near 6 * inputs: no cap needed */
 
     need = sizeof(double) * max
            + sizeof(int32_t) * dw * ch
@@ -316,7 +369,7 @@ ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
 
     r->tstride = (size_t) dw * ch;
     r->tmp = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_TMP,
-                                     r->tstride * sh);
+                                     r->tstride * run->pix.height);
 
     if (wbuf == NULL || r->tmp == NULL) {
         return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
@@ -334,8 +387,8 @@ ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
     r->x.weight = (int16_t *) (r->y.count + dh);
     r->y.weight = r->x.weight + (size_t) r->x.taps * dw;
 
-    ngx_tunny_image_weights(sw, dw, &r->x, tw);
-    ngx_tunny_image_weights(sh, dh, &r->y, tw);
+    ngx_tunny_image_weights(sw, run->pix.width, dw, &r->x, tw);
+    ngx_tunny_image_weights(sh, run->pix.height, dh, &r->y, tw);
 
     return NGX_TUNNY_IMAGE_OK;
 }
