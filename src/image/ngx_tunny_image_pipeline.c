@@ -34,6 +34,8 @@
 #define NGX_TUNNY_IMAGE_MARGIN      2
 
 
+static int ngx_tunny_image_call(ngx_tunny_image_run_t *run,
+    const ngx_tunny_image_info_t *info);
 static int ngx_tunny_image_run(ngx_tunny_image_run_t *run,
     const ngx_tunny_image_info_t *info);
 static int ngx_tunny_image_check_params(const ngx_tunny_image_params_t *p,
@@ -55,15 +57,7 @@ ngx_tunny_image_process(ngx_tunny_image_state_t *st,
     const unsigned char *in, size_t len, const ngx_tunny_image_info_t *info,
     const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res)
 {
-    int                     rc;
-    ngx_tunny_image_run_t   run;
-
-    res->data = NULL;
-    res->len = 0;
-    res->type = NGX_TUNNY_IMAGE_NONE;
-    res->width = 0;
-    res->height = 0;
-    res->error[0] = '\0';
+    ngx_tunny_image_run_t  run;
 
     memset(&run, 0, sizeof(ngx_tunny_image_run_t));
 
@@ -73,9 +67,55 @@ ngx_tunny_image_process(ngx_tunny_image_state_t *st,
     run.in = in;
     run.len = in ? len : 0;
 
-    rc = ngx_tunny_image_run(&run, info);
+    return ngx_tunny_image_call(&run, info);
+}
 
-    free(run.icc);
+
+int
+ngx_tunny_image_pixels(ngx_tunny_image_state_t *st,
+    const unsigned char *in, size_t len,
+    const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res,
+    ngx_tunny_image_pix_t *pix)
+{
+    int                    rc;
+    ngx_tunny_image_run_t  run;
+
+    memset(&run, 0, sizeof(ngx_tunny_image_run_t));
+
+    run.st = st;
+    run.params = params;
+    run.res = res;
+    run.in = in;
+    run.len = in ? len : 0;
+    run.pixels = 1;
+
+    rc = ngx_tunny_image_call(&run, NULL);
+
+    *pix = run.pix;
+
+    return rc;
+}
+
+
+static int
+ngx_tunny_image_call(ngx_tunny_image_run_t *run,
+    const ngx_tunny_image_info_t *info)
+{
+    int                        rc;
+    ngx_tunny_image_result_t  *res;
+
+    res = run->res;
+
+    res->data = NULL;
+    res->len = 0;
+    res->type = NGX_TUNNY_IMAGE_NONE;
+    res->width = 0;
+    res->height = 0;
+    res->error[0] = '\0';
+
+    rc = ngx_tunny_image_run(run, info);
+
+    free(run->icc);
 
     if (rc != NGX_TUNNY_IMAGE_OK) {
         free(res->data);
@@ -478,7 +518,7 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
     }
 
     rc = ngx_tunny_image_checkpoint(run, 0);
-    if (rc != NGX_TUNNY_IMAGE_OK) {
+    if (rc != NGX_TUNNY_IMAGE_OK || run->pixels) {
         return rc;
     }
 
