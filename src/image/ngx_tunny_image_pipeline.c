@@ -27,10 +27,14 @@
 #define NGX_TUNNY_IMAGE_JPEG_MAX    65500
 
 /*
- * A scaled decode (JPEG DCT scaling, libwebp's rescaler) leaves at least
- * this factor of the shrink in each dimension to the Lanczos-3 resampler:
- * a DCT scale or an area average alone is a box filter, soft and aliased.
+ * A scaled decode (JPEG DCT scaling, libwebp's rescaler) leaves a part of
+ * the shrink in each dimension to the Lanczos-3 resampler: a DCT scale or
+ * an area average alone is a box filter, soft and aliased.  The DCT scales
+ * up to 1/2 alias even with 2x left (a zone plate, stripes of period 3:
+ * t/unit), so they keep 4x; a scale over 1/2 keeps 2x (at full size, less
+ * if the image has no more).
  */
+#define NGX_TUNNY_IMAGE_MARGIN_LOW  4
 #define NGX_TUNNY_IMAGE_MARGIN      2
 
 
@@ -45,6 +49,8 @@ static int ngx_tunny_image_plan(ngx_tunny_image_run_t *run);
 static void ngx_tunny_image_geometry(const ngx_tunny_image_params_t *p,
     int orientation, unsigned sw, unsigned sh, ngx_tunny_image_geo_t *g);
 static void ngx_tunny_image_decode_size(ngx_tunny_image_run_t *run);
+static void ngx_tunny_image_decode_need(ngx_tunny_image_geo_t *g,
+    const ngx_tunny_image_info_t *info, unsigned margin);
 static int ngx_tunny_image_steps(ngx_tunny_image_run_t *run);
 static void ngx_tunny_image_flatten(ngx_tunny_image_run_t *run);
 static int ngx_tunny_image_grey_to_rgb(ngx_tunny_image_run_t *run);
@@ -443,15 +449,28 @@ ngx_tunny_image_geometry(const ngx_tunny_image_params_t *p, int orientation,
 static void
 ngx_tunny_image_decode_size(ngx_tunny_image_run_t *run)
 {
-    uint64_t                 nw, nh;
     ngx_tunny_image_geo_t   *g;
     ngx_tunny_image_info_t  *info;
 
     g = &run->geo;
     info = &run->info;
 
-    nw = (uint64_t) g->tw * NGX_TUNNY_IMAGE_MARGIN;
-    nh = (uint64_t) g->th * NGX_TUNNY_IMAGE_MARGIN;
+    ngx_tunny_image_decode_need(g, info, NGX_TUNNY_IMAGE_MARGIN_LOW);
+
+    if (g->scale > 4) {
+        ngx_tunny_image_decode_need(g, info, NGX_TUNNY_IMAGE_MARGIN);
+    }
+}
+
+
+static void
+ngx_tunny_image_decode_need(ngx_tunny_image_geo_t *g,
+    const ngx_tunny_image_info_t *info, unsigned margin)
+{
+    uint64_t  nw, nh;
+
+    nw = (uint64_t) g->tw * margin;
+    nh = (uint64_t) g->th * margin;
 
     g->nw = (unsigned) (nw < info->width ? nw : info->width);
     g->nh = (unsigned) (nh < info->height ? nh : info->height);

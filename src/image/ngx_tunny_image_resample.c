@@ -1,8 +1,8 @@
 
 /*
  * ngx_tunny_module: the resampler of the image library: separable, with
- * integer weights in Q14, a horizontal pass into a scratch buffer, then a
- * vertical one into the next pipeline buffer.  A shrinking axis uses
+ * integer weights in Q14, a vertical pass into a scratch buffer, then a
+ * horizontal one into the next pipeline buffer.  A shrinking axis uses
  * Lanczos-3 stretched by the shrink factor (a windowed sinc that low-passes
  * at the output's Nyquist rate, every source pixel contributes); an
  * enlarging one Catmull-Rom (a = -0.5), which does not ring as much.
@@ -39,7 +39,7 @@ typedef struct {
     ngx_tunny_image_taps_t          x;
     ngx_tunny_image_taps_t          y;
     int32_t                        *acc;           /* a row of sums */
-    unsigned char                  *tmp;           /* sh rows of dw pixels */
+    unsigned char                  *tmp;           /* dh rows of sw pixels */
     size_t                          tstride;
 } ngx_tunny_image_resampler_t;
 
@@ -52,7 +52,7 @@ static int ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
     ngx_tunny_image_resampler_t *r, double sw, double sh, unsigned dw,
     unsigned dh);
 static void ngx_tunny_image_resample_v(const ngx_tunny_image_resampler_t *r,
-    unsigned y, unsigned char *d, size_t n);
+    unsigned y, const unsigned char *src, size_t sstride, unsigned char *d);
 
 
 static double
@@ -309,19 +309,11 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw, double sh,
         break;
     }
 
-    /* horizontal pass: sh rows of dw pixels into tmp */
-
-    for (y = 0; y < pix->height; y++) {
-
-        rc = ngx_tunny_image_checkpoint(run, y);
-        if (rc != NGX_TUNNY_IMAGE_OK) {
-            return rc;
-        }
-
-        hrow(pix->data + y * pix->stride, r.tmp + y * r.tstride, dw, &r.x);
-    }
-
-    /* vertical pass */
+    /*
+     * vertical pass first: dh rows of the source width into tmp (the
+     * vectorized pass takes the larger part of the work), then the
+     * horizontal one
+     */
 
     for (y = 0; y < dh; y++) {
 
@@ -330,8 +322,18 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw, double sh,
             return rc;
         }
 
-        ngx_tunny_image_resample_v(&r, y, out.data + y * out.stride,
-                                   out.stride);
+        ngx_tunny_image_resample_v(&r, y, pix->data, pix->stride,
+                                   r.tmp + y * r.tstride);
+    }
+
+    for (y = 0; y < dh; y++) {
+
+        rc = ngx_tunny_image_checkpoint(run, y);
+        if (rc != NGX_TUNNY_IMAGE_OK) {
+            return rc;
+        }
+
+        hrow(r.tmp + y * r.tstride, out.data + y * out.stride, dw, &r.x);
     }
 
     run->pix = out;
@@ -361,7 +363,7 @@ ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
 
     /* taps * outputs stays near 6 * inputs: no cap needed */
 
-    r->tstride = ((size_t) dw * ch + 15) & ~(size_t) 15;
+    r->tstride = (size_t) run->pix.width * ch;
 
     need = sizeof(double) * max
            + sizeof(int32_t) * r->tstride
@@ -371,7 +373,7 @@ ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
     wbuf = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_WTS, need);
 
     r->tmp = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_TMP,
-                                     r->tstride * run->pix.height);
+                                     r->tstride * dh);
 
     if (wbuf == NULL || r->tmp == NULL) {
         return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
@@ -398,9 +400,9 @@ ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
 
 /*
  * One output row of the vertical pass, any channel count: the sums of a
- * row in acc, blocks of 16 with a constant inner count so that the
- * compiler can vectorize the loop at -O2 (rows of tmp and acc are padded
- * to a multiple of 16).
+ * row in acc, one source row (weight wk) at a time, in blocks of 16 with
+ * a constant inner count and restrict pointers so that the compiler
+ * vectorizes the loop at -O2, the tail of the row after them.
  */
 
 static void
@@ -409,32 +411,36 @@ ngx_tunny_image_vtap(int32_t *restrict acc, const unsigned char *restrict s,
 {
     size_t  c, j;
 
-    for (c = 0; c < n; c += 16) {
+    for (c = 0; c + 16 <= n; c += 16) {
         for (j = 0; j < 16; j++) {
             acc[c + j] += wk * s[c + j];
         }
+    }
+
+    for ( /* void */ ; c < n; c++) {
+        acc[c] += wk * s[c];
     }
 }
 
 
 static void
 ngx_tunny_image_resample_v(const ngx_tunny_image_resampler_t *r, unsigned y,
-    unsigned char *d, size_t n)
+    const unsigned char *src, size_t sstride, unsigned char *d)
 {
-    int                   k;
-    size_t                c;
-    int32_t              *acc;
-    const int16_t        *w;
+    int             k;
+    size_t          c, n;
+    int32_t        *acc;
+    const int16_t  *w;
 
     acc = r->acc;
+    n = r->tstride;
 
-    memset(acc, 0, sizeof(int32_t) * r->tstride);
+    memset(acc, 0, sizeof(int32_t) * n);
     w = r->y.weight + (size_t) y * r->y.taps;
 
     for (k = 0; k < r->y.count[y]; k++) {
-        ngx_tunny_image_vtap(acc, r->tmp + (size_t) (r->y.start[y] + k)
-                                           * r->tstride,
-                             w[k], r->tstride);
+        ngx_tunny_image_vtap(acc, src + (size_t) (r->y.start[y] + k) * sstride,
+                             w[k], n);
     }
 
     for (c = 0; c < n; c++) {
