@@ -19,6 +19,8 @@
 #
 #   QUALITY_IMAGE=DIR   the image library to measure (default src/image),
 #                       e.g. an older tree's, for before/after numbers
+#                       (it needs ngx_tunny_image_pixels())
+#   QUALITY_OUT=DIR     where the tool and the outputs go (build/quality)
 #   BENCH_IMAGES=N      photos of the corpus (default 32)
 
 set -euo pipefail
@@ -28,7 +30,7 @@ set -euo pipefail
 NIMG=${BENCH_IMAGES:-32}
 CORPUS=$BUILD/bench-corpus
 IMAGE=${QUALITY_IMAGE:-$TOP/src/image}
-OUT=$BUILD/quality
+OUT=${QUALITY_OUT:-$BUILD/quality}
 WORK=$OUT/work
 TOOL=$OUT/tunny-quality
 SHARP=$BUILD/bench-node/node_modules/sharp
