@@ -31,8 +31,10 @@
  * the shrink in each dimension to the Lanczos-3 resampler: a DCT scale or
  * an area average alone is a box filter, soft and aliased.  The DCT scales
  * up to 1/2 alias even with 2x left (a zone plate, stripes of period 3:
- * t/unit), so they keep 4x; a scale over 1/2 keeps 2x (at full size, less
- * if the image has no more).
+ * t/unit), so they keep 4x; a scale over 1/2 (a truncation of the DCT,
+ * a low-pass of its own) keeps 2x, or, when only the full size has 2x,
+ * only covers the target (a shrink under 2x: the full decode would cost
+ * nearly twice the pixels for little).
  */
 #define NGX_TUNNY_IMAGE_MARGIN_LOW  4
 #define NGX_TUNNY_IMAGE_MARGIN      2
@@ -457,7 +459,21 @@ ngx_tunny_image_decode_size(ngx_tunny_image_run_t *run)
 
     ngx_tunny_image_decode_need(g, info, NGX_TUNNY_IMAGE_MARGIN_LOW);
 
-    if (g->scale > 4) {
+    if (g->scale <= 4) {
+        return;
+    }
+
+    ngx_tunny_image_decode_need(g, info, NGX_TUNNY_IMAGE_MARGIN);
+
+    if (g->scale < 8) {
+        return;
+    }
+
+    /* no 2x at all: a scale over 1/2 that covers the target, or none */
+
+    ngx_tunny_image_decode_need(g, info, 1);
+
+    if (g->scale <= 4) {
         ngx_tunny_image_decode_need(g, info, NGX_TUNNY_IMAGE_MARGIN);
     }
 }

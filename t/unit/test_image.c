@@ -1544,7 +1544,7 @@ quality_geometry_case(ngx_tunny_image_state_t *st, const unsigned char *jpg,
 {
     int                        rc, nl, nx, ny, nlx, nly, i;
     double                    *pc, *pr, *ex, *ey, *eu, *ev, err, u, v, hw;
-    unsigned                   x, y, rw, rh, fw, fh, cx, cy, ow, oh, scale;
+    unsigned                   x, y, rw, rh, fw, fh, cx, cy, ow, oh;
     ngx_tunny_image_pix_t      pix;
     ngx_tunny_image_params_t   p;
     ngx_tunny_image_result_t   res;
@@ -1631,14 +1631,11 @@ quality_geometry_case(ngx_tunny_image_state_t *st, const unsigned char *jpg,
     nx = quality_lines(pc, ow, ex, nlx, hw, &err);
     ny = quality_lines(pr, oh, ey, nly, hw, &err);
 
-    scale = ngx_tunny_image_dct_scale(w, h, rw * 2 < w ? rw * 2 : w,
-                                      rh * 2 < h ? rh * 2 : h);
-
     ok(nx >= 2 && ny >= 2 && err < 0.1,
-       "geometry %ux%u %s %ux%u rotate %u -> %ux%u (DCT ~%u/8): "
+       "geometry %ux%u %s %ux%u rotate %u -> %ux%u: "
        "%d+%d lines within %.3f px of the exact map", w, h,
        (ops & NGX_TUNNY_IMAGE_OP_CROP) ? "crop" : "resize", bw, bh, angle,
-       ow, oh, scale, nx, ny, err);
+       ow, oh, nx, ny, err);
 
     free(pc);
     free(eu);
@@ -1656,6 +1653,7 @@ test_quality_geometry(ngx_tunny_image_state_t *st)
     static const unsigned  sizes[][2] = {
         { 2048, 1365 }, { 2001, 1503 }, { 1367, 2048 }
     };
+    static const unsigned  boxes[] = { 1, 2, 3, 4, 10, 12, 14, 16 };
 
     for (k = 0; k < 3; k++) {
         w = sizes[k][0];
@@ -1676,10 +1674,14 @@ test_quality_geometry(ngx_tunny_image_state_t *st)
         jpg = quality_jpeg(p, w, h, &len);
         free(p);
 
-        /* every DCT scale n/8: a box just under w * n / 16 */
+        /*
+         * every DCT scale: boxes just under the long side times 1/32,
+         * 1/16, 3/32, 1/8 (scales 1/8 to 4/8 with 4x left), 5/16, 6/16,
+         * 7/16 (5/8 to 7/8 with 2x left) and 1/2 (a full decode)
+         */
 
-        for (n = 1; n <= 8; n++) {
-            t = (w > h ? w : h) * n / 16 - 1;
+        for (n = 0; n < 8; n++) {
+            t = (w > h ? w : h) * boxes[n] / 32 - 1;
             quality_geometry_case(st, jpg, len, w, h,
                                   NGX_TUNNY_IMAGE_OP_RESIZE, t, t,
                                   (n % 4) * 90);
