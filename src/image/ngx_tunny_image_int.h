@@ -72,6 +72,8 @@ typedef struct {
     unsigned                        cx, cy;        /* cut window */
     unsigned                        cw, ch;
     unsigned                        tw, th;        /* stored orientation */
+    unsigned                        nw, nh;        /* decode at least */
+    unsigned                        scale;         /* JPEG: DCT n/8 */
 } ngx_tunny_image_geo_t;
 
 
@@ -91,10 +93,21 @@ typedef struct {
     unsigned int                    icc_len;
 
     ngx_tunny_image_pix_t           pix;           /* the current pixels */
+    int                             pixels;        /* stop before encoding */
 } ngx_tunny_image_run_t;
 
 
 /* ngx_tunny_image_pipeline.c: the run and the state */
+
+/*
+ * ngx_tunny_image_process() without the encoder, for the unit tests and
+ * the quality bench: *pix gets the pixels the encoder would have got; they
+ * live in st until its next use.
+ */
+int ngx_tunny_image_pixels(ngx_tunny_image_state_t *st,
+    const unsigned char *in, size_t len,
+    const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res,
+    ngx_tunny_image_pix_t *pix);
 
 int ngx_tunny_image_error(ngx_tunny_image_result_t *res, int rc,
     const char *fmt, ...)
@@ -121,8 +134,8 @@ int ngx_tunny_image_jpeg_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run);
-int ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
-    unsigned dh);
+int ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw,
+    double sh, unsigned dw, unsigned dh);
 int ngx_tunny_image_transform(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_sharpen(ngx_tunny_image_run_t *run, int percent);
 int ngx_tunny_image_jpeg_encode(ngx_tunny_image_run_t *run);

@@ -516,9 +516,7 @@ ngx_tunny_image_jpeg_header(ngx_tunny_image_jpeg_t *j, unsigned *cmyk)
         ngx_tunny_image_icc_check(run, run->pix.channels);
     }
 
-    dinfo->scale_num = ngx_tunny_image_dct_scale(dinfo->image_width,
-                                                 dinfo->image_height,
-                                                 run->geo.tw, run->geo.th);
+    dinfo->scale_num = run->geo.scale;
     dinfo->scale_denom = 8;
     dinfo->dct_method = JDCT_ISLOW;
 

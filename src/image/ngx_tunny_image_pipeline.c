@@ -26,7 +26,22 @@
 #define NGX_TUNNY_IMAGE_WEBP_MAX    16383   /* output sides */
 #define NGX_TUNNY_IMAGE_JPEG_MAX    65500
 
+/*
+ * A scaled decode (JPEG DCT scaling, libwebp's rescaler) leaves a part of
+ * the shrink in each dimension to the Lanczos-3 resampler: a DCT scale or
+ * an area average alone is a box filter, soft and aliased.  The DCT scales
+ * up to 1/2 alias even with 2x left (a zone plate, stripes of period 3:
+ * t/unit), so they keep 4x; a scale over 1/2 (a truncation of the DCT,
+ * a low-pass of its own) keeps 2x, or, when only the full size has 2x,
+ * only covers the target (a shrink under 2x: the full decode would cost
+ * nearly twice the pixels for little).
+ */
+#define NGX_TUNNY_IMAGE_MARGIN_LOW  4
+#define NGX_TUNNY_IMAGE_MARGIN      2
 
+
+static int ngx_tunny_image_call(ngx_tunny_image_run_t *run,
+    const ngx_tunny_image_info_t *info);
 static int ngx_tunny_image_run(ngx_tunny_image_run_t *run,
     const ngx_tunny_image_info_t *info);
 static int ngx_tunny_image_check_params(const ngx_tunny_image_params_t *p,
@@ -35,6 +50,9 @@ static int ngx_tunny_image_check_input(ngx_tunny_image_run_t *run);
 static int ngx_tunny_image_plan(ngx_tunny_image_run_t *run);
 static void ngx_tunny_image_geometry(const ngx_tunny_image_params_t *p,
     int orientation, unsigned sw, unsigned sh, ngx_tunny_image_geo_t *g);
+static void ngx_tunny_image_decode_size(ngx_tunny_image_run_t *run);
+static void ngx_tunny_image_decode_need(ngx_tunny_image_geo_t *g,
+    const ngx_tunny_image_info_t *info, unsigned margin);
 static int ngx_tunny_image_steps(ngx_tunny_image_run_t *run);
 static void ngx_tunny_image_flatten(ngx_tunny_image_run_t *run);
 static int ngx_tunny_image_grey_to_rgb(ngx_tunny_image_run_t *run);
@@ -47,15 +65,7 @@ ngx_tunny_image_process(ngx_tunny_image_state_t *st,
     const unsigned char *in, size_t len, const ngx_tunny_image_info_t *info,
     const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res)
 {
-    int                     rc;
-    ngx_tunny_image_run_t   run;
-
-    res->data = NULL;
-    res->len = 0;
-    res->type = NGX_TUNNY_IMAGE_NONE;
-    res->width = 0;
-    res->height = 0;
-    res->error[0] = '\0';
+    ngx_tunny_image_run_t  run;
 
     memset(&run, 0, sizeof(ngx_tunny_image_run_t));
 
@@ -65,9 +75,55 @@ ngx_tunny_image_process(ngx_tunny_image_state_t *st,
     run.in = in;
     run.len = in ? len : 0;
 
-    rc = ngx_tunny_image_run(&run, info);
+    return ngx_tunny_image_call(&run, info);
+}
 
-    free(run.icc);
+
+int
+ngx_tunny_image_pixels(ngx_tunny_image_state_t *st,
+    const unsigned char *in, size_t len,
+    const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res,
+    ngx_tunny_image_pix_t *pix)
+{
+    int                    rc;
+    ngx_tunny_image_run_t  run;
+
+    memset(&run, 0, sizeof(ngx_tunny_image_run_t));
+
+    run.st = st;
+    run.params = params;
+    run.res = res;
+    run.in = in;
+    run.len = in ? len : 0;
+    run.pixels = 1;
+
+    rc = ngx_tunny_image_call(&run, NULL);
+
+    *pix = run.pix;
+
+    return rc;
+}
+
+
+static int
+ngx_tunny_image_call(ngx_tunny_image_run_t *run,
+    const ngx_tunny_image_info_t *info)
+{
+    int                        rc;
+    ngx_tunny_image_result_t  *res;
+
+    res = run->res;
+
+    res->data = NULL;
+    res->len = 0;
+    res->type = NGX_TUNNY_IMAGE_NONE;
+    res->width = 0;
+    res->height = 0;
+    res->error[0] = '\0';
+
+    rc = ngx_tunny_image_run(run, info);
+
+    free(run->icc);
 
     if (rc != NGX_TUNNY_IMAGE_OK) {
         free(res->data);
@@ -260,6 +316,7 @@ ngx_tunny_image_plan(ngx_tunny_image_run_t *run)
 
     ngx_tunny_image_geometry(p, info->orientation, info->width, info->height,
                              g);
+    ngx_tunny_image_decode_size(run);
 
     /* image_filter: fits already, no rotation: send as is */
 
@@ -396,12 +453,69 @@ ngx_tunny_image_geometry(const ngx_tunny_image_params_t *p, int orientation,
 }
 
 
+/*
+ * What the decoder produces at least (nw x nh, stored orientation): the
+ * target times the margin, at most the image; for JPEG the DCT scale n/8
+ * that covers it.  A scaled JPEG has ceil(w * n / 8) columns of which only
+ * w * n / 8 hold the image (the last block is partial): the steps give the
+ * resampler that true extent.
+ */
+
+static void
+ngx_tunny_image_decode_size(ngx_tunny_image_run_t *run)
+{
+    ngx_tunny_image_geo_t   *g;
+    ngx_tunny_image_info_t  *info;
+
+    g = &run->geo;
+    info = &run->info;
+
+    ngx_tunny_image_decode_need(g, info, NGX_TUNNY_IMAGE_MARGIN_LOW);
+
+    if (g->scale <= 4) {
+        return;
+    }
+
+    ngx_tunny_image_decode_need(g, info, NGX_TUNNY_IMAGE_MARGIN);
+
+    if (g->scale < 8) {
+        return;
+    }
+
+    /* no 2x at all: a scale over 1/2 that covers the target, or none */
+
+    ngx_tunny_image_decode_need(g, info, 1);
+
+    if (g->scale <= 4) {
+        ngx_tunny_image_decode_need(g, info, NGX_TUNNY_IMAGE_MARGIN);
+    }
+}
+
+
+static void
+ngx_tunny_image_decode_need(ngx_tunny_image_geo_t *g,
+    const ngx_tunny_image_info_t *info, unsigned margin)
+{
+    uint64_t  nw, nh;
+
+    nw = (uint64_t) g->tw * margin;
+    nh = (uint64_t) g->th * margin;
+
+    g->nw = (unsigned) (nw < info->width ? nw : info->width);
+    g->nh = (unsigned) (nh < info->height ? nh : info->height);
+
+    g->scale = ngx_tunny_image_dct_scale(info->width, info->height,
+                                         g->nw, g->nh);
+}
+
+
 /* decode, resample, transform, sharpen, encode */
 
 static int
 ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
 {
-    int  rc;
+    int     rc;
+    double  sw, sh;
 
     switch (run->info.type) {
     case NGX_TUNNY_IMAGE_JPEG:
@@ -418,11 +532,26 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
         break;
     }
 
+    /*
+     * the part of the decoded pixels the image covers: a DCT-scaled JPEG
+     * covers w * n / 8 of its ceil(w * n / 8) columns (the last block is
+     * partial); the other decoders give whole pixels
+     */
+
+    if (run->info.type == NGX_TUNNY_IMAGE_JPEG) {
+        sw = (double) run->info.width * run->geo.scale / 8;
+        sh = (double) run->info.height * run->geo.scale / 8;
+
+    } else {
+        sw = run->pix.width;
+        sh = run->pix.height;
+    }
+
     if (rc != NGX_TUNNY_IMAGE_OK) {
         return rc;
     }
 
-    rc = ngx_tunny_image_resample(run, run->geo.tw, run->geo.th);
+    rc = ngx_tunny_image_resample(run, sw, sh, run->geo.tw, run->geo.th);
     if (rc != NGX_TUNNY_IMAGE_OK) {
         return rc;
     }
@@ -453,7 +582,7 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
     }
 
     rc = ngx_tunny_image_checkpoint(run, 0);
-    if (rc != NGX_TUNNY_IMAGE_OK) {
+    if (rc != NGX_TUNNY_IMAGE_OK || run->pixels) {
         return rc;
     }
 

@@ -1,13 +1,19 @@
 
 /*
- * ngx_tunny_module: the resampler of the image library: separable
- * Catmull-Rom (a = -0.5) with integer weights in Q14, a horizontal pass
- * into a scratch buffer, then a vertical one into the next pipeline
- * buffer.  Downscaling stretches the kernel by the scale factor, so that
- * every source pixel contributes; JPEG input arrives DCT-scaled already.
+ * ngx_tunny_module: the resampler of the image library: separable, with
+ * integer weights in Q14, a vertical pass into a scratch buffer, then a
+ * horizontal one into the next pipeline buffer.  A shrinking axis uses
+ * Lanczos-3 stretched by the shrink factor (a windowed sinc that low-passes
+ * at the output's Nyquist rate, every source pixel contributes); an
+ * enlarging one Catmull-Rom (a = -0.5), which does not ring as much.
  *
- * Runs in the thread of ngx_tunny_image_process(); the weights, the row
- * of sums and the intermediate image are state buffers.
+ * Geometry: the source of an axis is an extent in pixels, not always the
+ * pixel count: a DCT-scaled JPEG covers w * n / 8 of its ceil(w * n / 8)
+ * columns.  Output pixel i, centre i + 0.5, samples the source at
+ * (i + 0.5) * extent / dst, in pixel units whose centres are at j + 0.5.
+ *
+ * Runs in the thread of ngx_tunny_image_process(); the weights and the
+ * intermediate image are state buffers.
  */
 
 
@@ -33,7 +39,7 @@ typedef struct {
     ngx_tunny_image_taps_t          x;
     ngx_tunny_image_taps_t          y;
     int32_t                        *acc;           /* a row of sums */
-    unsigned char                  *tmp;           /* sh rows of dw pixels */
+    unsigned char                  *tmp;           /* dh rows of sw pixels */
     size_t                          tstride;
 } ngx_tunny_image_resampler_t;
 
@@ -43,9 +49,10 @@ typedef void (*ngx_tunny_image_hrow_pt)(const unsigned char *s,
 
 
 static int ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
-    ngx_tunny_image_resampler_t *r, unsigned dw, unsigned dh);
+    ngx_tunny_image_resampler_t *r, double sw, double sh, unsigned dw,
+    unsigned dh);
 static void ngx_tunny_image_resample_v(const ngx_tunny_image_resampler_t *r,
-    unsigned y, unsigned char *d);
+    unsigned y, const unsigned char *src, size_t sstride, unsigned char *d);
 
 
 static double
@@ -65,25 +72,67 @@ ngx_tunny_image_cubic(double x)
 }
 
 
+static double
+ngx_tunny_image_lanczos3(double x)
+{
+    x = fabs(x);
+
+    if (x < 1e-9) {
+        return 1.0;
+    }
+
+    if (x < 3.0) {
+        return 3.0 * sin(M_PI * x) * sin(M_PI * x / 3.0)
+               / (M_PI * M_PI * x * x);
+    }
+
+    return 0.0;
+}
+
+
+/* the taps an axis needs at most: the kernel's support both sides, + 2 */
+
+static int
+ngx_tunny_image_taps(double extent, unsigned dst)
+{
+    double  scale;
+
+    scale = extent / dst;
+
+    return (scale > 1.0) ? (int) ceil(6.0 * scale) + 2 : 6;
+}
+
+
 /*
- * For each of dst outputs: first source index, tap count, and max_taps
- * weights in Q14 that sum to exactly 1 << 14.
+ * For each of dst outputs over extent source pixels (of which src exist):
+ * first source index, tap count, and t->taps weights in Q14 that sum to
+ * exactly 1 << 14.
  */
 
 static void
-ngx_tunny_image_weights(unsigned src, unsigned dst,
+ngx_tunny_image_weights(double extent, unsigned src, unsigned dst,
     ngx_tunny_image_taps_t *t, double *tw)
 {
-    int       i, j, lo, hi, n, sum, best, max_taps;
-    double    scale, fscale, support, center, w, total;
-    int16_t  *weights;
+    int        i, j, lo, hi, n, sum, best, max_taps;
+    double     scale, fscale, support, center, w, total;
+    int16_t   *weights;
+    double   (*kernel)(double x);
 
     max_taps = t->taps;
     weights = t->weight;
 
-    scale = (double) src / dst;
-    fscale = scale > 1.0 ? scale : 1.0;
-    support = 2.0 * fscale;
+    scale = extent / dst;
+
+    if (scale > 1.0) {
+        kernel = ngx_tunny_image_lanczos3;
+        fscale = scale;
+        support = 3.0 * scale;
+
+    } else {
+        kernel = ngx_tunny_image_cubic;
+        fscale = 1.0;
+        support = 2.0;
+    }
 
     for (i = 0; i < (int) dst; i++) {
 
@@ -113,7 +162,7 @@ ngx_tunny_image_weights(unsigned src, unsigned dst,
         total = 0.0;
 
         for (j = 0; j < n; j++) {
-            w = ngx_tunny_image_cubic((lo + j + 0.5 - center) / fscale);
+            w = kernel((lo + j + 0.5 - center) / fscale);
             tw[j] = w;
             total += w;
         }
@@ -161,15 +210,30 @@ ngx_tunny_image_clamp(int32_t v)
  * Alpha: RGBA is resampled premultiplied, so that the colour of a
  * transparent pixel does not bleed into its opaque neighbours (no dark
  * fringe where opaque white meets transparent black).  The one place:
- * the horizontal pass premultiplies as it reads the source, the
- * intermediate rows and the vertical pass hold premultiplied values,
+ * ngx_tunny_image_premul_rows() premultiplies the source in place before
+ * the first pass, both passes filter the four channels alike, and
  * ngx_tunny_image_unpremul_row() undoes it on each output row.
  */
 
-static unsigned
-ngx_tunny_image_premul(unsigned c, unsigned a)
+static void
+ngx_tunny_image_premul_rows(ngx_tunny_image_pix_t *pix)
 {
-    return (c * a + 127) / 255;
+    unsigned        x, y, a;
+    unsigned char  *d;
+
+    for (y = 0; y < pix->height; y++) {
+        d = pix->data + (size_t) y * pix->stride;
+
+        for (x = 0; x < pix->width; x++, d += 4) {
+            a = d[3];
+
+            if (a != 255) {
+                d[0] = (unsigned char) ((d[0] * a + 127) / 255);
+                d[1] = (unsigned char) ((d[1] * a + 127) / 255);
+                d[2] = (unsigned char) ((d[2] * a + 127) / 255);
+            }
+        }
+    }
 }
 
 
@@ -218,20 +282,15 @@ ngx_tunny_image_hrow##ch(const unsigned char *s, unsigned char *t,            \
         a0 = a1 = a2 = a3 = 0;                                                \
                                                                               \
         for (k = 0; k < tx->count[x]; k++) {                                  \
+            a0 += w[k] * p[0];                                                \
+                                                                              \
+            if (ch > 2) {                                                     \
+                a1 += w[k] * p[1];                                            \
+                a2 += w[k] * p[2];                                            \
+            }                                                                 \
+                                                                              \
             if (ch > 3) {                                                     \
-                /* RGBA: premultiplied by alpha (see the file header) */      \
-                a0 += w[k] * ngx_tunny_image_premul(p[0], p[3]);              \
-                a1 += w[k] * ngx_tunny_image_premul(p[1], p[3]);              \
-                a2 += w[k] * ngx_tunny_image_premul(p[2], p[3]);              \
                 a3 += w[k] * p[3];                                            \
-                                                                              \
-            } else {                                                          \
-                a0 += w[k] * p[0];                                            \
-                                                                              \
-                if (ch > 2) {                                                 \
-                    a1 += w[k] * p[1];                                        \
-                    a2 += w[k] * p[2];                                        \
-                }                                                             \
             }                                                                 \
                                                                               \
             p += ch;                                                          \
@@ -257,9 +316,14 @@ NGX_TUNNY_IMAGE_HROW(3)
 NGX_TUNNY_IMAGE_HROW(4)
 
 
+/*
+ * Resample run->pix, whose image covers sw x sh of its pixels (at most
+ * its width x height), to dw x dh.
+ */
+
 int
-ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
-    unsigned dh)
+ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw, double sh,
+    unsigned dw, unsigned dh)
 {
     int                           rc;
     unsigned                      y;
@@ -269,11 +333,11 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
 
     pix = &run->pix;
 
-    if (pix->width == dw && pix->height == dh) {
+    if (pix->width == dw && pix->height == dh && sw == dw && sh == dh) {
         return NGX_TUNNY_IMAGE_OK;
     }
 
-    rc = ngx_tunny_image_resample_init(run, &r, dw, dh);
+    rc = ngx_tunny_image_resample_init(run, &r, sw, sh, dw, dh);
     if (rc != NGX_TUNNY_IMAGE_OK) {
         return rc;
     }
@@ -296,19 +360,15 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
         break;
     }
 
-    /* horizontal pass: sh rows of dw pixels into tmp */
-
-    for (y = 0; y < pix->height; y++) {
-
-        rc = ngx_tunny_image_checkpoint(run, y);
-        if (rc != NGX_TUNNY_IMAGE_OK) {
-            return rc;
-        }
-
-        hrow(pix->data + y * pix->stride, r.tmp + y * r.tstride, dw, &r.x);
+    if (pix->channels == 4) {
+        ngx_tunny_image_premul_rows(pix);
     }
 
-    /* vertical pass */
+    /*
+     * vertical pass first: dh rows of the source width into tmp (the
+     * vectorized pass takes the larger part of the work), then the
+     * horizontal one
+     */
 
     for (y = 0; y < dh; y++) {
 
@@ -317,7 +377,18 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
             return rc;
         }
 
-        ngx_tunny_image_resample_v(&r, y, out.data + y * out.stride);
+        ngx_tunny_image_resample_v(&r, y, pix->data, pix->stride,
+                                   r.tmp + y * r.tstride);
+    }
+
+    for (y = 0; y < dh; y++) {
+
+        rc = ngx_tunny_image_checkpoint(run, y);
+        if (rc != NGX_TUNNY_IMAGE_OK) {
+            return rc;
+        }
+
+        hrow(r.tmp + y * r.tstride, out.data + y * out.stride, dw, &r.x);
 
         if (out.channels == 4) {
             ngx_tunny_image_unpremul_row(out.data + y * out.stride, dw);
@@ -330,38 +401,38 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, unsigned dw,
 }
 
 
-/* the weights of both axes, the row of sums and the intermediate image */
+/* the weights of both axes and the intermediate image */
 
 static int
 ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
-    ngx_tunny_image_resampler_t *r, unsigned dw, unsigned dh)
+    ngx_tunny_image_resampler_t *r, double sw, double sh, unsigned dw,
+    unsigned dh)
 {
     int             max;
     double         *tw;
     size_t          need;
-    unsigned        sw, sh, ch;
+    unsigned        ch;
     unsigned char  *wbuf;
 
-    sw = run->pix.width;
-    sh = run->pix.height;
     ch = run->pix.channels;
 
-    r->x.taps = (int) ceil(4.0 * (sw > dw ? (double) sw / dw : 1.0)) + 2;
-    r->y.taps = (int) ceil(4.0 * (sh > dh ? (double) sh / dh : 1.0)) + 2;
+    r->x.taps = ngx_tunny_image_taps(sw, dw);
+    r->y.taps = ngx_tunny_image_taps(sh, dh);
     max = r->x.taps > r->y.taps ? r->x.taps : r->y.taps;
 
-    /* taps * outputs stays near 4 * inputs: no cap needed */
+    /* taps * outputs stays near 6 * inputs: no cap needed */
+
+    r->tstride = (size_t) run->pix.width * ch;
 
     need = sizeof(double) * max
-           + sizeof(int32_t) * dw * ch
+           + sizeof(int32_t) * r->tstride
            + (sizeof(int) * 2 + sizeof(int16_t) * r->x.taps) * dw
            + (sizeof(int) * 2 + sizeof(int16_t) * r->y.taps) * dh + 64;
 
     wbuf = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_WTS, need);
 
-    r->tstride = (size_t) dw * ch;
     r->tmp = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_TMP,
-                                     r->tstride * sh);
+                                     r->tstride * dh);
 
     if (wbuf == NULL || r->tmp == NULL) {
         return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
@@ -372,31 +443,53 @@ ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
 
     tw = (double *) wbuf;
     r->acc = (int32_t *) (tw + max);
-    r->x.start = (int *) (r->acc + (size_t) dw * ch);
+    r->x.start = (int *) (r->acc + r->tstride);
     r->x.count = r->x.start + dw;
     r->y.start = r->x.count + dw;
     r->y.count = r->y.start + dh;
     r->x.weight = (int16_t *) (r->y.count + dh);
     r->y.weight = r->x.weight + (size_t) r->x.taps * dw;
 
-    ngx_tunny_image_weights(sw, dw, &r->x, tw);
-    ngx_tunny_image_weights(sh, dh, &r->y, tw);
+    ngx_tunny_image_weights(sw, run->pix.width, dw, &r->x, tw);
+    ngx_tunny_image_weights(sh, run->pix.height, dh, &r->y, tw);
 
     return NGX_TUNNY_IMAGE_OK;
 }
 
 
-/* one output row of the vertical pass: any channel count */
+/*
+ * One output row of the vertical pass, any channel count: the sums of a
+ * row in acc, one source row (weight wk) at a time, in blocks of 16 with
+ * a constant inner count and restrict pointers so that the compiler
+ * vectorizes the loop at -O2, the tail of the row after them.
+ */
+
+static void
+ngx_tunny_image_vtap(int32_t *restrict acc, const unsigned char *restrict s,
+    int32_t wk, size_t n)
+{
+    size_t  c, j;
+
+    for (c = 0; c + 16 <= n; c += 16) {
+        for (j = 0; j < 16; j++) {
+            acc[c + j] += wk * s[c + j];
+        }
+    }
+
+    for ( /* void */ ; c < n; c++) {
+        acc[c] += wk * s[c];
+    }
+}
+
 
 static void
 ngx_tunny_image_resample_v(const ngx_tunny_image_resampler_t *r, unsigned y,
-    unsigned char *d)
+    const unsigned char *src, size_t sstride, unsigned char *d)
 {
-    int                   k;
-    size_t                c, n;
-    int32_t              *acc, wk;
-    const int16_t        *w;
-    const unsigned char  *s;
+    int             k;
+    size_t          c, n;
+    int32_t        *acc;
+    const int16_t  *w;
 
     acc = r->acc;
     n = r->tstride;
@@ -405,12 +498,8 @@ ngx_tunny_image_resample_v(const ngx_tunny_image_resampler_t *r, unsigned y,
     w = r->y.weight + (size_t) y * r->y.taps;
 
     for (k = 0; k < r->y.count[y]; k++) {
-        wk = w[k];
-        s = r->tmp + (size_t) (r->y.start[y] + k) * n;
-
-        for (c = 0; c < n; c++) {
-            acc[c] += wk * s[c];
-        }
+        ngx_tunny_image_vtap(acc, src + (size_t) (r->y.start[y] + k) * sstride,
+                             w[k], n);
     }
 
     for (c = 0; c < n; c++) {

@@ -95,13 +95,13 @@ ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run)
     w = config.input.width;
     h = config.input.height;
 
-    if (run->geo.tw < w || run->geo.th < h) {
+    if (run->geo.nw < w || run->geo.nh < h) {
         /* libwebp's area-averaging rescaler, row by row while decoding */
         config.options.use_scaling = 1;
-        config.options.scaled_width = (int) run->geo.tw;
-        config.options.scaled_height = (int) run->geo.th;
-        w = run->geo.tw;
-        h = run->geo.th;
+        config.options.scaled_width = (int) run->geo.nw;
+        config.options.scaled_height = (int) run->geo.nh;
+        w = run->geo.nw;
+        h = run->geo.nh;
     }
 
     size = (size_t) w * ch * h;

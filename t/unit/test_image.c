@@ -11,6 +11,7 @@
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +23,7 @@
 #include <webp/demux.h>
 #include <spng.h>
 
-#include "ngx_tunny_image.h"
+#include "ngx_tunny_image_int.h"         /* ngx_tunny_image_pixels() */
 
 
 static const char  *dir;
@@ -2013,6 +2014,480 @@ test_missing_eoi(ngx_tunny_image_state_t *st)
 }
 
 
+
+/*
+ * Resampling quality: the geometry of the output grid and aliasing, on
+ * images made here, through ngx_tunny_image_pixels() (the pixels before
+ * any encoder).
+ */
+
+/* a grey JPEG of pixels p, q100: its quantisation stays under a level */
+
+static unsigned char *
+quality_jpeg(const unsigned char *p, unsigned w, unsigned h, size_t *len)
+{
+    JSAMPROW                       row;
+    unsigned char                 *out;
+    unsigned long                  size;
+    struct jpeg_error_mgr          jerr;
+    struct jpeg_compress_struct    c;
+
+    out = NULL;
+    size = 0;
+
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out, &size);
+
+    c.image_width = w;
+    c.image_height = h;
+    c.input_components = 1;
+    c.in_color_space = JCS_GRAYSCALE;
+
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 100, TRUE);
+    jpeg_start_compress(&c, TRUE);
+
+    while (c.next_scanline < h) {
+        row = (JSAMPROW) p + (size_t) c.next_scanline * w;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+
+    *len = size;
+
+    return out;
+}
+
+
+static int
+quality_cmp_double(const void *a, const void *b)
+{
+    double  x, y;
+
+    x = *(const double *) a;
+    y = *(const double *) b;
+
+    return (x > y) - (x < y);
+}
+
+
+/*
+ * The centroids of the dark lines of a profile (darkness, the median
+ * taken off) near each expected position e[i] (pixel centres at j + 0.5),
+ * in a window of +-hw; the largest distance to e[i] in *err, the number
+ * of lines measured is returned (those whose window is inside).
+ */
+
+static int
+quality_lines(const double *prof, unsigned n, const double *e, int ne,
+    double hw, double *err)
+{
+    int      i, j, lo, hi, found;
+    double  *sorted, base, m, sw, d;
+
+    sorted = malloc(sizeof(double) * n);
+    memcpy(sorted, prof, sizeof(double) * n);
+    qsort(sorted, n, sizeof(double), quality_cmp_double);
+    base = sorted[n / 2];
+    free(sorted);
+
+    found = 0;
+
+    for (i = 0; i < ne; i++) {
+        if (e[i] - hw < 0 || e[i] + hw > n) {
+            continue;
+        }
+
+        lo = (int) ceil(e[i] - hw - 0.5);
+        hi = (int) floor(e[i] + hw - 0.5);
+        m = 0;
+        sw = 0;
+
+        for (j = lo; j <= hi; j++) {
+            m += (j + 0.5) * (prof[j] - base);
+            sw += prof[j] - base;
+        }
+
+        d = fabs(m / sw - e[i]);
+        *err = d > *err ? d : *err;
+        found++;
+    }
+
+    return found;
+}
+
+
+#define QUALITY_BG      200         /* the grid: background, lines */
+#define QUALITY_INK     40
+#define QUALITY_K       192         /* line spacing, source pixels */
+#define QUALITY_L       48          /* line width */
+#define QUALITY_OFF     37          /* the first line */
+
+
+/*
+ * One case of the geometry test: output line positions against the exact
+ * map of the source lines through the resize (full source extent onto
+ * the output size in each axis), the rotation and the cut.
+ */
+
+static void
+quality_geometry_case(ngx_tunny_image_state_t *st, const unsigned char *jpg,
+    size_t len, unsigned w, unsigned h, unsigned ops, unsigned bw,
+    unsigned bh, unsigned angle)
+{
+    int                        rc, nl, nx, ny, nlx, nly, i;
+    double                    *pc, *pr, *ex, *ey, *eu, *ev, err, u, v, hw;
+    unsigned                   x, y, rw, rh, fw, fh, cx, cy, ow, oh;
+    ngx_tunny_image_pix_t      pix;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    params_init(&p, ops, bw, bh, angle);
+
+    rc = ngx_tunny_image_pixels(st, jpg, len, &p, &res, &pix);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        ok(0, "geometry %ux%u: rc %d %s", w, h, rc, res.error);
+        return;
+    }
+
+    ow = pix.width;
+    oh = pix.height;
+
+    /* the resized upright size, the cut offset */
+
+    if (ops & NGX_TUNNY_IMAGE_OP_CROP) {
+        if ((uint64_t) w * bh < (uint64_t) bw * h) {
+            rw = bw;
+            rh = (unsigned) ((uint64_t) h * bw / w);
+
+        } else {
+            rh = bh;
+            rw = (unsigned) ((uint64_t) w * bh / h);
+        }
+
+    } else {
+        rw = (angle == 90 || angle == 270) ? oh : ow;
+        rh = (angle == 90 || angle == 270) ? ow : oh;
+    }
+
+    fw = (angle == 90 || angle == 270) ? rh : rw;
+    fh = (angle == 90 || angle == 270) ? rw : rh;
+    cx = (fw - ow) / 2;
+    cy = (fh - oh) / 2;
+
+    nl = (int) (w > h ? w : h) / QUALITY_K + 1;
+    eu = calloc(nl * 4, sizeof(double));
+    ev = eu + nl;
+    ex = ev + nl;
+    ey = ex + nl;
+    nlx = nly = 0;
+
+    for (i = 0; i < nl; i++) {
+        u = (QUALITY_OFF + QUALITY_K * i + QUALITY_L / 2.0) * rw / w;
+        v = (QUALITY_OFF + QUALITY_K * i + QUALITY_L / 2.0) * rh / h;
+
+        /* vertical source lines sit at u, horizontal ones at v */
+
+        switch (angle) {
+        case 90:
+            ey[nly++] = rw - u - cy;
+            ex[nlx++] = v - cx;
+            break;
+        case 180:
+            ex[nlx++] = rw - u - cx;
+            ey[nly++] = rh - v - cy;
+            break;
+        case 270:
+            ey[nly++] = u - cy;
+            ex[nlx++] = rh - v - cx;
+            break;
+        default:
+            ex[nlx++] = u - cx;
+            ey[nly++] = v - cy;
+            break;
+        }
+    }
+
+    pc = calloc(ow + oh, sizeof(double));
+    pr = pc + ow;
+
+    for (y = 0; y < oh; y++) {
+        for (x = 0; x < ow; x++) {
+            v = QUALITY_BG - pix.data[y * pix.stride + x];
+            pc[x] += v / oh;
+            pr[y] += v / ow;
+        }
+    }
+
+    hw = 0.4 * QUALITY_K * rw / w;
+    err = 0;
+    nx = quality_lines(pc, ow, ex, nlx, hw, &err);
+    ny = quality_lines(pr, oh, ey, nly, hw, &err);
+
+    ok(nx >= 2 && ny >= 2 && err < 0.1,
+       "geometry %ux%u %s %ux%u rotate %u -> %ux%u: "
+       "%d+%d lines within %.3f px of the exact map", w, h,
+       (ops & NGX_TUNNY_IMAGE_OP_CROP) ? "crop" : "resize", bw, bh, angle,
+       ow, oh, nx, ny, err);
+
+    free(pc);
+    free(eu);
+}
+
+
+static void
+test_quality_geometry(ngx_tunny_image_state_t *st)
+{
+    int             k;
+    size_t          len;
+    unsigned        n, x, y, w, h, t;
+    unsigned char  *p, *jpg;
+
+    static const unsigned  sizes[][2] = {
+        { 2048, 1365 }, { 2001, 1503 }, { 1367, 2048 }
+    };
+    static const unsigned  boxes[] = { 1, 2, 3, 4, 10, 12, 14, 16 };
+
+    for (k = 0; k < 3; k++) {
+        w = sizes[k][0];
+        h = sizes[k][1];
+        p = malloc((size_t) w * h);
+
+        for (y = 0; y < h; y++) {
+            for (x = 0; x < w; x++) {
+                p[(size_t) y * w + x] =
+                    ((x + QUALITY_K - QUALITY_OFF) % QUALITY_K < QUALITY_L
+                     && x >= QUALITY_OFF)
+                    || ((y + QUALITY_K - QUALITY_OFF) % QUALITY_K < QUALITY_L
+                        && y >= QUALITY_OFF)
+                    ? QUALITY_INK : QUALITY_BG;
+            }
+        }
+
+        jpg = quality_jpeg(p, w, h, &len);
+        free(p);
+
+        /*
+         * every DCT scale: boxes just under the long side times 1/32,
+         * 1/16, 3/32, 1/8 (scales 1/8 to 4/8 with 4x left), 5/16, 6/16,
+         * 7/16 (5/8 to 7/8 with 2x left) and 1/2 (a full decode)
+         */
+
+        for (n = 0; n < 8; n++) {
+            t = (w > h ? w : h) * boxes[n] / 32 - 1;
+            quality_geometry_case(st, jpg, len, w, h,
+                                  NGX_TUNNY_IMAGE_OP_RESIZE, t, t,
+                                  (n % 4) * 90);
+        }
+
+        /* crop: a cut in one dimension, with and without a rotation */
+
+        quality_geometry_case(st, jpg, len, w, h, NGX_TUNNY_IMAGE_OP_CROP,
+                              300, 300, 0);
+        quality_geometry_case(st, jpg, len, w, h, NGX_TUNNY_IMAGE_OP_CROP,
+                              171, 250, 90);
+        quality_geometry_case(st, jpg, len, w, h, NGX_TUNNY_IMAGE_OP_CROP,
+                              700, 333, 270);
+
+        free(jpg);
+    }
+}
+
+
+/*
+ * Lanczos-3 in double at full resolution, the reference of the aliasing
+ * test: sw x sh grey doubles to dw x dh, rounded to 8 bits (as an 8-bit
+ * output is) but kept as doubles.
+ */
+
+static double
+quality_lanczos3(double x)
+{
+    x = fabs(x);
+
+    if (x < 1e-9) {
+        return 1.0;
+    }
+
+    return x < 3.0 ? 3.0 * sin(M_PI * x) * sin(M_PI * x / 3.0)
+                     / (M_PI * M_PI * x * x)
+                   : 0.0;
+}
+
+
+static void
+quality_ref_axis(const double *s, double *d, unsigned sn, unsigned dn,
+    size_t sstep, size_t dstep, size_t lines, size_t lstep_s,
+    size_t lstep_d)
+{
+    int       j, lo, hi;
+    double    scale, c, wt, sum, acc;
+    size_t    l;
+    unsigned  i;
+
+    scale = (double) sn / dn;
+
+    for (l = 0; l < lines; l++) {
+        for (i = 0; i < dn; i++) {
+            c = (i + 0.5) * scale;
+            lo = (int) floor(c - 3 * scale);
+            hi = (int) ceil(c + 3 * scale);
+            lo = lo < 0 ? 0 : lo;
+            hi = hi > (int) sn ? (int) sn : hi;
+            sum = acc = 0;
+
+            for (j = lo; j < hi; j++) {
+                wt = quality_lanczos3((j + 0.5 - c) / scale);
+                sum += wt;
+                acc += wt * s[l * lstep_s + j * sstep];
+            }
+
+            d[l * lstep_d + i * dstep] = acc / sum;
+        }
+    }
+}
+
+
+static double *
+quality_ref(const unsigned char *p, unsigned sw, unsigned sh, unsigned dw,
+    unsigned dh)
+{
+    size_t   i;
+    double  *s, *t, *d;
+
+    s = malloc(sizeof(double) * sw * sh);
+    t = malloc(sizeof(double) * dw * sh);
+    d = malloc(sizeof(double) * dw * dh);
+
+    for (i = 0; i < (size_t) sw * sh; i++) {
+        s[i] = p[i];
+    }
+
+    quality_ref_axis(s, t, sw, dw, 1, 1, sh, sw, dw);
+    quality_ref_axis(t, d, sh, dh, dw, dw, dw, 1, 1);
+
+    for (i = 0; i < (size_t) dw * dh; i++) {
+        d[i] = d[i] < 0 ? 0 : (d[i] > 255 ? 255 : floor(d[i] + 0.5));
+    }
+
+    free(s);
+    free(t);
+
+    return d;
+}
+
+
+/*
+ * The aliasing test: a zone plate (local frequency k * r / pi, the source
+ * Nyquist rate at the corners) and fine stripes (period 3 on the left
+ * half), at fit 256 and fit 1024; in the regions above the output's
+ * Nyquist rate (1.5 to 3 times it on the plate, the stripes) the output
+ * must be flat grey: the RMS of its deviation from the region's mean
+ * within 1.5 times the reference's (at least half a level: the rounding
+ * of 8-bit outputs).
+ */
+
+static void
+test_quality_aliasing(ngx_tunny_image_state_t *st)
+{
+    int                        chart, c, rc;
+    size_t                     len, n[2];
+    double                     k, r, f, fn, v, sum[2], sq[2], rms[2];
+    double                    *ref;
+    unsigned                   x, y, w, h, box, sx, sy;
+    unsigned char             *p, *jpg, *o;
+    ngx_tunny_image_pix_t      pix;
+    ngx_tunny_image_params_t   prm;
+    ngx_tunny_image_result_t   res;
+
+    w = 2048;
+    h = 1536;
+    k = 0.5 * M_PI / (sqrt((double) w * w + (double) h * h) / 2);
+    p = malloc((size_t) w * h);
+
+    for (chart = 0; chart < 2; chart++) {
+
+        for (y = 0; y < h; y++) {
+            for (x = 0; x < w; x++) {
+                r = hypot(x + 0.5 - w / 2.0, y + 0.5 - h / 2.0);
+                v = chart == 0 ? 127.5 + 100 * cos(k * r * r)
+                               : (x < w / 2 ? ((x % 3) ? 70 : 190) : 110);
+                p[(size_t) y * w + x] = (unsigned char) lrint(v);
+            }
+        }
+
+        jpg = quality_jpeg(p, w, h, &len);
+
+        for (box = 256; box <= 1024; box *= 4) {
+            params_init(&prm, NGX_TUNNY_IMAGE_OP_RESIZE, box, box, 0);
+
+            rc = ngx_tunny_image_pixels(st, jpg, len, &prm, &res, &pix);
+            if (rc != NGX_TUNNY_IMAGE_OK) {
+                ok(0, "aliasing: rc %d %s", rc, res.error);
+                continue;
+            }
+
+            ref = quality_ref(p, w, h, pix.width, pix.height);
+
+            /* the output's Nyquist rate in source cycles per pixel */
+            fn = 0.5 * pix.width / w;
+
+            for (c = 0; c < 2; c++) {
+                sum[c] = sq[c] = 0;
+                n[c] = 0;
+            }
+
+            for (y = 4; y + 4 < pix.height; y++) {
+                for (x = 4; x + 4 < pix.width; x++) {
+                    sx = (unsigned) ((x + 0.5) * w / pix.width);
+                    sy = (unsigned) ((y + 0.5) * h / pix.height);
+
+                    if (chart == 0) {
+                        r = hypot(sx + 0.5 - w / 2.0, sy + 0.5 - h / 2.0);
+                        f = k * r / M_PI;
+
+                        if (f < 1.5 * fn || f > 3 * fn) {
+                            continue;
+                        }
+
+                    } else if (x + 4 >= pix.width / 2) {
+                        continue;
+                    }
+
+                    o = pix.data + y * pix.stride + x;
+                    sum[0] += o[0];
+                    sq[0] += (double) o[0] * o[0];
+                    sum[1] += ref[y * pix.width + x];
+                    sq[1] += ref[y * pix.width + x] * ref[y * pix.width + x];
+                    n[0]++;
+                }
+            }
+
+            for (c = 0; c < 2; c++) {
+                v = sum[c] / n[0];
+                rms[c] = sqrt(sq[c] / n[0] - v * v > 0
+                              ? sq[c] / n[0] - v * v : 0);
+            }
+
+            ok(n[0] > 100 && rms[0] <= 1.5 * (rms[1] > 0.5 ? rms[1] : 0.5),
+               "aliasing: %s at fit %u (%ux%u): RMS %.2f in %zu flat "
+               "pixels, Lanczos-3 reference %.2f", chart ? "stripes"
+               : "zone plate", box, pix.width, pix.height, rms[0], n[0],
+               rms[1]);
+
+            free(ref);
+        }
+
+        free(jpg);
+    }
+
+    free(p);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -2051,6 +2526,8 @@ main(int argc, char **argv)
     test_cancel(st);
     test_state();
     test_bench(st);
+    test_quality_geometry(st);
+    test_quality_aliasing(st);
     test_scan_budget(st);
     test_missing_eoi(st);
     test_png_decode(st);

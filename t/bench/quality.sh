@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# ./ngx_tunny_module bench quality
+#
+# The quality of tunny's thumbnails against a reference: the full-size
+# decode of the same JPEG resized by ImageMagick's Lanczos-3
+# (convert -filter Lanczos -resize WxH!, the size tunny made, then the same
+# centre cut for crop); both compared as decoded pixels, no re-encode:
+# tunny's are the pixels its encoder would get (t/bench/quality/tunny-quality,
+# linked with src/image).  Corpus: the photo-like JPEGs of the image bench
+# (t/bench/image.sh makes them the same way, cached in the same place),
+# plus a zone plate and fine stripes made by the tool, as q95 JPEGs.
+# Cases: fit 256 (resize 256 256), fit 1024, crop 300 (crop 300 300).
+# Printed per case: SSIM-Y and PSNR-Y, median and worst, the detail kept
+# (Laplacian energy of the output over the reference's, median and worst)
+# and, for tunny, the median size of its q80 JPEG and its time per image
+# (CPU ms, the whole ngx_tunny_image_process() to that JPEG, one thread).
+# If sharp is installed by the image bench (build/bench-node), its output
+# is measured against the same reference.
+#
+#   QUALITY_IMAGE=DIR   the image library to measure (default src/image),
+#                       e.g. an older tree's, for before/after numbers
+#                       (it needs ngx_tunny_image_pixels())
+#   QUALITY_OUT=DIR     where the tool and the outputs go (build/quality)
+#   BENCH_IMAGES=N      photos of the corpus (default 32)
+
+set -euo pipefail
+
+: "${BUILD:?run through ./ngx_tunny_module bench quality}"
+: "${TOP:?}"
+NIMG=${BENCH_IMAGES:-32}
+CORPUS=$BUILD/bench-corpus
+IMAGE=${QUALITY_IMAGE:-$TOP/src/image}
+OUT=${QUALITY_OUT:-$BUILD/quality}
+WORK=$OUT/work
+TOOL=$OUT/tunny-quality
+SHARP=$BUILD/bench-node/node_modules/sharp
+
+say() { printf '%s\n' "$*" >&2; }
+
+CONVERT=
+for c in /usr/bin/convert-im6.q16 /usr/bin/convert; do
+    if [ -x "$c" ] && "$c" -version 2>/dev/null | grep -q ImageMagick; then
+        CONVERT=$c
+        break
+    fi
+done
+if [ -z "$CONVERT" ]; then
+    [ "$(id -u)" -eq 0 ] || { say "bench quality: install imagemagick"; exit 1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends imagemagick >&2
+    CONVERT=/usr/bin/convert-im6.q16
+fi
+
+make -s -C "$TOP/t/bench/quality" IMAGE="$IMAGE" OUT="$OUT" >&2
+
+# the photos: the image bench's corpus (its make_image), made if missing
+if [ "$(cat "$CORPUS/.stamp" 2>/dev/null)" != "v1 $NIMG" ]; then
+    eval "$(sed -n '/^make_image()/,/^}/p' "$TOP/t/bench/image.sh")"
+    say "bench quality: making $NIMG photo-like 2000x1500 JPEGs in $CORPUS"
+    rm -rf "$CORPUS"
+    mkdir -p "$CORPUS"
+    export -f make_image
+    export CONVERT
+    seq 1 "$NIMG" | xargs -P "$(nproc)" -I{} \
+        bash -c 'make_image {} "$0/img{}.jpg"' "$CORPUS"
+    echo "v1 $NIMG" > "$CORPUS/.stamp"
+fi
+
+rm -rf "$WORK"
+mkdir -p "$WORK"
+"$TOOL" gen zoneplate 2048 1365 "$WORK/zoneplate.pgm"
+"$TOOL" gen stripes 2048 1365 "$WORK/stripes.pgm"
+"$CONVERT" "$WORK/zoneplate.pgm" -quality 95 "$WORK/zoneplate.jpg"
+"$CONVERT" "$WORK/stripes.pgm" -quality 95 "$WORK/stripes.jpg"
+
+inputs=("$CORPUS"/img*.jpg "$WORK/zoneplate.jpg" "$WORK/stripes.jpg")
+
+# sharp (when the image bench installed it): fit inside / cover + centre
+have_sharp=
+if [ -d "$SHARP" ] && command -v node >/dev/null; then
+    have_sharp=1
+fi
+
+sharp_run() {  # OP W H IN OUT.ppm
+    NODE_PATH=$BUILD/bench-node/node_modules node -e '
+        const sharp = require("sharp"), fs = require("fs");
+        const [op, w, h, inp, out] = process.argv.slice(1);
+        sharp(inp).resize(+w, +h, {fit: op === "crop" ? "cover" : "inside",
+                                   kernel: "lanczos3"})
+            .raw().toBuffer({resolveWithObject: true})
+            .then(({data, info}) => {
+                if (info.channels !== 3 && info.channels !== 1) throw 1;
+                fs.writeFileSync(out, Buffer.concat([Buffer.from(
+                    `P${info.channels === 1 ? 5 : 6}\n` +
+                    `${info.width} ${info.height}\n255\n`), data]));
+            });' "$@"
+}
+
+# median FILE COL
+median() {
+    sort -g -k"$2" "$1" | awk -v c="$2" '{ v[NR] = $c }
+        END { print v[int((NR + 1) / 2)] }'
+}
+
+# stats FILE COL: "median worst" of a column (worst: the smallest)
+stats() {
+    sort -g -k"$2" "$1" | awk -v c="$2" '{ v[NR] = $c }
+        END { printf "%.4f %.4f", v[int((NR + 1) / 2)], v[1] }'
+}
+
+printf '%-10s %-9s %15s %15s %15s %7s %6s\n' case who \
+    'SSIM-Y med/min' 'PSNR-Y med/min' 'detail med/min' 'bytes' 'ms'
+
+for c in "fit 256 256" "fit 1024 1024" "crop 300 300"; do
+    set -- $c
+    op=$1 w=$2 h=$3
+    : > "$WORK/tunny.txt"
+    : > "$WORK/sharp.txt"
+
+    for in in "${inputs[@]}"; do
+        b=$WORK/$(basename "$in" .jpg)-$op$w
+        read -r ow oh rw rh cx cy bytes ms < <("$TOOL" run "$op" "$w" "$h" "$in" \
+                                        "$b.tunny.ppm")
+        "$CONVERT" "$in" -filter Lanczos -resize "${rw}x${rh}!" \
+            -crop "${ow}x${oh}+${cx}+${cy}" +repage -depth 8 \
+            "ppm:$b.ref.ppm"
+        echo "$("$TOOL" cmp "$b.ref.ppm" "$b.tunny.ppm") $bytes $ms" \
+            >> "$WORK/tunny.txt"
+
+        if [ -n "$have_sharp" ]; then
+            sharp_run "$op" "$w" "$h" "$in" "$b.sharp.ppm"
+            # sharp may round a size the other way: its own reference then
+            if ! "$TOOL" cmp "$b.ref.ppm" "$b.sharp.ppm" \
+                    >> "$WORK/sharp.txt" 2>/dev/null
+            then
+                read -r sw sh < <(head -2 "$b.sharp.ppm" | tail -1)
+                "$CONVERT" "$in" -filter Lanczos \
+                    -resize "${sw}x${sh}$([ "$op" = crop ] && echo '^')" \
+                    -gravity center -extent "${sw}x${sh}" -depth 8 \
+                    "ppm:$b.sref.ppm"
+                "$TOOL" cmp "$b.sref.ppm" "$b.sharp.ppm" >> "$WORK/sharp.txt"
+            fi
+        fi
+    done
+
+    printf '%-10s %-9s %15s %15s %15s %7s %6s\n' "$op $w" tunny \
+        "$(stats "$WORK/tunny.txt" 1)" "$(stats "$WORK/tunny.txt" 2)" \
+        "$(stats "$WORK/tunny.txt" 3)" "$(median "$WORK/tunny.txt" 4)" \
+        "$(median "$WORK/tunny.txt" 5)"
+
+    if [ -n "$have_sharp" ]; then
+        printf '%-10s %-9s %15s %15s %15s %7s %6s\n' "$op $w" sharp \
+            "$(stats "$WORK/sharp.txt" 1)" "$(stats "$WORK/sharp.txt" 2)" \
+            "$(stats "$WORK/sharp.txt" 3)" - -
+    fi
+
+    # the synthetic charts on their own: the aliasing cases
+    paste <(printf '%s\n' "${inputs[@]##*/}") "$WORK/tunny.txt" \
+        | grep -E '^(zoneplate|stripes)' \
+        | awk -v c="$op $w" '{ printf "%-10s %-9s %15s %15s %15s %7s\n",
+                                 c, substr($1, 1, 9), $2, $3, $4, $5 }'
+done
