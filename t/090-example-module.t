@@ -35,7 +35,7 @@ sub fnv ($) {
 add_block_preprocessor(sub {
     my $block = shift;
     if ($ENV{TEST_NGINX_USE_VALGRIND} && defined $block->init) {
-        $block->set_value('skip_eval', '1: timing under valgrind');
+        $block->set_value('skip_eval', '1: 1');
     }
 });
 
