@@ -400,7 +400,7 @@ Test::More::is(TunnyTest::http_request('/img/big.jpg')->{status}, 200,
                'an image');
 # the timed-out job runs on as an orphan until its thread sees the flag:
 # quiet means once it is over
-Test::More::ok(main::wait_for(sub { main::gauges('p')->[2] == 0 }, 30),
+Test::More::ok(TunnyTest::wait_for(sub { TunnyTest::gauges('p')->[2] == 0 }, 30),
                'no job left');
 --- request
 GET /status?format=json
