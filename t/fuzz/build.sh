@@ -46,7 +46,7 @@ for f in "$work"/gen/* "$work"/gen/hostile/*; do
         */MANIFEST|*/params.txt|*.icc) continue ;;
     esac
     # big inputs make slow fuzzing: the generators cover them at the
-    # HTTP level (t/hostile.t); libFuzzer would cut them at -max_len anyway
+    # HTTP level (t/150-image-hostile.t); libFuzzer would cut them at -max_len anyway
     [ "$(wc -c < "$f")" -le 262144 ] || continue
     i=$((i + 1))
     n=$(basename "$f")
