@@ -59,6 +59,8 @@
 #     e.g. 'tunny_pool default threads=2 nice=10;' (the default pool admits
 #     64 waiting jobs per worker: more BENCH_CONNECTIONS than that per
 #     worker get 503s, which fail the bench, unless max_queue is raised)
+# BENCH_SYSTEMS: the systems measured (default: every system a workload
+#     has), e.g. 'tunny sharp' for the contention study
 # BENCH_PORT (18100): tunny's port; image_filter +1, sharp +2.
 # BENCH_SHARP_VERSION (0.35.5, needs node >= 20.9).
 
@@ -101,6 +103,17 @@ declare -A PORT_OF=([tunny]=$PORT [image_filter]=$((PORT + 1))
 # (the same on the three servers), the sources, the box the output fits
 # in and the output type
 workload() {
+    local line s keep
+    line=$(workload_all "$1") || return 1
+    set -- $line
+    keep="$1 $2 $3 $4"
+    shift 4
+    for s in "$@"; do
+        case " ${BENCH_SYSTEMS:-$*} " in *" $s "*) keep="$keep $s" ;; esac
+    done
+    echo "$keep"
+}
+workload_all() {
     case $1 in
         thumb) echo "/thumb/ $BUILD/bench-corpus 256 JPEG" \
                     "tunny sharp image_filter" ;;
@@ -109,10 +122,10 @@ workload() {
                     "tunny sharp image_filter" ;;
         webp)  echo "/webp/ $BUILD/bench-corpus 512 WEBP tunny sharp" ;;
         *) say "bench image: unknown workload '$1' (thumb big webp big-hog)"
-           exit 1 ;;
+           return 1 ;;
     esac
 }
-for w in $WORKLOADS; do workload "$w" > /dev/null; done
+for w in $WORKLOADS; do workload "$w" > /dev/null || exit 1; done
 
 
 # --- what the bench needs ---------------------------------------------------
