@@ -34,7 +34,9 @@
  *       before ngx_http_tunny_task_post() succeeds it is the loop's;
  *       ctx->image and the reservation have been moved into it.  From then
  *       on the pool owns it: the thread reads in/in_len/info/params and
- *       writes rc/res.  done() moves in or res.data back into ctx; free()
+ *       writes rc/res, and frees in once the library is done with it
+ *       (unless the answer is the input as is: rc ASIS).  done() moves in
+ *       or res.data back into ctx; free()
  *       frees the rest and releases the reservation, also for a task whose
  *       request went away.  The data never points into nginx memory, so
  *       it may outlive the request.

@@ -266,6 +266,13 @@ ngx_http_tunny_image_run(ngx_http_tunny_task_t *task, void *data)
     j->rc = ngx_tunny_image_process(st, j->in, j->in_len, &j->info,
                                     &j->params, &j->res);
 
+    /* the input of a big photo is megabytes: unmapped here, not in the loop */
+
+    if (j->rc != NGX_TUNNY_IMAGE_ASIS) {
+        free(j->in);
+        j->in = NULL;
+    }
+
     if (j->rc != NGX_TUNNY_IMAGE_OK && j->rc != NGX_TUNNY_IMAGE_ASIS) {
         return NGX_ERROR;
     }
