@@ -163,7 +163,7 @@ for my $w (@order) {
     for my $s (@SYSTEMS) {
         if (!$data{$w}{$s}) {
             my $why = $d->{format} =~ /WebP/i && $s eq 'image_filter'
-                      ? 'no WebP output' : 'not measured (BENCH_SYSTEMS)';
+                      ? 'no WebP output' : 'not measured: BENCH_SYSTEMS';
             out "| $s | — | — | — | — | — | — | ($why) | | |\n";
             next;
         }
