@@ -167,6 +167,9 @@ qr/TUNNY \/f\?k=[ab] \d+/
 
 
 === TEST 4: tunny_fair_key_queue caps one key, not the others
+Five jobs of key "a" come in while the first runs (1.5 s: long enough for
+the five requests of a busy machine to arrive): one runs, two queue, two
+are refused for the key; key "b" is still admitted.
 --- post_main_config
     tunny_pool p threads=1;
 --- config
@@ -174,7 +177,7 @@ qr/TUNNY \/f\?k=[ab] \d+/
     location = /f {
         tunny_fair_key $arg_k;
         tunny_fair_key_queue 2;
-        tunny_burn 300ms;
+        tunny_burn 1500ms;
     }
 --- init
 for (1 .. 5) {
@@ -190,7 +193,7 @@ Test::More::is($bs, 200, 'key b admitted');
 --- request
 GET /f?k=c
 --- response_body
-tunny_burn: pool "p" 300 ms
+tunny_burn: pool "p" 1500 ms
 --- error_log eval
 [qr/TUNNY \/f\?k=a 503 rejected reason=key/,
 qr/tunny: pool "p" queue of this tunny_fair_key is full, answering 503/]

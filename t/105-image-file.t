@@ -110,21 +110,20 @@ The probe cannot find the frame header in the first 64 KiB (130 KB of
 APP15 segments come first), so the loop reads the rest and the job gets
 the whole body, as without sendfile.
 --- config
-    location /h/ {
-        alias $TEST_NGINX_HTML_DIR/;
+    location = /padded.jpg {
         tunny_image resize 50 50;
     }
-    location /s/ {
-        alias $TEST_NGINX_HTML_DIR/;
+    location = /size/padded.jpg {
+        alias html/padded.jpg;
         tunny_image size;
     }
 --- init
 main::padded_jpeg('quad-land.jpg', 130000, 'padded.jpg');
-my $r = TunnyTest::http_request('/s/padded.jpg');
+my $r = TunnyTest::http_request('/size/padded.jpg');
 Test::More::like($r->{body}, qr/"width": 640, "height": 480/,
                  'size of the padded JPEG');
 --- request
-GET /h/padded.jpg
+GET /padded.jpg
 --- response_body_filters eval
 \&main::img_size
 --- response_body
