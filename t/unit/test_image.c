@@ -1362,9 +1362,10 @@ static void
 test_heic(ngx_tunny_image_state_t *st)
 {
     int                        rc, flag, i;
-    double                     t0, t1, full;
+    double                     t0, t1, full, cpu;
     blob_t                     b;
     unsigned                   k;
+    struct timespec            c0, c1;
     pthread_t                  th;
     canceller_t                c;
     ngx_tunny_image_pix_t      pix;
@@ -1517,19 +1518,26 @@ test_heic(ngx_tunny_image_state_t *st)
 
     b = load("heic-photo.heic");
     full = 1e9;
+    cpu = 1e9;
 
-    for (i = 0; i < 3; i++) {
+    for (i = 0; i < 5; i++) {
         params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 256, 256, 0);
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c0);
         t0 = now_ms();
         rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
         t1 = now_ms();
+        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c1);
         free(res.data);
         full = (t1 - t0 < full) ? t1 - t0 : full;
+        t1 = (c1.tv_sec - c0.tv_sec) * 1e3 + (c1.tv_nsec - c0.tv_nsec) / 1e6;
+        cpu = (t1 < cpu) ? t1 : cpu;
     }
 
-    ok(rc == NGX_TUNNY_IMAGE_OK, "heic 2048x1536 -> 256: best of 3 %.1f ms, "
-       "%.1f ms per megapixel (decode, resize, encode)", full,
-       full / (2048.0 * 1536 / 1e6));
+    /* CPU of the process: libde265's worker thread included */
+
+    ok(rc == NGX_TUNNY_IMAGE_OK, "heic 2048x1536 -> 256: best of 5 %.1f ms "
+       "wall, %.1f ms CPU: %.1f ms CPU per megapixel (decode, resize, "
+       "encode)", full, cpu, cpu / (2048.0 * 1536 / 1e6));
 
     flag = 0;
     params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 256, 256, 0);
