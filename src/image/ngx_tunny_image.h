@@ -113,7 +113,7 @@ int ngx_tunny_image_sniff(const unsigned char *p, size_t len);
 
 /*
  * Does the library transform this type?  0: it passes through unchanged
- * (none of the four today).  The one place for the pass-through decision.
+ * (none today).  The one place for the pass-through decision.
  */
 int ngx_tunny_image_transforms(int type);
 
@@ -141,7 +141,7 @@ int ngx_tunny_image_check_pixels(const ngx_tunny_image_info_t *info,
 /* 1 when the library was built with libheif (HEIC decoding) */
 int ngx_tunny_image_heif_built(void);
 
-/* short lower-case name: "jpeg", "webp", "png", "gif" or "" */
+/* short lower-case name: "jpeg", "webp", "png", "gif", "heic" or "" */
 const char *ngx_tunny_image_type_name(int type);
 
 /* MIME type: "image/jpeg", ... */
