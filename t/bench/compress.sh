@@ -279,7 +279,7 @@ for c in "${cases[@]}"; do
         "$(col "$c" 7 | median)"
 done
 echo
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 echo "- brotli 11, same core count: tunny (1 thread) / ngx_brotli req/s $(ratio "${RPS[tbr1]}" "${RPS[br11]}")x, CPU per response ngx_brotli / tunny $(ratio "${CPU[br11]}" "${CPU[tbr1]}")x"
 echo "- brotli 11, tunny ($threads threads) / ngx_brotli req/s $(ratio "${RPS[tbr]}" "${RPS[br11]}")x"
 echo "- gzip 9: tunny ($threads threads) / nginx req/s $(ratio "${RPS[tgz]}" "${RPS[gz9]}")x, CPU per response nginx / tunny $(ratio "${CPU[gz9]}" "${CPU[tgz]}")x"
