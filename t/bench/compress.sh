@@ -235,6 +235,8 @@ printf 'round\tcase\tresponses\twall_s\trps\tcpu_ms_per_response\tothers_pct_of_
 say "bench compress: 4 x 1 MiB JSON, concurrency $CONNS, $N_BR brotli / $N_GZ gzip responses per case, up to $ROUNDS rounds within ${BUDGET} s"
 perl "$BENCH/probe.pl" "$PORT" /1k.txt 5 4 > "$PREFIX/idle.probe"
 
+commit=$(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo '?')
+git -C "$TOP" diff --quiet HEAD -- src config 2>/dev/null || commit="$commit+changes"
 proc_cpu "$PREFIX/proc.before"
 started=$SECONDS
 longest=0
@@ -262,7 +264,7 @@ col() {  # CASE COLUMN -> the values of that column for the case
 
 declare -A RPS CPU
 echo
-echo "== 1 MiB JSON, concurrency $CONNS: in-loop filters vs tunny_compress, one nginx, worker_processes 1, $(nproc) CPUs; medians of $done_rounds rounds, $elapsed s ($(date -u +%Y-%m-%dT%H:%MZ), commit $(git -C "$TOP" rev-parse --short HEAD 2>/dev/null || echo '?'))"
+echo "== 1 MiB JSON, concurrency $CONNS: in-loop filters vs tunny_compress, one nginx, worker_processes 1, $(nproc) CPUs; medians of $done_rounds rounds, $elapsed s ($(date -u +%Y-%m-%dT%H:%MZ), commit $commit)"
 echo
 echo "| case | req/s | CPU ms per response | bytes (d1.json) | static p99 ms (worst round) | static fails | others, % of a CPU |"
 echo "|---|---|---|---|---|---|---|"
