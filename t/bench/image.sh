@@ -515,21 +515,6 @@ run_one() {
                            || echo ' (servers not quiet before)')")"
 }
 
-# proc_cpu FILE: "PID TICKS COMMAND" of every process (its own and its
-# reaped children's CPU), to tell afterwards what else ran
-proc_cpu() {
-    local p f a cmd
-    for p in /proc/[0-9]*; do
-        f=$(cat "$p/stat" 2>/dev/null) || continue
-        read -r -a a <<< "${f##*) }"
-        # kernel threads have no command line: their name then
-        cmd=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-100)
-        [ -n "$cmd" ] || cmd="[$(cat "$p/comm" 2>/dev/null)]"
-        printf '%s %s %s\n' "${p#/proc/}" \
-            $((a[11] + a[12] + a[13] + a[14])) "$cmd"
-    done > "$1"
-}
-
 # calibrate: CPU ms per image of libjpeg-turbo's djpeg -scale 1/4 over the
 # thumbnail corpus (the decode at the DCT scale that tunny and sharp both
 # use for 256x256, Huffman decoding included): how fast the machine is
@@ -574,11 +559,7 @@ elapsed=$(($(date +%s) - started))
 
 # what else ran: the processes that used most CPU during the rounds,
 # outside this script and its servers (their reaped children included)
-ours=" $$ $ALL_PIDS "
-awk -v ours="$ours" 'NR == FNR { t[$1] = $2; next }
-    index(ours, " " $1 " ") { next }
-    { d = $2 - ($1 in t ? t[$1] : 0); $2 = ""; if (d > 0) print d, $0 }' \
-    "$PREFIX/proc.before" "$PREFIX/proc.after" | sort -rn | head -8 \
+proc_others "$PREFIX/proc.before" "$PREFIX/proc.after" "$$ $ALL_PIDS" \
     > "$PREFIX/others.txt"
 
 {
