@@ -1026,10 +1026,18 @@ ngx_tunny_image_jpeg_region(ngx_tunny_image_jpeg_t *j, unsigned *top,
     *top = 0;
     *bottom = dinfo->output_height;
 
+    /*
+     * only the samplings the tests compare (t/unit/test_image_fast.c):
+     * with 4x luma sampling (4:1:1, 4:1:0) libjpeg's crop does not give
+     * the pixels of the whole decode
+     */
+
     if (!(run->fast & NGX_TUNNY_IMAGE_FAST_REGION)
         || g->dw == 0
         || g->dx + g->dw > dinfo->output_width
-        || g->dy + g->dh > dinfo->output_height)
+        || g->dy + g->dh > dinfo->output_height
+        || dinfo->max_h_samp_factor > 2
+        || dinfo->max_v_samp_factor > 2)
     {
         return 0;
     }
