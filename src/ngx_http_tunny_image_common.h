@@ -115,6 +115,7 @@ typedef struct {
     ngx_http_tunny_image_num_t   webp_quality;
     ngx_int_t                    png_compression;
     ngx_flag_t                   interlace;
+    ngx_flag_t                   fast;         /* the exact shortcuts */
     ngx_int_t                    sharpen;
     size_t                       buffer_size;
     ngx_int_t                    max_pixels;
@@ -138,6 +139,7 @@ typedef struct {
     u_char                      *out;          /* malloc()ed output */
     size_t                       out_len;
     int                          out_type;
+    unsigned                     fast;         /* res.fast of the job */
 
     ngx_int_t                    status;       /* error to answer */
 

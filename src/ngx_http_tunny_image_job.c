@@ -197,6 +197,7 @@ ngx_http_tunny_image_result(ngx_http_request_t *r,
         ctx->out = j->res.data;
         ctx->out_len = j->res.len;
         ctx->out_type = j->res.type;
+        ctx->fast = j->res.fast;
         j->res.data = NULL;
         break;
 

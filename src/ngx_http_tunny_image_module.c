@@ -21,6 +21,9 @@ static char *ngx_http_tunny_image_quality_slot(ngx_conf_t *cf,
 static char *ngx_http_tunny_image_upload(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static ngx_int_t ngx_http_tunny_image_init(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tunny_image_add_variables(ngx_conf_t *cf);
+static ngx_int_t ngx_http_tunny_image_fast_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data);
 
 
 static ngx_conf_enum_t  ngx_http_tunny_image_formats[] = {
@@ -85,6 +88,13 @@ static ngx_command_t  ngx_http_tunny_image_filter_commands[] = {
       offsetof(ngx_http_tunny_image_conf_t, png_compression),
       &ngx_http_tunny_image_png_compression_bounds },
 
+    { ngx_string("tunny_image_fast"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
+      ngx_conf_set_flag_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_image_conf_t, fast),
+      NULL },
+
     { ngx_string("tunny_image_interlace"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_FLAG,
       ngx_conf_set_flag_slot,
@@ -125,7 +135,7 @@ static ngx_command_t  ngx_http_tunny_image_filter_commands[] = {
 
 
 static ngx_http_module_t  ngx_http_tunny_image_filter_module_ctx = {
-    NULL,                                  /* preconfiguration */
+    ngx_http_tunny_image_add_variables,    /* preconfiguration */
     ngx_http_tunny_image_init,             /* postconfiguration */
 
     NULL,                                  /* create main configuration */
@@ -182,6 +192,7 @@ ngx_http_tunny_image_create_conf(ngx_conf_t *cf)
     conf->webp_quality.value = NGX_CONF_UNSET_UINT;
     conf->png_compression = NGX_CONF_UNSET;
     conf->interlace = NGX_CONF_UNSET;
+    conf->fast = NGX_CONF_UNSET;
     conf->sharpen = NGX_CONF_UNSET;
     conf->buffer_size = NGX_CONF_UNSET_SIZE;
     conf->max_pixels = NGX_CONF_UNSET;
@@ -235,6 +246,7 @@ ngx_http_tunny_image_merge_conf(ngx_conf_t *cf, void *parent, void *child)
                          6);
 
     ngx_conf_merge_value(conf->interlace, prev->interlace, 0);
+    ngx_conf_merge_value(conf->fast, prev->fast, 1);
     ngx_conf_merge_value(conf->sharpen, prev->sharpen, 0);
     ngx_conf_merge_size_value(conf->buffer_size, prev->buffer_size,
                               10 * 1024 * 1024);
@@ -440,6 +452,59 @@ ngx_http_tunny_image_upload(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
     ngx_http_tunny_use_pool(cf);
 
     return NGX_CONF_OK;
+}
+
+
+/*
+ * $tunny_image_fast: the exact decode shortcuts the image job took
+ * (NGX_TUNNY_IMAGE_FAST_*): "dc", "region", "dc,region"; empty when none
+ */
+
+static ngx_str_t  ngx_http_tunny_image_fast_names[] = {
+    ngx_string(""),
+    ngx_string("dc"),
+    ngx_string("region"),
+    ngx_string("dc,region")
+};
+
+
+static ngx_int_t
+ngx_http_tunny_image_add_variables(ngx_conf_t *cf)
+{
+    ngx_http_variable_t  *var;
+    static ngx_str_t      name = ngx_string("tunny_image_fast");
+
+    var = ngx_http_add_variable(cf, &name, NGX_HTTP_VAR_NOCACHEABLE);
+    if (var == NULL) {
+        return NGX_ERROR;
+    }
+
+    var->get_handler = ngx_http_tunny_image_fast_variable;
+
+    return NGX_OK;
+}
+
+
+static ngx_int_t
+ngx_http_tunny_image_fast_variable(ngx_http_request_t *r,
+    ngx_http_variable_value_t *v, uintptr_t data)
+{
+    ngx_str_t                   *s;
+    ngx_http_tunny_image_ctx_t  *ctx;
+
+    ctx = ngx_http_get_module_ctx(r, ngx_http_tunny_image_filter_module);
+
+    s = &ngx_http_tunny_image_fast_names[ctx ? ctx->fast
+                                             & NGX_TUNNY_IMAGE_FAST_ALL
+                                             : 0];
+
+    v->len = s->len;
+    v->valid = 1;
+    v->no_cacheable = 1;
+    v->not_found = (s->len == 0);     /* "-" in a log, as $tunny_error */
+    v->data = s->data;
+
+    return NGX_OK;
 }
 
 

@@ -130,6 +130,7 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
 
     p->png_compression = (int) conf->png_compression;
     p->interlace = conf->interlace ? 1 : 0;
+    p->fast_off = conf->fast ? 0 : NGX_TUNNY_IMAGE_FAST_ALL;
     p->sharpen = (int) conf->sharpen;
     p->max_pixels = (uint64_t) conf->max_pixels;
 

@@ -38,6 +38,20 @@
 #define NGX_TUNNY_IMAGE_OP_CROP   0x02
 #define NGX_TUNNY_IMAGE_OP_ROTATE 0x04
 
+/*
+ * The exact decode shortcuts (a bit set): what a call may use, what it
+ * used (res->fast).  Both give the pixels of the whole decode.
+ *   DC      a progressive JPEG decoded at 1/8: the AC scans of the
+ *           components whose 1/8 IDCT reads only the DC coefficient are
+ *           not entropy-decoded at all
+ *   REGION  a JPEG decoded only over the rows and columns the output
+ *           needs (crop): jpeg_crop_scanline(), jpeg_skip_scanlines(),
+ *           the rows below the window not decoded
+ */
+#define NGX_TUNNY_IMAGE_FAST_DC      0x01
+#define NGX_TUNNY_IMAGE_FAST_REGION  0x02
+#define NGX_TUNNY_IMAGE_FAST_ALL     0x03
+
 /* "-" in a dimension: any size */
 #define NGX_TUNNY_IMAGE_ANY       0
 
@@ -79,6 +93,8 @@ typedef struct {
     int            png_compression; /* zlib level 0..9 */
     int            interlace;       /* progressive JPEG output */
     int            sharpen;         /* percent, 0 = off */
+    unsigned       fast_off;        /* NGX_TUNNY_IMAGE_FAST_* not to use
+                                       (0: all of them) */
 
     uint64_t       max_pixels;      /* width*height limit of the input */
 
@@ -98,6 +114,7 @@ typedef struct {
     int            type;            /* type of data */
     unsigned       width;           /* of the output */
     unsigned       height;
+    unsigned       fast;            /* NGX_TUNNY_IMAGE_FAST_* taken */
     char           error[160];      /* reason on any error, NUL-terminated */
 } ngx_tunny_image_result_t;
 

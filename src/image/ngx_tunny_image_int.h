@@ -74,6 +74,11 @@ typedef struct {
     unsigned                        tw, th;        /* stored orientation */
     unsigned                        nw, nh;        /* decode at least */
     unsigned                        scale;         /* JPEG: DCT n/8 */
+    unsigned                        wx, wy;        /* the window of the */
+    unsigned                        ww, wh;        /* tw x th image kept */
+    unsigned                        dx, dy;        /* the decoded pixels */
+    unsigned                        dw, dh;        /* the window reads;
+                                                      dw 0: all */
 } ngx_tunny_image_geo_t;
 
 
@@ -94,6 +99,10 @@ typedef struct {
 
     ngx_tunny_image_pix_t           pix;           /* the current pixels */
     int                             pixels;        /* stop before encoding */
+
+    unsigned                        fast;          /* shortcuts allowed */
+    unsigned                        dec_w, dec_h;  /* the decoded frame */
+    unsigned                        dec_x, dec_y;  /* pix's origin in it */
 } ngx_tunny_image_run_t;
 
 
@@ -108,6 +117,18 @@ int ngx_tunny_image_pixels(ngx_tunny_image_state_t *st,
     const unsigned char *in, size_t len,
     const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res,
     ngx_tunny_image_pix_t *pix);
+
+/*
+ * The same with only the shortcuts of fast (NGX_TUNNY_IMAGE_FAST_*); with
+ * NGX_TUNNY_IMAGE_DECODED in fast too, *pix is what the decoder gave (for
+ * a region decode a part of the frame), before any other step.
+ */
+#define NGX_TUNNY_IMAGE_DECODED     0x100
+
+int ngx_tunny_image_pixels_fast(ngx_tunny_image_state_t *st,
+    const unsigned char *in, size_t len,
+    const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res,
+    ngx_tunny_image_pix_t *pix, unsigned fast);
 
 int ngx_tunny_image_error(ngx_tunny_image_result_t *res, int rc,
     const char *fmt, ...)
@@ -150,6 +171,9 @@ int ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_heif_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw,
     double sh, unsigned dw, unsigned dh);
+void ngx_tunny_image_resample_span(double extent, unsigned src,
+    unsigned dst, unsigned from, unsigned n, unsigned *lo, unsigned *hi);
+void ngx_tunny_image_transform_window(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_transform(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_sharpen(ngx_tunny_image_run_t *run, int percent);
 int ngx_tunny_image_jpeg_encode(ngx_tunny_image_run_t *run);

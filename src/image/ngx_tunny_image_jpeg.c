@@ -2,7 +2,9 @@
 /*
  * ngx_tunny_module: JPEG decoding and encoding through the libjpeg API of
  * libjpeg-turbo: DCT scaling, scanline batches with cancel checkpoints
- * between them, ICC profiles, CMYK/YCCK to RGB, setjmp error handling.
+ * between them, ICC profiles, CMYK/YCCK to RGB, setjmp error handling,
+ * and two exact shortcuts: the DC-only decode of a progressive JPEG at
+ * 1/8, the decode of the region a crop needs.
  *
  * Runs in the thread of ngx_tunny_image_process().  libjpeg reports every
  * error by calling error_exit, which longjmp()s back to the one setjmp(),
@@ -42,6 +44,12 @@
 #define NGX_TUNNY_IMAGE_MAX_SCANS   64
 #define NGX_TUNNY_IMAGE_MAX_PASSES  24
 
+/* the kept parts of a progressive JPEG without its skipped AC scans */
+#define NGX_TUNNY_IMAGE_SEGS        (NGX_TUNNY_IMAGE_MAX_SCANS + 1)
+
+/* iMCU rows skipped between two cancel checkpoints */
+#define NGX_TUNNY_IMAGE_SKIP_ROWS   32
+
 
 typedef struct {
     struct jpeg_error_mgr           pub;
@@ -62,6 +70,16 @@ typedef struct {
 } ngx_tunny_image_jdest_t;
 
 
+/* a source of several parts of the input, in order (the DC-only decode) */
+typedef struct {
+    struct jpeg_source_mgr          pub;
+    const unsigned char            *seg[NGX_TUNNY_IMAGE_SEGS];
+    size_t                          len[NGX_TUNNY_IMAGE_SEGS];
+    unsigned                        n;
+    unsigned                        next;          /* the one to give */
+} ngx_tunny_image_jsrc_t;
+
+
 typedef struct {
     ngx_tunny_image_run_t          *run;
     ngx_tunny_image_jerr_t          jerr;
@@ -72,6 +90,7 @@ typedef struct {
     struct jpeg_decompress_struct   dinfo;
     struct jpeg_compress_struct     cinfo;
     ngx_tunny_image_jdest_t         dest;
+    ngx_tunny_image_jsrc_t          src;
 } ngx_tunny_image_jpeg_t;
 
 
@@ -86,6 +105,13 @@ static int ngx_tunny_image_jpeg_call(ngx_tunny_image_jpeg_t *j,
     ngx_tunny_image_jpeg_pt work);
 static int ngx_tunny_image_jpeg_failed(ngx_tunny_image_jpeg_t *j);
 static int ngx_tunny_image_jpeg_scans(j_decompress_ptr dinfo);
+static int ngx_tunny_image_jpeg_budget(j_decompress_ptr dinfo, int scans,
+    uint64_t blocks);
+static int ngx_tunny_image_jpeg_dc_only(ngx_tunny_image_jpeg_t *j);
+static size_t ngx_tunny_image_jpeg_ecs_end(const unsigned char *in,
+    size_t i, size_t len);
+static int ngx_tunny_image_jpeg_region(ngx_tunny_image_jpeg_t *j,
+    unsigned *top, unsigned *bottom);
 static int ngx_tunny_image_jpeg_complete(ngx_tunny_image_jpeg_t *j);
 static int ngx_tunny_image_jpeg_decompress(ngx_tunny_image_jpeg_t *j);
 static int ngx_tunny_image_jpeg_header(ngx_tunny_image_jpeg_t *j,
@@ -285,7 +311,6 @@ static int
 ngx_tunny_image_jpeg_scans(j_decompress_ptr dinfo)
 {
     int                      i;
-    uint64_t                 frame;
     jpeg_component_info     *comp;
     ngx_tunny_image_jerr_t  *jerr;
 
@@ -297,11 +322,48 @@ ngx_tunny_image_jpeg_scans(j_decompress_ptr dinfo)
 
     jerr->scan = dinfo->input_scan_number;
 
-    if (jerr->scan > NGX_TUNNY_IMAGE_MAX_SCANS) {
+    for (i = 0; i < dinfo->comps_in_scan; i++) {
+        comp = dinfo->cur_comp_info[i];
+        jerr->blocks += (uint64_t) comp->width_in_blocks
+                        * comp->height_in_blocks;
+    }
+
+    switch (ngx_tunny_image_jpeg_budget(dinfo, jerr->scan, jerr->blocks)) {
+
+    case 1:
         (void) ngx_tunny_image_error(jerr->run->res, NGX_TUNNY_IMAGE_ELIMIT,
                                      "JPEG has more than %d scans",
                                      NGX_TUNNY_IMAGE_MAX_SCANS);
         return -1;
+
+    case 2:
+        (void) ngx_tunny_image_error(jerr->run->res, NGX_TUNNY_IMAGE_ELIMIT,
+                                     "JPEG scans need more than %d passes "
+                                     "over the image",
+                                     NGX_TUNNY_IMAGE_MAX_PASSES);
+        return -1;
+
+    default:
+        return 0;
+    }
+}
+
+
+/*
+ * The one scan budget: 0 while scans and the blocks they decode (all of
+ * the scans so far) are within it, 1: too many scans, 2: too many passes
+ */
+
+static int
+ngx_tunny_image_jpeg_budget(j_decompress_ptr dinfo, int scans,
+    uint64_t blocks)
+{
+    int                   i;
+    uint64_t              frame;
+    jpeg_component_info  *comp;
+
+    if (scans > NGX_TUNNY_IMAGE_MAX_SCANS) {
+        return 1;
     }
 
     frame = 0;
@@ -311,21 +373,7 @@ ngx_tunny_image_jpeg_scans(j_decompress_ptr dinfo)
         frame += (uint64_t) comp->width_in_blocks * comp->height_in_blocks;
     }
 
-    for (i = 0; i < dinfo->comps_in_scan; i++) {
-        comp = dinfo->cur_comp_info[i];
-        jerr->blocks += (uint64_t) comp->width_in_blocks
-                        * comp->height_in_blocks;
-    }
-
-    if (jerr->blocks > frame * NGX_TUNNY_IMAGE_MAX_PASSES) {
-        (void) ngx_tunny_image_error(jerr->run->res, NGX_TUNNY_IMAGE_ELIMIT,
-                                     "JPEG scans need more than %d passes "
-                                     "over the image",
-                                     NGX_TUNNY_IMAGE_MAX_PASSES);
-        return -1;
-    }
-
-    return 0;
+    return blocks > frame * NGX_TUNNY_IMAGE_MAX_PASSES ? 2 : 0;
 }
 
 
@@ -450,6 +498,10 @@ ngx_tunny_image_jpeg_decompress(ngx_tunny_image_jpeg_t *j)
         return -1;
     }
 
+    if (ngx_tunny_image_jpeg_dc_only(j)) {
+        j->run->res->fast |= NGX_TUNNY_IMAGE_FAST_DC;
+    }
+
     (void) jpeg_start_decompress(dinfo);
 
     /* no jpeg_finish_decompress(): trailing garbage is no concern */
@@ -459,6 +511,355 @@ ngx_tunny_image_jpeg_decompress(ngx_tunny_image_jpeg_t *j)
     }
 
     return ngx_tunny_image_jpeg_complete(j);
+}
+
+
+/*
+ * The DC-only decode.  At the DCT scale 1/8 the IDCT of a component whose
+ * scaled block is 1x1 reads the DC coefficient alone (jpeg_idct_1x1; a
+ * 4:2:0 chroma component is scaled to 2x2 and reads AC coefficients too).
+ * In a progressive JPEG a scan with Ss > 0 holds AC coefficients of one
+ * component only, so those scans of the 1x1 components need not be
+ * entropy-decoded: libjpeg is given the file without them, through a
+ * source of the parts in between.  The DC scans (first and refinement,
+ * wherever they are) and every other scan and marker stay, so the
+ * coefficients the output reads are the ones of the whole decode.
+ *
+ * Taken only when it is exact and the file is plain: Huffman coding, the
+ * first scan a DC scan, every later scan header valid as libjpeg checks
+ * it, an EOI (a truncated file is decoded whole, and rejected as today),
+ * the scan budget kept by the whole file, and every coefficient of every
+ * component complete at the end.  Without the last, libjpeg would apply
+ * block smoothing to the whole decode (libjpeg-turbo 2.1 then also
+ * changes DC); with it the whole decode does not smooth, and neither does
+ * this one (do_block_smoothing off: its skipped AC would otherwise look
+ * unknown).  What this decode cannot see is damage inside a skipped scan
+ * (corrupt or missing entropy data, an undefined table there): the whole
+ * decode rejects some of those, this one answers from the parts the
+ * output is made of.
+ *
+ * 1: taken (dinfo->src replaced), 0: decode as usual.
+ */
+
+static void
+ngx_tunny_image_jsrc_init(j_decompress_ptr dinfo)
+{
+    (void) dinfo;
+}
+
+
+static boolean
+ngx_tunny_image_jsrc_fill(j_decompress_ptr dinfo)
+{
+    ngx_tunny_image_jsrc_t  *src;
+
+    static const JOCTET      eoi[2] = { 0xff, JPEG_EOI };
+
+    src = (ngx_tunny_image_jsrc_t *) dinfo->src;
+
+    if (src->next < src->n) {
+        src->pub.next_input_byte = src->seg[src->next];
+        src->pub.bytes_in_buffer = src->len[src->next];
+        src->next++;
+        return TRUE;
+    }
+
+    /* as jpeg_mem_src(): the end of the input, a fake EOI */
+
+    WARNMS(dinfo, JWRN_JPEG_EOF);
+
+    src->pub.next_input_byte = eoi;
+    src->pub.bytes_in_buffer = 2;
+
+    return TRUE;
+}
+
+
+static void
+ngx_tunny_image_jsrc_skip(j_decompress_ptr dinfo, long n)
+{
+    struct jpeg_source_mgr  *src;
+
+    src = dinfo->src;
+
+    while (n > 0 && (size_t) n > src->bytes_in_buffer) {
+        n -= (long) src->bytes_in_buffer;
+        (void) ngx_tunny_image_jsrc_fill(dinfo);
+    }
+
+    if (n > 0) {
+        src->next_input_byte += n;
+        src->bytes_in_buffer -= (size_t) n;
+    }
+}
+
+
+static void
+ngx_tunny_image_jsrc_term(j_decompress_ptr dinfo)
+{
+    (void) dinfo;
+}
+
+
+static int
+ngx_tunny_image_jpeg_dc_only(ngx_tunny_image_jpeg_t *j)
+{
+    int                      c, k, ns, ss, se, ah, al, ci[4], any, scans;
+    int                      bits[MAX_COMPONENTS][DCTSIZE2];
+    size_t                   i, len, start, l, end;
+    unsigned                 m, n, dropped;
+    uint64_t                 blocks;
+    const unsigned char     *in, *q;
+    j_decompress_ptr         dinfo;
+    jpeg_component_info     *comp;
+    ngx_tunny_image_jsrc_t  *src;
+
+    dinfo = &j->dinfo;
+    in = j->run->in;
+    len = j->run->len;
+    src = &j->src;
+
+    if (!(j->run->fast & NGX_TUNNY_IMAGE_FAST_DC)
+        || !dinfo->progressive_mode
+        || dinfo->arith_code
+        || dinfo->scale_num != 1
+        || dinfo->Ss != 0
+        || dinfo->num_components > MAX_COMPONENTS)
+    {
+        return 0;
+    }
+
+    /* the scaled block sizes libjpeg will use */
+
+    jpeg_calc_output_dimensions(dinfo);
+
+    any = 0;
+
+    for (c = 0; c < dinfo->num_components; c++) {
+        any |= (dinfo->comp_info[c].DCT_scaled_size == 1);
+
+        for (k = 0; k < DCTSIZE2; k++) {
+            bits[c][k] = -1;
+        }
+    }
+
+    if (!any) {
+        return 0;
+    }
+
+    /* the first scan, its header read by jpeg_read_header() */
+
+    q = dinfo->src->next_input_byte;
+
+    if (q < in || q > in + len) {
+        return 0;
+    }
+
+    i = (size_t) (q - in);
+
+    scans = 1;
+    blocks = 0;
+
+    for (n = 0; n < (unsigned) dinfo->comps_in_scan; n++) {
+        comp = dinfo->cur_comp_info[n];
+        blocks += (uint64_t) comp->width_in_blocks * comp->height_in_blocks;
+        bits[comp->component_index][0] = dinfo->Al;
+    }
+
+    src->n = 0;
+    start = i;
+    dropped = 0;
+
+    i = ngx_tunny_image_jpeg_ecs_end(in, i, len);
+
+    /* the rest: markers and scans, to the EOI */
+
+    for ( ;; ) {
+
+        if (i + 1 >= len) {
+            return 0;                   /* no EOI */
+        }
+
+        if (in[i] != 0xff || in[i + 1] == 0xff) {
+            i++;                        /* garbage, fill */
+            continue;
+        }
+
+        m = in[i + 1];
+
+        if (m == JPEG_EOI) {
+            break;
+        }
+
+        if (m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd8)) {
+            i += 2;                     /* no length */
+            continue;
+        }
+
+        if (i + 4 > len) {
+            return 0;
+        }
+
+        l = ((size_t) in[i + 2] << 8) | in[i + 3];
+
+        if (l < 2 || i + 2 + l > len) {
+            return 0;
+        }
+
+        if (m != 0xda) {
+            i += 2 + l;
+            continue;
+        }
+
+        /* SOS, checked as libjpeg checks it */
+
+        ns = (l >= 3) ? in[i + 4] : 0;
+
+        if (ns < 1 || ns > MAX_COMPS_IN_SCAN || l != (size_t) (6 + 2 * ns)) {
+            return 0;
+        }
+
+        ci[0] = ci[1] = ci[2] = ci[3] = 0;
+
+        for (n = 0; n < (unsigned) ns; n++) {
+            for (c = 0; c < dinfo->num_components; c++) {
+                if (dinfo->comp_info[c].component_id == in[i + 5 + 2 * n]) {
+                    break;
+                }
+            }
+
+            if (c == dinfo->num_components) {
+                return 0;
+            }
+
+            for (k = 0; k < (int) n; k++) {
+                if (ci[k] == c) {
+                    return 0;
+                }
+            }
+
+            ci[n] = c;
+        }
+
+        ss = in[i + 5 + 2 * ns];
+        se = in[i + 6 + 2 * ns];
+        ah = in[i + 7 + 2 * ns] >> 4;
+        al = in[i + 7 + 2 * ns] & 0x0f;
+
+        if ((ss == 0 && se != 0)
+            || (ss != 0 && (se < ss || se > DCTSIZE2 - 1 || ns != 1))
+            || (ah != 0 && al != ah - 1)
+            || al > 13)
+        {
+            return 0;
+        }
+
+        /* the budget of the whole file, as the whole decode counts it */
+
+        scans++;
+
+        for (n = 0; n < (unsigned) ns; n++) {
+            comp = &dinfo->comp_info[ci[n]];
+            blocks += (uint64_t) comp->width_in_blocks
+                      * comp->height_in_blocks;
+
+            for (k = ss; k <= se; k++) {
+                bits[ci[n]][k] = al;
+            }
+        }
+
+        if (ngx_tunny_image_jpeg_budget(dinfo, scans, blocks) != 0) {
+            return 0;
+        }
+
+        end = ngx_tunny_image_jpeg_ecs_end(in, i + 2 + l, len);
+
+        if (ss == 0 || dinfo->comp_info[ci[0]].DCT_scaled_size != 1) {
+            i = end;
+            continue;
+        }
+
+        /* an AC scan the output does not read: a part ends before it */
+
+        if (i > start) {
+            src->seg[src->n] = in + start;
+            src->len[src->n] = i - start;
+            src->n++;
+        }
+
+        start = end;
+        i = end;
+        dropped++;
+    }
+
+    for (c = 0; c < dinfo->num_components; c++) {
+        for (k = 0; k < DCTSIZE2; k++) {
+            if (bits[c][k] != 0) {
+                return 0;
+            }
+        }
+    }
+
+    if (dropped == 0) {
+        return 0;
+    }
+
+    src->seg[src->n] = in + start;
+    src->len[src->n] = i + 2 - start;
+    src->n++;
+
+    src->pub.init_source = ngx_tunny_image_jsrc_init;
+    src->pub.fill_input_buffer = ngx_tunny_image_jsrc_fill;
+    src->pub.skip_input_data = ngx_tunny_image_jsrc_skip;
+    src->pub.resync_to_restart = jpeg_resync_to_restart;
+    src->pub.term_source = ngx_tunny_image_jsrc_term;
+    src->pub.next_input_byte = src->seg[0];
+    src->pub.bytes_in_buffer = src->len[0];
+    src->next = 1;
+
+    dinfo->src = &src->pub;
+    dinfo->do_block_smoothing = FALSE;
+
+    return 1;
+}
+
+
+/*
+ * Where the entropy-coded data from i ends: the first 0xFF of the marker
+ * after it (0xFF 0x00 is a stuffed byte, RSTn belong to the data, 0xFF
+ * runs are fill), as libjpeg's bit reader finds it; len when none.
+ */
+
+static size_t
+ngx_tunny_image_jpeg_ecs_end(const unsigned char *in, size_t i, size_t len)
+{
+    size_t                k, m;
+    const unsigned char  *p;
+
+    while (i < len) {
+        p = memchr(in + i, 0xff, len - i);
+        if (p == NULL) {
+            return len;
+        }
+
+        k = (size_t) (p - in);
+
+        for (m = k + 1; m < len && in[m] == 0xff; m++) {
+            /* void */
+        }
+
+        if (m >= len) {
+            return len;
+        }
+
+        if (in[m] != 0x00 && !(in[m] >= 0xd0 && in[m] <= 0xd7)) {
+            return k;
+        }
+
+        i = m + 1;
+    }
+
+    return len;
 }
 
 
@@ -585,12 +986,127 @@ ngx_tunny_image_cmyk_to_rgb(const unsigned char *s, unsigned char *d,
 }
 
 
+/*
+ * The region decode (crop): only the columns and rows of the scaled frame
+ * the resampler reads for the window (run->geo: dx, dy, dw, dh), with a
+ * margin libjpeg needs to give them exactly as the whole decode does.
+ * Columns: jpeg_crop_scanline() moves the left edge to an iMCU boundary;
+ * "fancy" chroma upsampling treats the edges of the crop as edges of the
+ * image, so one more iMCU column each side (three for progressive, see
+ * below) keeps those pixels out of the region used.  Rows: jpeg_skip_scanlines() (single scan: the skipped
+ * rows are still entropy-decoded, not transformed) to two iMCU rows above
+ * the first row needed, so that the upsampler's context rows are decoded
+ * again before it; in steps, with a cancel checkpoint between them.  The
+ * rows below the region are not decoded at all when the whole input was
+ * entropy-decoded already (progressive) or ends with an EOI: a truncated
+ * file is read to its end and rejected as before.
+ *
+ * *top, *bottom: the rows to read.  0, or -1 (cancelled).
+ */
+
+static int
+ngx_tunny_image_jpeg_region(ngx_tunny_image_jpeg_t *j, unsigned *top,
+    unsigned *bottom)
+{
+    unsigned                imcu, first, end, step;
+    JDIMENSION              x, w;
+    j_decompress_ptr        dinfo;
+    ngx_tunny_image_geo_t  *g;
+    ngx_tunny_image_run_t  *run;
+
+    dinfo = &j->dinfo;
+    run = j->run;
+    g = &run->geo;
+
+    run->dec_w = dinfo->output_width;
+    run->dec_h = dinfo->output_height;
+    run->dec_x = 0;
+    run->dec_y = 0;
+
+    *top = 0;
+    *bottom = dinfo->output_height;
+
+    /*
+     * only the samplings the tests compare (t/unit/test_image_fast.c):
+     * with 4x luma sampling (4:1:1, 4:1:0) libjpeg's crop does not give
+     * the pixels of the whole decode
+     */
+
+    if (!(run->fast & NGX_TUNNY_IMAGE_FAST_REGION)
+        || g->dw == 0
+        || g->dx + g->dw > dinfo->output_width
+        || g->dy + g->dh > dinfo->output_height
+        || dinfo->max_h_samp_factor > 2
+        || dinfo->max_v_samp_factor > 2)
+    {
+        return 0;
+    }
+
+    /*
+     * columns; a progressive JPEG with coefficients still imprecise at the
+     * end is smoothed block by block over 5x5 blocks of DC values, and the
+     * smoothing takes the first block of the crop for the ones left of
+     * it: three iMCU columns there
+     */
+
+    imcu = (unsigned) (dinfo->max_h_samp_factor * dinfo->min_DCT_scaled_size);
+    imcu *= dinfo->progressive_mode ? 3 : 1;
+
+    x = g->dx > imcu ? g->dx - imcu : 0;
+    end = g->dx + g->dw + imcu;
+    end = end < dinfo->output_width ? end : dinfo->output_width;
+    w = end - x;
+
+    if (w < dinfo->output_width) {
+        jpeg_crop_scanline(dinfo, &x, &w);
+        run->dec_x = x;
+    }
+
+    /* rows */
+
+    imcu = (unsigned) (dinfo->max_v_samp_factor * dinfo->min_DCT_scaled_size);
+
+    first = g->dy > 2 * imcu ? (g->dy - 2 * imcu) / imcu * imcu : 0;
+    step = NGX_TUNNY_IMAGE_SKIP_ROWS * imcu;
+
+    while (dinfo->output_scanline < first) {
+
+        if (ngx_tunny_image_checkpoint(run, 0) != NGX_TUNNY_IMAGE_OK) {
+            j->jerr.rc = NGX_TUNNY_IMAGE_ECANCEL;
+            return -1;
+        }
+
+        end = first - dinfo->output_scanline;
+
+        (void) jpeg_skip_scanlines(dinfo, end < step ? end : step);
+    }
+
+    *top = dinfo->output_scanline;
+    run->dec_y = *top;
+
+    if (jpeg_has_multiple_scans(dinfo)
+        || (run->len >= 2 && run->in[run->len - 2] == 0xff
+            && run->in[run->len - 1] == JPEG_EOI))
+    {
+        *bottom = g->dy + g->dh;
+    }
+
+    if (run->dec_x != 0 || w < run->dec_w || *top != 0
+        || *bottom != run->dec_h)
+    {
+        run->res->fast |= NGX_TUNNY_IMAGE_FAST_REGION;
+    }
+
+    return 0;
+}
+
+
 /* the scanlines, in batches, into the decode buffer */
 
 static int
 ngx_tunny_image_jpeg_read(ngx_tunny_image_jpeg_t *j, unsigned cmyk)
 {
-    unsigned                i, n;
+    unsigned                i, n, top, bottom;
     size_t                  stride;
     JSAMPROW                rows[NGX_TUNNY_IMAGE_LINES];
     unsigned char          *data, *row, *line;
@@ -600,10 +1116,14 @@ ngx_tunny_image_jpeg_read(ngx_tunny_image_jpeg_t *j, unsigned cmyk)
     dinfo = &j->dinfo;
     run = j->run;
 
+    if (ngx_tunny_image_jpeg_region(j, &top, &bottom) != 0) {
+        return -1;
+    }
+
     stride = (size_t) dinfo->output_width * run->pix.channels;
 
     data = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_DEC,
-                                   stride * dinfo->output_height);
+                                   stride * (bottom - top));
     row = NULL;
 
     if (cmyk) {
@@ -617,14 +1137,14 @@ ngx_tunny_image_jpeg_read(ngx_tunny_image_jpeg_t *j, unsigned cmyk)
         return -1;
     }
 
-    while (dinfo->output_scanline < dinfo->output_height) {
+    while (dinfo->output_scanline < bottom) {
 
         /* CMYK rows go through the row buffer, converted below */
 
         i = dinfo->output_scanline;
-        line = cmyk ? row : data + (size_t) i * stride;
+        line = cmyk ? row : data + (size_t) (i - top) * stride;
 
-        n = ngx_tunny_image_jpeg_batch(j, i, dinfo->output_height, rows, line,
+        n = ngx_tunny_image_jpeg_batch(j, i, bottom, rows, line,
                                        cmyk ? (size_t) dinfo->output_width * 4
                                             : stride);
         if (n == 0) {
@@ -639,7 +1159,8 @@ ngx_tunny_image_jpeg_read(ngx_tunny_image_jpeg_t *j, unsigned cmyk)
 
         if (cmyk) {
             for (n = 0; i + n < dinfo->output_scanline; n++) {
-                ngx_tunny_image_cmyk_to_rgb(rows[n], data + (i + n) * stride,
+                ngx_tunny_image_cmyk_to_rgb(rows[n],
+                                            data + (i - top + n) * stride,
                                             dinfo->output_width,
                                             dinfo->saw_Adobe_marker);
             }
@@ -648,7 +1169,7 @@ ngx_tunny_image_jpeg_read(ngx_tunny_image_jpeg_t *j, unsigned cmyk)
 
     run->pix.data = data;
     run->pix.width = dinfo->output_width;
-    run->pix.height = dinfo->output_height;
+    run->pix.height = bottom - top;
     run->pix.stride = stride;
     run->pix.buf = NGX_TUNNY_IMAGE_BUF_DEC;
 

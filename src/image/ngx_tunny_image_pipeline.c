@@ -53,6 +53,9 @@ static void ngx_tunny_image_geometry(const ngx_tunny_image_params_t *p,
 static void ngx_tunny_image_decode_size(ngx_tunny_image_run_t *run);
 static void ngx_tunny_image_decode_need(ngx_tunny_image_geo_t *g,
     const ngx_tunny_image_info_t *info, unsigned margin);
+static void ngx_tunny_image_decode_region(ngx_tunny_image_run_t *run);
+static void ngx_tunny_image_jpeg_extent(const ngx_tunny_image_run_t *run,
+    double *sw, double *sh);
 static int ngx_tunny_image_steps(ngx_tunny_image_run_t *run);
 static void ngx_tunny_image_flatten(ngx_tunny_image_run_t *run);
 static int ngx_tunny_image_grey_to_rgb(ngx_tunny_image_run_t *run);
@@ -74,6 +77,7 @@ ngx_tunny_image_process(ngx_tunny_image_state_t *st,
     run.res = res;
     run.in = in;
     run.len = in ? len : 0;
+    run.fast = NGX_TUNNY_IMAGE_FAST_ALL & ~params->fast_off;
 
     return ngx_tunny_image_call(&run, info);
 }
@@ -84,6 +88,17 @@ ngx_tunny_image_pixels(ngx_tunny_image_state_t *st,
     const unsigned char *in, size_t len,
     const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res,
     ngx_tunny_image_pix_t *pix)
+{
+    return ngx_tunny_image_pixels_fast(st, in, len, params, res, pix,
+                                       NGX_TUNNY_IMAGE_FAST_ALL);
+}
+
+
+int
+ngx_tunny_image_pixels_fast(ngx_tunny_image_state_t *st,
+    const unsigned char *in, size_t len,
+    const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res,
+    ngx_tunny_image_pix_t *pix, unsigned fast)
 {
     int                    rc;
     ngx_tunny_image_run_t  run;
@@ -96,6 +111,7 @@ ngx_tunny_image_pixels(ngx_tunny_image_state_t *st,
     run.in = in;
     run.len = in ? len : 0;
     run.pixels = 1;
+    run.fast = fast & ~params->fast_off;
 
     rc = ngx_tunny_image_call(&run, NULL);
 
@@ -119,6 +135,7 @@ ngx_tunny_image_call(ngx_tunny_image_run_t *run,
     res->type = NGX_TUNNY_IMAGE_NONE;
     res->width = 0;
     res->height = 0;
+    res->fast = 0;
     res->error[0] = '\0';
 
     rc = ngx_tunny_image_run(run, info);
@@ -129,6 +146,8 @@ ngx_tunny_image_call(ngx_tunny_image_run_t *run,
         free(res->data);
         res->data = NULL;
         res->len = 0;
+
+        res->fast = 0;
 
         if (rc != NGX_TUNNY_IMAGE_ASIS) {
             res->type = NGX_TUNNY_IMAGE_NONE;
@@ -323,6 +342,8 @@ ngx_tunny_image_plan(ngx_tunny_image_run_t *run)
     ngx_tunny_image_geometry(p, info->orientation, info->width, info->height,
                              g);
     ngx_tunny_image_decode_size(run);
+    ngx_tunny_image_transform_window(run);
+    ngx_tunny_image_decode_region(run);
 
     /* image_filter: fits already, no rotation: send as is */
 
@@ -515,6 +536,71 @@ ngx_tunny_image_decode_need(ngx_tunny_image_geo_t *g,
 }
 
 
+/*
+ * The decoded pixels the window needs (crop): g->dx, dy, dw, dh of the
+ * DCT-scaled frame, found by the resampler's own rule; dw 0: all of them.
+ * Only the JPEG decoder decodes a region; the others decode the whole
+ * frame and the resampler takes the window out of it.
+ */
+
+static void
+ngx_tunny_image_decode_region(ngx_tunny_image_run_t *run)
+{
+    double                   sw, sh;
+    unsigned                 fw, fh, x0, x1, y0, y1;
+    ngx_tunny_image_geo_t   *g;
+    ngx_tunny_image_info_t  *info;
+
+    g = &run->geo;
+    info = &run->info;
+
+    g->dx = 0;
+    g->dy = 0;
+    g->dw = 0;
+    g->dh = 0;
+
+    if (info->type != NGX_TUNNY_IMAGE_JPEG
+        || (g->ww == g->tw && g->wh == g->th))
+    {
+        return;
+    }
+
+    /* libjpeg: ceil(w * n / 8) */
+
+    fw = (unsigned) (((uint64_t) info->width * g->scale + 7) / 8);
+    fh = (unsigned) (((uint64_t) info->height * g->scale + 7) / 8);
+
+    ngx_tunny_image_jpeg_extent(run, &sw, &sh);
+
+    ngx_tunny_image_resample_span(sw, fw, g->tw, g->wx, g->ww, &x0, &x1);
+    ngx_tunny_image_resample_span(sh, fh, g->th, g->wy, g->wh, &y0, &y1);
+
+    if (x1 <= x0 || y1 <= y0 || (x0 == 0 && y0 == 0 && x1 == fw && y1 == fh))
+    {
+        return;
+    }
+
+    g->dx = x0;
+    g->dy = y0;
+    g->dw = x1 - x0;
+    g->dh = y1 - y0;
+}
+
+
+/*
+ * The part of its decoded pixels a JPEG covers: a DCT-scaled JPEG covers
+ * w * n / 8 of its ceil(w * n / 8) columns (the last block is partial)
+ */
+
+static void
+ngx_tunny_image_jpeg_extent(const ngx_tunny_image_run_t *run, double *sw,
+    double *sh)
+{
+    *sw = (double) run->info.width * run->geo.scale / 8;
+    *sh = (double) run->info.height * run->geo.scale / 8;
+}
+
+
 /* decode, resample, transform, sharpen, encode */
 
 static int
@@ -541,23 +627,26 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
         break;
     }
 
-    /*
-     * the part of the decoded pixels the image covers: a DCT-scaled JPEG
-     * covers w * n / 8 of its ceil(w * n / 8) columns (the last block is
-     * partial); the other decoders give whole pixels
-     */
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    /* the other decoders give whole pixels, all of the frame */
 
     if (run->info.type == NGX_TUNNY_IMAGE_JPEG) {
-        sw = (double) run->info.width * run->geo.scale / 8;
-        sh = (double) run->info.height * run->geo.scale / 8;
+        ngx_tunny_image_jpeg_extent(run, &sw, &sh);
 
     } else {
         sw = run->pix.width;
         sh = run->pix.height;
+        run->dec_w = run->pix.width;
+        run->dec_h = run->pix.height;
+        run->dec_x = 0;
+        run->dec_y = 0;
     }
 
-    if (rc != NGX_TUNNY_IMAGE_OK) {
-        return rc;
+    if (run->fast & NGX_TUNNY_IMAGE_DECODED) {
+        return NGX_TUNNY_IMAGE_OK;
     }
 
     /* a HEIC's clean aperture (clap) cuts the ispe size the plan had */

@@ -39,8 +39,9 @@ typedef struct {
     ngx_tunny_image_taps_t          x;
     ngx_tunny_image_taps_t          y;
     int32_t                        *acc;           /* a row of sums */
-    unsigned char                  *tmp;           /* dh rows of sw pixels */
-    size_t                          tstride;
+    unsigned char                  *tmp;           /* wh rows of the */
+    size_t                          tstride;       /* columns x reads, */
+    size_t                          toff;          /* from this byte */
 } ngx_tunny_image_resampler_t;
 
 
@@ -104,17 +105,104 @@ ngx_tunny_image_taps(double extent, unsigned dst)
 
 
 /*
- * For each of dst outputs over extent source pixels (of which src exist):
- * first source index, tap count, and t->taps weights in Q14 that sum to
- * exactly 1 << 14.
+ * The source window of output i of dst over extent source pixels (of
+ * which src exist): its first index *lo and tap count *n; the one rule,
+ * for the weights and for the pixels a decoder must give (the span).
  */
 
 static void
+ngx_tunny_image_tap_range(double extent, unsigned src, unsigned dst,
+    int max_taps, int i, double *center, int *lo, int *n)
+{
+    int     l, h;
+    double  scale, support, c;
+
+    scale = extent / dst;
+    support = (scale > 1.0) ? 3.0 * scale : 2.0;
+
+    c = (i + 0.5) * scale;
+
+    l = (int) floor(c - support + 0.5);
+    h = (int) floor(c + support + 0.5);
+
+    if (l < 0) {
+        l = 0;
+    }
+
+    if (h > (int) src) {
+        h = (int) src;
+    }
+
+    h -= l;
+    if (h > max_taps) {
+        h = max_taps;
+    }
+
+    if (h <= 0) {
+        l = (int) (c < src ? c : src - 1);
+        h = 1;
+    }
+
+    *center = c;
+    *lo = l;
+    *n = h;
+}
+
+
+/*
+ * The source indices [*lo, *hi) that outputs from .. from + n - 1 of dst
+ * over extent source pixels (src exist) read.
+ */
+
+void
+ngx_tunny_image_resample_span(double extent, unsigned src, unsigned dst,
+    unsigned from, unsigned n, unsigned *lo, unsigned *hi)
+{
+    int       l, k, taps;
+    double    c;
+    unsigned  i;
+
+    taps = ngx_tunny_image_taps(extent, dst);
+
+    *lo = src;
+    *hi = 0;
+
+    for (i = from; i < from + n; i++) {
+        ngx_tunny_image_tap_range(extent, src, dst, taps, (int) i, &c, &l,
+                                  &k);
+
+        if ((unsigned) l < *lo) {
+            *lo = (unsigned) l;
+        }
+
+        if ((unsigned) (l + k) > *hi) {
+            *hi = (unsigned) (l + k);
+        }
+    }
+
+    if (*lo > *hi) {
+        *lo = *hi;
+    }
+}
+
+
+/*
+ * For outputs from .. from + n - 1 of dst over extent source pixels (of
+ * which src exist, the first of them at index origin of the pixels the
+ * pass reads): first source index (relative to origin), tap count, and
+ * t->taps weights in Q14 that sum to exactly 1 << 14.  The weights of an
+ * output do not depend on the window: a window of the outputs gives the
+ * same values as the whole.  0, or -1 when a tap falls outside the
+ * avail source pixels read.
+ */
+
+static int
 ngx_tunny_image_weights(double extent, unsigned src, unsigned dst,
+    unsigned from, unsigned n, unsigned origin, unsigned avail,
     ngx_tunny_image_taps_t *t, double *tw)
 {
-    int        i, j, lo, hi, n, sum, best, max_taps;
-    double     scale, fscale, support, center, w, total;
+    int        i, j, lo, k, sum, best, max_taps;
+    double     scale, fscale, center, w, total;
     int16_t   *weights;
     double   (*kernel)(double x);
 
@@ -126,42 +214,24 @@ ngx_tunny_image_weights(double extent, unsigned src, unsigned dst,
     if (scale > 1.0) {
         kernel = ngx_tunny_image_lanczos3;
         fscale = scale;
-        support = 3.0 * scale;
 
     } else {
         kernel = ngx_tunny_image_cubic;
         fscale = 1.0;
-        support = 2.0;
     }
 
-    for (i = 0; i < (int) dst; i++) {
+    for (i = 0; i < (int) n; i++) {
 
-        center = (i + 0.5) * scale;
+        ngx_tunny_image_tap_range(extent, src, dst, max_taps,
+                                  (int) from + i, &center, &lo, &k);
 
-        lo = (int) floor(center - support + 0.5);
-        hi = (int) floor(center + support + 0.5);
-
-        if (lo < 0) {
-            lo = 0;
-        }
-
-        if (hi > (int) src) {
-            hi = (int) src;
-        }
-
-        n = hi - lo;
-        if (n > max_taps) {
-            n = max_taps;
-        }
-
-        if (n <= 0) {
-            lo = (int) (center < src ? center : src - 1);
-            n = 1;
+        if (lo < (int) origin || lo + k > (int) (origin + avail)) {
+            return -1;
         }
 
         total = 0.0;
 
-        for (j = 0; j < n; j++) {
+        for (j = 0; j < k; j++) {
             w = kernel((lo + j + 0.5 - center) / fscale);
             tw[j] = w;
             total += w;
@@ -169,7 +239,7 @@ ngx_tunny_image_weights(double extent, unsigned src, unsigned dst,
 
         if (total == 0.0) {
             tw[0] = total = 1.0;
-            for (j = 1; j < n; j++) {
+            for (j = 1; j < k; j++) {
                 tw[j] = 0.0;
             }
         }
@@ -177,7 +247,7 @@ ngx_tunny_image_weights(double extent, unsigned src, unsigned dst,
         sum = 0;
         best = 0;
 
-        for (j = 0; j < n; j++) {
+        for (j = 0; j < k; j++) {
             weights[j] = (int16_t) lrint(tw[j] / total
                                          * (1 << NGX_TUNNY_IMAGE_FP));
             sum += weights[j];
@@ -190,10 +260,12 @@ ngx_tunny_image_weights(double extent, unsigned src, unsigned dst,
         weights[best] = (int16_t) (weights[best]
                                    + (1 << NGX_TUNNY_IMAGE_FP) - sum);
 
-        t->start[i] = lo;
-        t->count[i] = n;
+        t->start[i] = lo - (int) origin;
+        t->count[i] = k;
         weights += max_taps;
     }
+
+    return 0;
 }
 
 
@@ -317,8 +389,12 @@ NGX_TUNNY_IMAGE_HROW(4)
 
 
 /*
- * Resample run->pix, whose image covers sw x sh of its pixels (at most
- * its width x height), to dw x dh.
+ * Resample run->pix to dw x dh, or rather to the window of it the job
+ * keeps (run->geo: wx, wy, ww x wh; all of it but for crop).  The
+ * decoded frame (run->dec_w x dec_h pixels) covers sw x sh of its pixels
+ * (at most its size); run->pix holds a part of it, from (dec_x, dec_y),
+ * at least the pixels the window reads (ngx_tunny_image_resample_span()).
+ * The outputs are those of the whole resample, bit for bit.
  */
 
 int
@@ -326,14 +402,35 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw, double sh,
     unsigned dw, unsigned dh)
 {
     int                           rc;
-    unsigned                      y;
+    unsigned                      y, ww, wh;
     ngx_tunny_image_pix_t         out, *pix;
+    ngx_tunny_image_geo_t        *g;
     ngx_tunny_image_hrow_pt       hrow;
     ngx_tunny_image_resampler_t   r;
 
     pix = &run->pix;
+    g = &run->geo;
+    ww = g->ww;
+    wh = g->wh;
 
-    if (pix->width == dw && pix->height == dh && sw == dw && sh == dh) {
+    if (run->dec_w == dw && run->dec_h == dh && sw == dw && sh == dh) {
+
+        /* nothing to resample: the window, in the same buffer */
+
+        if (g->wx < run->dec_x || g->wy < run->dec_y
+            || g->wx - run->dec_x + ww > pix->width
+            || g->wy - run->dec_y + wh > pix->height)
+        {
+            return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
+                                         "decoded region misses the "
+                                         "window");
+        }
+
+        pix->data += (size_t) (g->wy - run->dec_y) * pix->stride
+                     + (size_t) (g->wx - run->dec_x) * pix->channels;
+        pix->width = ww;
+        pix->height = wh;
+
         return NGX_TUNNY_IMAGE_OK;
     }
 
@@ -342,7 +439,7 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw, double sh,
         return rc;
     }
 
-    rc = ngx_tunny_image_pix_next(run, &out, dw, dh, pix->channels,
+    rc = ngx_tunny_image_pix_next(run, &out, ww, wh, pix->channels,
                                   "out of memory resampling");
     if (rc != NGX_TUNNY_IMAGE_OK) {
         return rc;
@@ -365,33 +462,33 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw, double sh,
     }
 
     /*
-     * vertical pass first: dh rows of the source width into tmp (the
+     * vertical pass first: wh rows of the source width into tmp (the
      * vectorized pass takes the larger part of the work), then the
      * horizontal one
      */
 
-    for (y = 0; y < dh; y++) {
+    for (y = 0; y < wh; y++) {
 
         rc = ngx_tunny_image_checkpoint(run, y);
         if (rc != NGX_TUNNY_IMAGE_OK) {
             return rc;
         }
 
-        ngx_tunny_image_resample_v(&r, y, pix->data, pix->stride,
+        ngx_tunny_image_resample_v(&r, y, pix->data + r.toff, pix->stride,
                                    r.tmp + y * r.tstride);
     }
 
-    for (y = 0; y < dh; y++) {
+    for (y = 0; y < wh; y++) {
 
         rc = ngx_tunny_image_checkpoint(run, y);
         if (rc != NGX_TUNNY_IMAGE_OK) {
             return rc;
         }
 
-        hrow(r.tmp + y * r.tstride, out.data + y * out.stride, dw, &r.x);
+        hrow(r.tmp + y * r.tstride, out.data + y * out.stride, ww, &r.x);
 
         if (out.channels == 4) {
-            ngx_tunny_image_unpremul_row(out.data + y * out.stride, dw);
+            ngx_tunny_image_unpremul_row(out.data + y * out.stride, ww);
         }
     }
 
@@ -401,20 +498,24 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw, double sh,
 }
 
 
-/* the weights of both axes and the intermediate image */
+/* the weights of both axes (of the window) and the intermediate image */
 
 static int
 ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
     ngx_tunny_image_resampler_t *r, double sw, double sh, unsigned dw,
     unsigned dh)
 {
-    int             max;
-    double         *tw;
-    size_t          need;
-    unsigned        ch;
-    unsigned char  *wbuf;
+    int                     max, lo, hi;
+    double                 *tw;
+    size_t                  need;
+    unsigned                ch, ww, wh, i;
+    unsigned char          *wbuf;
+    ngx_tunny_image_geo_t  *g;
 
+    g = &run->geo;
     ch = run->pix.channels;
+    ww = g->ww;
+    wh = g->wh;
 
     r->x.taps = ngx_tunny_image_taps(sw, dw);
     r->y.taps = ngx_tunny_image_taps(sh, dh);
@@ -426,13 +527,13 @@ ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
 
     need = sizeof(double) * max
            + sizeof(int32_t) * r->tstride
-           + (sizeof(int) * 2 + sizeof(int16_t) * r->x.taps) * dw
-           + (sizeof(int) * 2 + sizeof(int16_t) * r->y.taps) * dh + 64;
+           + (sizeof(int) * 2 + sizeof(int16_t) * r->x.taps) * ww
+           + (sizeof(int) * 2 + sizeof(int16_t) * r->y.taps) * wh + 64;
 
     wbuf = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_WTS, need);
 
     r->tmp = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_TMP,
-                                     r->tstride * dh);
+                                     r->tstride * wh);
 
     if (wbuf == NULL || r->tmp == NULL) {
         return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
@@ -444,14 +545,41 @@ ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
     tw = (double *) wbuf;
     r->acc = (int32_t *) (tw + max);
     r->x.start = (int *) (r->acc + r->tstride);
-    r->x.count = r->x.start + dw;
-    r->y.start = r->x.count + dw;
-    r->y.count = r->y.start + dh;
-    r->x.weight = (int16_t *) (r->y.count + dh);
-    r->y.weight = r->x.weight + (size_t) r->x.taps * dw;
+    r->x.count = r->x.start + ww;
+    r->y.start = r->x.count + ww;
+    r->y.count = r->y.start + wh;
+    r->x.weight = (int16_t *) (r->y.count + wh);
+    r->y.weight = r->x.weight + (size_t) r->x.taps * ww;
 
-    ngx_tunny_image_weights(sw, run->pix.width, dw, &r->x, tw);
-    ngx_tunny_image_weights(sh, run->pix.height, dh, &r->y, tw);
+    if (ngx_tunny_image_weights(sw, run->dec_w, dw, g->wx, ww, run->dec_x,
+                                run->pix.width, &r->x, tw)
+        != 0
+        || ngx_tunny_image_weights(sh, run->dec_h, dh, g->wy, wh,
+                                   run->dec_y, run->pix.height, &r->y, tw)
+           != 0)
+    {
+        /* a bug, not the input: the decoder gave too few pixels */
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
+                                     "decoded region misses the window");
+    }
+
+    /* the vertical pass makes only the columns the horizontal one reads */
+
+    lo = r->x.start[0];
+    hi = 0;
+
+    for (i = 0; i < ww; i++) {
+        lo = r->x.start[i] < lo ? r->x.start[i] : lo;
+        hi = r->x.start[i] + r->x.count[i] > hi
+             ? r->x.start[i] + r->x.count[i] : hi;
+    }
+
+    for (i = 0; i < ww; i++) {
+        r->x.start[i] -= lo;
+    }
+
+    r->toff = (size_t) lo * ch;
+    r->tstride = (size_t) (hi - lo) * ch;
 
     return NGX_TUNNY_IMAGE_OK;
 }

@@ -149,6 +149,63 @@ NGX_TUNNY_IMAGE_COPY(3)
 NGX_TUNNY_IMAGE_COPY(4)
 
 
+/*
+ * The map of the job from the cut output (x, y) to the resized image in
+ * its stored orientation (tw x th, before the window is taken out)
+ */
+
+static void
+ngx_tunny_image_transform_map(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_map_t *m)
+{
+    ngx_tunny_image_geo_t  *g;
+    ngx_tunny_image_map_t   mo, ma;
+
+    g = &run->geo;
+
+    ngx_tunny_image_map_orientation(run->info.orientation, g->tw, g->th,
+                                    &mo);
+    ngx_tunny_image_map_angle(run->params->angle, g->rw, g->rh, &ma);
+    ngx_tunny_image_map_compose(&mo, &ma, m);
+
+    /* the cut window offset */
+
+    m->x0 += m->xx * (long) g->cx + m->xy * (long) g->cy;
+    m->y0 += m->yx * (long) g->cx + m->yy * (long) g->cy;
+}
+
+
+/*
+ * The part of the resized image (stored orientation) the cut output
+ * comes from: run->geo's wx, wy, ww, wh.  The resampler makes only it,
+ * the decoder decodes only what it needs.
+ */
+
+void
+ngx_tunny_image_transform_window(ngx_tunny_image_run_t *run)
+{
+    long                    x0, y0, x1, y1;
+    ngx_tunny_image_geo_t  *g;
+    ngx_tunny_image_map_t   m;
+
+    g = &run->geo;
+
+    ngx_tunny_image_transform_map(run, &m);
+
+    x0 = m.x0;
+    y0 = m.y0;
+    x1 = m.xx * (long) (g->cw - 1) + m.xy * (long) (g->ch - 1) + m.x0;
+    y1 = m.yx * (long) (g->cw - 1) + m.yy * (long) (g->ch - 1) + m.y0;
+
+    g->wx = (unsigned) (x0 < x1 ? x0 : x1);
+    g->wy = (unsigned) (y0 < y1 ? y0 : y1);
+    g->ww = (unsigned) (x0 < x1 ? x1 - x0 : x0 - x1) + 1;
+    g->wh = (unsigned) (y0 < y1 ? y1 - y0 : y0 - y1) + 1;
+}
+
+
+/* run->pix is the window of ngx_tunny_image_transform_window() */
+
 int
 ngx_tunny_image_transform(ngx_tunny_image_run_t *run)
 {
@@ -156,7 +213,7 @@ ngx_tunny_image_transform(ngx_tunny_image_run_t *run)
     long                      sx, sy;
     unsigned                  y, ch;
     ptrdiff_t                 step;
-    ngx_tunny_image_map_t     mo, ma, m;
+    ngx_tunny_image_map_t     m;
     ngx_tunny_image_pix_t     out, *pix;
     ngx_tunny_image_geo_t    *g;
     ngx_tunny_image_copy_pt   copy;
@@ -165,15 +222,10 @@ ngx_tunny_image_transform(ngx_tunny_image_run_t *run)
     g = &run->geo;
     ch = pix->channels;
 
-    ngx_tunny_image_map_orientation(run->info.orientation,
-                                    pix->width, pix->height, &mo);
-    ngx_tunny_image_map_angle(run->params->angle, g->rw, g->rh, &ma);
-    ngx_tunny_image_map_compose(&mo, &ma, &m);
+    ngx_tunny_image_transform_map(run, &m);
 
-    /* the cut window offset */
-
-    m.x0 += m.xx * (long) g->cx + m.xy * (long) g->cy;
-    m.y0 += m.yx * (long) g->cx + m.yy * (long) g->cy;
+    m.x0 -= (long) g->wx;
+    m.y0 -= (long) g->wy;
 
     if (m.xx == 1 && m.xy == 0 && m.yx == 0 && m.yy == 1) {
 

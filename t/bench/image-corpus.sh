@@ -6,6 +6,8 @@
 # BUILD/bench-corpus: N photo-like 2000x1500 (3 MP) JPEGs made by
 #     ImageMagick (CONVERT) from its built-in images, deterministic per
 #     seed, cached (.stamp);
+# BUILD/bench-corpus-prog: the same files made progressive by jpegtran
+#     -progressive (libjpeg-turbo-progs; the same coefficients), cached;
 # BUILD/bench-photos: symbolic links to the real photographs among the
 #     JPEG wallpapers of the installed Debian packages listed below, those
 #     of at least 8 megapixels (8,000,000 pixels).
@@ -57,6 +59,24 @@ seq 1 "$NIMG" | sed 's/.*/img&.jpg/' > "$corpus/LIST"
 (cd "$corpus" && "$IDENTIFY" -format '%f %w %h %B\n' $(cat LIST)) \
     | awk '{ printf "%s %dx%d %.1fMP %d synthetic\n", $1, $2, $3,
              $2 * $3 / 1e6, $4 }' > "$corpus/MANIFEST"
+
+
+# --- their progressive copies ----------------------------------------------
+
+prog=$BUILD/bench-corpus-prog
+if [ "$(cat "$prog/.stamp" 2>/dev/null)" != "v1 $NIMG" ]; then
+    say "bench image: progressive copies of the corpus in $prog"
+    rm -rf "$prog"
+    mkdir -p "$prog"
+    for f in $(cat "$corpus/LIST"); do
+        jpegtran -progressive -copy all -outfile "$prog/$f" "$corpus/$f"
+    done
+    echo "v1 $NIMG" > "$prog/.stamp"
+fi
+cp "$corpus/LIST" "$prog/LIST"
+(cd "$prog" && "$IDENTIFY" -format '%f %w %h %B\n' $(cat LIST)) \
+    | awk '{ printf "%s %dx%d %.1fMP %d progressive\n", $1, $2, $3,
+             $2 * $3 / 1e6, $4 }' > "$prog/MANIFEST"
 
 
 # --- big photos: Debian's wallpaper JPEGs of >= 8 MP -------------------------

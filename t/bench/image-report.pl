@@ -25,6 +25,8 @@ my %WORKLOAD = (
                title => 'thumbnails' },
     big => { corpus => 'bench-photos', size => 1024, format => 'JPEG q80',
              title => 'big photos' },
+    prog => { corpus => 'bench-corpus-prog', size => 256,
+              format => 'JPEG q80', title => 'progressive thumbnails' },
     webp => { corpus => 'bench-corpus', size => 512, format => 'WebP q80',
               title => 'WebP output' },
     'big-hog' => { corpus => 'bench-photos', size => 1024,
@@ -70,7 +72,7 @@ my $sharp = eval { decode_json($meta{sharp}) } // {};
 
 # corpus descriptions from the MANIFESTs: "name WxH MP bytes package"
 my %corpus;
-for my $dir (qw(bench-corpus bench-photos)) {
+for my $dir (qw(bench-corpus bench-corpus-prog bench-photos)) {
     my @files;
     open my $fh, '<', "$build/$dir/MANIFEST" or die "$build/$dir: $!\n";
     while (<$fh>) {
@@ -92,6 +94,9 @@ sub corpus_text {
                                : "$mp[0]–$mp[-1] MP";
     my $what = exists $pkg{synthetic}
         ? "synthetic $files->[0]{size} JPEGs (ImageMagick)"
+        : exists $pkg{progressive}
+        ? "progressive copies (jpegtran) of the synthetic"
+          . " $files->[0]{size} JPEGs"
         : "JPEG photos of " . join(', ', sort keys %pkg);
     return sprintf '%d %s, %s, %.2f MB average', scalar @$files, $what,
         $mp, $bytes / @$files / 1e6;

@@ -22,6 +22,9 @@
 #            (t/bench/image-corpus.sh) -> fit 256x256, JPEG quality 80
 #   big      the JPEG wallpapers of >= 8 MP of Debian's ukui-wallpapers
 #            and lomiri-wallpapers* packages -> fit 1024x1024, JPEG q80
+#   prog     progressive copies of the thumb corpus (jpegtran -progressive:
+#            the same coefficients) -> fit 256x256, JPEG quality 80; not
+#            in the default list
 #   webp     the thumb corpus -> fit 512x512, WebP quality 80 (image_filter
 #            cannot make WebP from JPEG: not measured)
 #   big-hog  big while one nice-0 busy loop (started and killed here)
@@ -127,11 +130,14 @@ workload_all() {
     case $1 in
         thumb) echo "/thumb/ $BUILD/bench-corpus 256 JPEG" \
                     "tunny sharp image_filter" ;;
+        prog)  echo "/prog/ $BUILD/bench-corpus-prog 256 JPEG" \
+                    "tunny sharp image_filter" ;;
         big|big-hog)
                echo "/big/ $BUILD/bench-photos 1024 JPEG" \
                     "tunny sharp image_filter" ;;
         webp)  echo "/webp/ $BUILD/bench-corpus 512 WEBP tunny sharp" ;;
-        *) say "bench image: unknown workload '$1' (thumb big webp big-hog)"
+        *) say "bench image: unknown workload '$1'" \
+               "(thumb prog big webp big-hog)"
            return 1 ;;
     esac
 }
@@ -285,6 +291,7 @@ http {
         listen 127.0.0.1:${PORT_OF[$s]} reuseport;
         location = /1k.txt { root $PREFIX/html; }
 $(op /thumb/ "$BUILD/bench-corpus" 256 jpeg)
+$(op /prog/ "$BUILD/bench-corpus-prog" 256 jpeg)
 $(op /big/ "$BUILD/bench-photos" 1024 jpeg)
 $(op /webp/ "$BUILD/bench-corpus" 512 webp)
     }
@@ -298,6 +305,8 @@ sharp_conf() {
   "routes": [
     { "prefix": "/thumb/", "dir": "$BUILD/bench-corpus", "format": "jpeg",
       "width": 256, "height": 256, "quality": 80 },
+    { "prefix": "/prog/", "dir": "$BUILD/bench-corpus-prog",
+      "format": "jpeg", "width": 256, "height": 256, "quality": 80 },
     { "prefix": "/big/", "dir": "$BUILD/bench-photos", "format": "jpeg",
       "width": 1024, "height": 1024, "quality": 80 },
     { "prefix": "/webp/", "dir": "$BUILD/bench-corpus", "format": "webp",

@@ -10,6 +10,12 @@
  * and the pixel limit, the rest is the image.  The probe given to the
  * library is the harness's (as the HTTP module makes it) for an image of
  * even length, the library's own (info == NULL) for an odd one.
+ *
+ * For a JPEG the exact decode shortcuts are checked against the whole
+ * decode (ngx_tunny_image_pixels_fast(), both ways): when both give
+ * pixels they must be the same, and the shortcuts may not lose an image
+ * the whole decode gives (they may answer where it rejects: damage in
+ * the parts they do not decode).
  */
 
 
@@ -17,10 +23,67 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ngx_tunny_image.h"
+#include "ngx_tunny_image_int.h"
 
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+
+static void
+fuzz_exact(ngx_tunny_image_state_t *st, const uint8_t *data, size_t size,
+    const ngx_tunny_image_params_t *p)
+{
+    int                        rc;
+    size_t                     n;
+    unsigned                   y, w, h, ch;
+    unsigned char             *fast;
+    ngx_tunny_image_pix_t      pix;
+    ngx_tunny_image_result_t   res;
+
+    rc = ngx_tunny_image_pixels_fast(st, data, size, p, &res, &pix,
+                                     NGX_TUNNY_IMAGE_FAST_ALL);
+
+    fast = NULL;
+    w = h = ch = 0;
+
+    if (rc == NGX_TUNNY_IMAGE_OK) {
+        w = pix.width;
+        h = pix.height;
+        ch = pix.channels;
+        n = (size_t) w * ch;
+        fast = malloc(n * h + 1);
+
+        if (fast == NULL) {
+            return;
+        }
+
+        for (y = 0; y < h; y++) {
+            memcpy(fast + y * n, pix.data + y * pix.stride, n);
+        }
+    }
+
+    if (ngx_tunny_image_pixels_fast(st, data, size, p, &res, &pix, 0)
+        == NGX_TUNNY_IMAGE_OK)
+    {
+        if (fast == NULL) {
+            abort();                    /* a shortcut lost the image */
+        }
+
+        n = (size_t) w * ch;
+
+        if (pix.width != w || pix.height != h || pix.channels != ch) {
+            abort();
+        }
+
+        for (y = 0; y < h; y++) {
+            if (memcmp(fast + y * n, pix.data + y * pix.stride, n) != 0) {
+                abort();                /* not exact */
+            }
+        }
+    }
+
+    free(fast);
+}
 
 
 int
@@ -99,6 +162,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
 
     free(res.data);
+
+    if (info.type == NGX_TUNNY_IMAGE_JPEG) {
+        fuzz_exact(st, data, size, &p);
+    }
+
     ngx_tunny_image_state_trim(st, 16 * 1024 * 1024);
 
     return 0;

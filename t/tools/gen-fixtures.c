@@ -1085,13 +1085,58 @@ write_gif_fixtures(void)
 }
 
 
-/* a 3000x2000 photo-like JPEG for the benchmark */
+/*
+ * The progressive copy of a JPEG from its coefficients, as jpegtran
+ * -progressive: the same coefficients, so the same pixels at every DCT
+ * scale (t/105-image-fast.t compares the outputs of both)
+ */
 
 static void
-write_big(const char *name, unsigned w, unsigned h)
+write_progressive_copy(const char *name, const unsigned char *in,
+    unsigned long in_len)
+{
+    unsigned char                  *out;
+    unsigned long                   len;
+    jvirt_barray_ptr               *coef;
+    struct jpeg_error_mgr           jerr_d, jerr_c;
+    struct jpeg_compress_struct     c;
+    struct jpeg_decompress_struct   d;
+
+    d.err = jpeg_std_error(&jerr_d);
+    jpeg_create_decompress(&d);
+    jpeg_mem_src(&d, in, in_len);
+    (void) jpeg_read_header(&d, TRUE);
+    coef = jpeg_read_coefficients(&d);
+
+    c.err = jpeg_std_error(&jerr_c);
+    jpeg_create_compress(&c);
+
+    out = NULL;
+    len = 0;
+    jpeg_mem_dest(&c, &out, &len);
+
+    jpeg_copy_critical_parameters(&d, &c);
+    jpeg_simple_progression(&c);
+    jpeg_write_coefficients(&c, coef);
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+
+    (void) jpeg_finish_decompress(&d);
+    jpeg_destroy_decompress(&d);
+
+    write_file(name, out, len);
+    free(out);
+}
+
+
+/* a 3000x2000 photo-like JPEG for the benchmark, and its progressive copy */
+
+static void
+write_big(const char *name, const char *prog, unsigned w, unsigned h)
 {
     unsigned        x, y;
-    unsigned char  *p, *d;
+    unsigned char  *p, *d, *out;
+    unsigned long   len;
     jpeg_opts_t     o;
     double          fx, fy;
 
@@ -1120,7 +1165,10 @@ write_big(const char *name, unsigned w, unsigned h)
 
     memset(&o, 0, sizeof(o));
     o.quality = 85;
-    write_jpeg(name, p, w, h, 3, JCS_RGB, &o);
+    out = jpeg_encode(p, w, h, 3, JCS_RGB, &o, &len);
+    write_file(name, out, len);
+    write_progressive_copy(prog, out, len);
+    free(out);
     free(p);
 }
 
@@ -1337,7 +1385,7 @@ main(int argc, char **argv)
     write_gif("tiny.gif", 7, 5);
     write_gif_fixtures();
 
-    write_big("big.jpg", 3000, 2000);
+    write_big("big.jpg", "big-prog.jpg", 3000, 2000);
 
     return 0;
 }

@@ -1273,6 +1273,130 @@ webp_slow(unsigned w, unsigned h)
 }
 
 
+/*
+ * Inputs of the exact decode shortcuts (src/image/ngx_tunny_image_jpeg.c):
+ * a progressive 3200x2400 photo that resize 100 100 decodes at 1/8 (the
+ * luma AC scans not decoded at all) and crop 150 150 in a region, copies
+ * damaged where only the whole decode looks or where the DC-only decode
+ * must step aside, and the baseline of the same pixels.  Smooth pixels
+ * (no noise) keep the files small.
+ */
+
+static unsigned char *
+smooth(unsigned w, unsigned h)
+{
+    unsigned        x, y, c, v;
+    unsigned char  *p, *d;
+
+    p = xmalloc((size_t) w * h * 3);
+    d = p;
+
+    for (y = 0; y < h; y++) {
+        for (x = 0; x < w; x++) {
+            for (c = 0; c < 3; c++) {
+                v = (x * (70 + 50 * c)) / w + (y * (120 - 40 * c)) / h;
+
+                if ((x - w / 3) * (x - w / 3) + (y - h / 2) * (y - h / 2)
+                    < (w / 6) * (w / 6))
+                {
+                    v += 60;
+                }
+
+                if (((x + 3 * y) / 40) % 4 == 0 && x > w / 2) {
+                    v += 40;
+                }
+
+                *d++ = (unsigned char) (v > 255 ? 255 : v);
+            }
+        }
+    }
+
+    return p;
+}
+
+
+static void
+gen_jpeg_fast(void)
+{
+    buf_t           b, d;
+    jopt_t          o;
+    size_t          pos[MAX_MARKERS], hl, keep, len;
+    unsigned        i, n, first, last, mk[MAX_MARKERS];
+    unsigned char  *pix;
+
+    pix = smooth(3200, 2400);
+
+    memset(&o, 0, sizeof(o));
+    o.quality = 75;
+    o.progressive = 1;
+    b = jpeg(pix, 3200, 2400, 3, JCS_RGB, &o);
+    emitb("fast-prog-3200.jpg", "ok", "progressive 3200x2400 (DC-only "
+          "decode at resize 100)", b);
+
+    o.restart = 1;
+    d = jpeg(pix, 3200, 2400, 3, JCS_RGB, &o);
+    emitb("fast-prog-restart.jpg", "ok", "progressive 3200x2400, restart "
+          "markers every MCU row", d);
+    free(d.p);
+
+    o.restart = 0;
+    o.progressive = 0;
+    d = jpeg(pix, 3200, 2400, 3, JCS_RGB, &o);
+    emitb("fast-base-3200.jpg", "ok", "baseline 3200x2400 (region decode at "
+          "crop 150)", d);
+    free(d.p);
+
+    free(pix);
+
+    n = jpeg_markers(b, pos, mk);
+    first = n;
+    last = n;
+
+    for (i = 0; i < n; i++) {
+        if (mk[i] == 0xda) {
+            first = (first == n) ? i : first;
+            last = i;
+        }
+    }
+
+    if (first == n || last + 1 >= n || mk[last + 1] != 0xd9) {
+        die("gen_jpeg_fast: unexpected markers");
+    }
+
+    /* the last scan (luma AC) with the second half of its data missing */
+
+    hl = 2 + rd_be16(b.p + pos[last] + 2);
+    keep = pos[last] + hl + (pos[last + 1] - pos[last] - hl) / 2;
+    d.n = keep + (b.n - pos[last + 1]);
+    d.p = xmalloc(d.n);
+    memcpy(d.p, b.p, keep);
+    memcpy(d.p + keep, b.p + pos[last + 1], b.n - pos[last + 1]);
+    emitb("fast-prog-ac-cut.jpg", "any", "progressive 3200x2400, half of "
+          "the last (luma AC) scan missing", d);
+    free(d.p);
+
+    /* the first (DC) scan once more after the last: DC imprecise again */
+
+    len = pos[first + 1] - pos[first];
+    d.n = b.n + len;
+    d.p = xmalloc(d.n);
+    memcpy(d.p, b.p, pos[last + 1]);
+    memcpy(d.p + pos[last + 1], b.p + pos[first], len);
+    memcpy(d.p + pos[last + 1] + len, b.p + pos[last + 1],
+           b.n - pos[last + 1]);
+    emitb("fast-prog-dc-late.jpg", "any", "progressive 3200x2400, its first "
+          "DC scan repeated after the last scan", d);
+    free(d.p);
+
+    /* without its EOI: the DC-only decode steps aside */
+
+    emit("fast-prog-no-eoi.jpg", "ok", "progressive 3200x2400 without its "
+         "EOI", b.p, pos[last + 1]);
+
+    free(b.p);
+}
+
+
 static void
 gen_bombs(void)
 {
@@ -3421,6 +3545,7 @@ main(int argc, char **argv)
 
     gen_not_images();
     gen_jpeg_variants();
+    gen_jpeg_fast();
     gen_bombs();
     gen_exif();
     gen_icc();

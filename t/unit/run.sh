@@ -1,11 +1,18 @@
 #!/bin/sh
 # Build and run the image unit tests; prints TAP.
-#   t/unit/run.sh                 (prove: prove --exec sh t/unit/run.sh)
+#   t/unit/run.sh [PROGRAM]       (prove: prove --exec sh t/unit/run.sh)
+#                                 PROGRAM: test_image (default) or
+#                                 test_image_fast, one TAP stream each
 #   TUNNY_VALGRIND=1 t/unit/run.sh   under valgrind, without timing checks
 #   TUNNY_ASAN=1 t/unit/run.sh       built with ASan + UBSan (in a temporary
 #                                    directory), without timing checks
 set -e
 cd "$(dirname "$0")"
+prog=${1:-test_image}
+case $prog in
+    test_image|test_image_fast) ;;
+    *) echo "run.sh: unknown test program '$prog'" >&2; exit 2 ;;
+esac
 make -s all CC="${CC:-cc}" >&2
 fixtures=$(mktemp -d "${TMPDIR:-/tmp}/tunny-fixtures.XXXXXX")
 trap 'rm -rf "$fixtures"' EXIT
@@ -25,15 +32,15 @@ if [ -n "$TUNNY_ASAN" ]; then
     cflags="$cflags -fsanitize=address,undefined -fno-sanitize-recover=all"
     make -s --no-print-directory -C "$image" OUT="$fixtures/image" \
         CC="${CC:-cc}" CFLAGS="$cflags" >&2
-    ${CC:-cc} $cflags -I"$image" -o "$fixtures/test_image" test_image.c \
+    ${CC:-cc} $cflags -I"$image" -o "$fixtures/$prog" "$prog.c" \
         "$fixtures/image/libtunny_image.a" \
         $(make -s --no-print-directory -C "$image" libs) -lpthread >&2
     TUNNY_BENCH=0 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-        "$fixtures/test_image" "$fixtures"
+        "$fixtures/$prog" "$fixtures"
 elif [ -n "$TUNNY_VALGRIND" ]; then
     TUNNY_BENCH=0 valgrind -q --error-exitcode=99 --leak-check=full \
-        --errors-for-leak-kinds=definite,indirect ./test_image "$fixtures"
+        --errors-for-leak-kinds=definite,indirect "./$prog" "$fixtures"
 else
-    ./test_image "$fixtures"
+    "./$prog" "$fixtures"
 fi

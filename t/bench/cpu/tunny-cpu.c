@@ -1,0 +1,187 @@
+
+/*
+ * CPU time per image of the image library alone (no HTTP, one thread):
+ * the whole job of ngx_tunny_image_process(), JPEG q80 out, as the bench
+ * image runs it.
+ *
+ *   tunny-cpu [-r RUNS] [-s] fit|crop W H FILE...
+ *
+ * Each file is processed RUNS times (default 7) after one warm-up; the
+ * thread's CPU time (CLOCK_THREAD_CPUTIME_ID: a shared machine adds wall
+ * time, not CPU time) of every run is taken, and the file's median
+ * printed with the shortcuts the job took.  The last line: the median
+ * and the mean of the files' medians.  -s: without the exact decode
+ * shortcuts (tunny_image_fast off), for the comparison.
+ */
+
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ngx_tunny_image.h"
+
+
+static double
+cpu_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double  x, y;
+
+    x = *(const double *) a;
+    y = *(const double *) b;
+
+    return (x > y) - (x < y);
+}
+
+
+static unsigned char *
+slurp(const char *path, size_t *len)
+{
+    long            n;
+    FILE           *f;
+    unsigned char  *p;
+
+    f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+
+    fseek(f, 0, SEEK_END);
+    n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+
+    p = malloc(n > 0 ? (size_t) n : 1);
+    if (p == NULL || n <= 0 || fread(p, 1, (size_t) n, f) != (size_t) n) {
+        fclose(f);
+        free(p);
+        return NULL;
+    }
+
+    fclose(f);
+    *len = (size_t) n;
+
+    return p;
+}
+
+
+int
+main(int argc, char **argv)
+{
+    int                        c, i, k, runs, slow, rc;
+    size_t                     len;
+    double                     t, *ms, *med, sum;
+    unsigned char             *in;
+    ngx_tunny_image_state_t   *st;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    runs = 7;
+    slow = 0;
+
+    while ((c = getopt(argc, argv, "r:s")) != -1) {
+        switch (c) {
+        case 'r':
+            runs = atoi(optarg);
+            break;
+        case 's':
+            slow = 1;
+            break;
+        default:
+            return 2;
+        }
+    }
+
+    if (runs < 1 || argc - optind < 4
+        || (strcmp(argv[optind], "fit") != 0
+            && strcmp(argv[optind], "crop") != 0))
+    {
+        fprintf(stderr, "usage: tunny-cpu [-r RUNS] [-s] fit|crop W H "
+                        "FILE...\n");
+        return 2;
+    }
+
+    memset(&p, 0, sizeof(p));
+    p.ops = strcmp(argv[optind], "fit") == 0 ? NGX_TUNNY_IMAGE_OP_RESIZE
+                                              : NGX_TUNNY_IMAGE_OP_CROP;
+    p.width = (unsigned) atoi(argv[optind + 1]);
+    p.height = (unsigned) atoi(argv[optind + 2]);
+    p.jpeg_quality = 80;
+    p.webp_quality = 80;
+    p.max_pixels = 100000000;
+    p.fast_off = slow ? NGX_TUNNY_IMAGE_FAST_ALL : 0;
+
+    st = ngx_tunny_image_state_create();
+    ms = malloc(sizeof(double) * (size_t) runs);
+    med = malloc(sizeof(double) * (size_t) argc);
+
+    if (st == NULL || ms == NULL || med == NULL) {
+        return 1;
+    }
+
+    k = 0;
+
+    for (i = optind + 3; i < argc; i++) {
+        in = slurp(argv[i], &len);
+        if (in == NULL) {
+            fprintf(stderr, "tunny-cpu: cannot read %s\n", argv[i]);
+            return 1;
+        }
+
+        for (c = -1; c < runs; c++) {
+            t = cpu_ms();
+            rc = ngx_tunny_image_process(st, in, len, NULL, &p, &res);
+            t = cpu_ms() - t;
+
+            if (rc != NGX_TUNNY_IMAGE_OK) {
+                fprintf(stderr, "tunny-cpu: %s: rc %d %s\n", argv[i], rc,
+                        res.error);
+                return 1;
+            }
+
+            if (c >= 0) {
+                ms[c] = t;
+            }
+
+            free(res.data);
+        }
+
+        qsort(ms, (size_t) runs, sizeof(double), cmp_double);
+        med[k++] = ms[runs / 2];
+
+        printf("%s %ux%u %.2f ms%s%s\n", argv[i], res.width, res.height,
+               ms[runs / 2], (res.fast & NGX_TUNNY_IMAGE_FAST_DC) ? " dc" : "",
+               (res.fast & NGX_TUNNY_IMAGE_FAST_REGION) ? " region" : "");
+
+        free(in);
+    }
+
+    sum = 0;
+
+    for (i = 0; i < k; i++) {
+        sum += med[i];
+    }
+
+    qsort(med, (size_t) k, sizeof(double), cmp_double);
+
+    printf("files %d median %.2f ms mean %.2f ms%s\n", k, med[k / 2],
+           sum / k, slow ? " (no shortcuts)" : "");
+
+    ngx_tunny_image_state_destroy(st);
+    free(ms);
+    free(med);
+
+    return 0;
+}

@@ -1,0 +1,1025 @@
+
+/*
+ * Unit tests of the exact JPEG shortcuts of the image library, TAP output:
+ *
+ *   test_image_fast [FIXTURE_DIR]
+ *
+ * The DC-only decode of progressive JPEGs at 1/8 and the region decode
+ * of crop must give the pixels of the whole decode, bit for bit.  Every
+ * check here decodes the same bytes twice, through
+ * ngx_tunny_image_pixels_fast() with the shortcut and without it, and
+ * compares: the decoded frame (DC only) and the pixels the encoder would
+ * get (both).  The JPEGs are made here: photo-like pixels encoded with
+ * each sampling (4:2:0, 4:2:2, 4:4:4, grey), with and without restart
+ * markers, then made progressive from their coefficients as jpegtran
+ * -progressive does (the baseline and the progressive copy hold the same
+ * coefficients, so a third decode, of the baseline, must agree too), and
+ * with scan scripts of our own: DC refinement scans before and after AC
+ * scans, DC of each component in a scan of its own, two DC refinements,
+ * a file whose AC never reaches full precision (the shortcut must stay
+ * off).  With FIXTURE_DIR, its JPEGs are made progressive and checked the
+ * same way.  TUNNY_BENCH=0 (valgrind, ASan) runs fewer crop cases.
+ */
+
+
+#include <dirent.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jpeglib.h>
+
+#include "ngx_tunny_image_int.h"
+
+
+static int          tests;
+static int          failures;
+static int          bench = 1;
+
+
+static int
+ok(int cond, const char *fmt, ...)
+{
+    va_list  args;
+
+    printf("%sok %d - ", cond ? "" : "not ", ++tests);
+
+    va_start(args, fmt);
+    vprintf(fmt, args);
+    va_end(args);
+
+    printf("\n");
+    fflush(stdout);
+
+    if (!cond) {
+        failures++;
+    }
+
+    return cond;
+}
+
+
+static void
+diag(const char *fmt, ...)
+{
+    va_list  args;
+
+    printf("# ");
+    va_start(args, fmt);
+    vprintf(fmt, args);
+    va_end(args);
+    printf("\n");
+}
+
+
+typedef struct {
+    unsigned char  *data;
+    unsigned long   len;
+} blob_t;
+
+
+/* photo-like pixels: gradients, hard edges, texture and noise */
+
+static unsigned char *
+photo(unsigned w, unsigned h, unsigned comps, unsigned seed)
+{
+    unsigned        x, y, c, v, r;
+    unsigned char  *p, *d;
+
+    p = malloc((size_t) w * h * comps);
+    if (p == NULL) {
+        printf("Bail out! out of memory\n");
+        exit(1);
+    }
+
+    r = seed * 2654435761u + 1;
+    d = p;
+
+    for (y = 0; y < h; y++) {
+        for (x = 0; x < w; x++) {
+            for (c = 0; c < comps; c++) {
+                r = r * 1103515245u + 12345u;
+
+                v = (x * (60 + 40 * c)) / (w ? w : 1)
+                    + (y * (90 - 30 * c)) / (h ? h : 1);
+
+                /* a disc and stripes: edges of every direction */
+
+                if ((x - w / 3) * (x - w / 3) + (y - h / 2) * (y - h / 2)
+                    < (w / 5) * (w / 5))
+                {
+                    v += 70 + 20 * c;
+                }
+
+                if (((x + 2 * y) / 7) % 3 == 0 && x > w / 2) {
+                    v += 50;
+                }
+
+                v += (r >> 24) % 24;
+
+                *d++ = (unsigned char) (v > 255 ? 255 : v);
+            }
+        }
+    }
+
+    return p;
+}
+
+
+/* an APP1 with only the EXIF orientation o (little-endian TIFF) */
+
+static void
+write_exif(struct jpeg_compress_struct *c, unsigned o)
+{
+    unsigned char  e[] = {
+        'E', 'x', 'i', 'f', 0, 0,
+        'I', 'I', 42, 0, 8, 0, 0, 0,
+        1, 0,
+        0x12, 0x01, 3, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+        0, 0, 0, 0
+    };
+
+    e[6 + 8 + 2 + 8] = (unsigned char) o;
+
+    jpeg_write_marker(c, JPEG_APP0 + 1, e, sizeof(e));
+}
+
+
+typedef struct {
+    unsigned        w, h;
+    unsigned        comps;             /* 1 or 3 */
+    unsigned        hs, vs;            /* luma sampling: 2 2, 2 1, 1 1 */
+    unsigned        restart;           /* rows, 0: none */
+    unsigned        orientation;       /* 0: no EXIF */
+    int             quality;
+} spec_t;
+
+
+static blob_t
+encode(const spec_t *s, unsigned seed)
+{
+    int                           i;
+    blob_t                        b;
+    JSAMPROW                      row;
+    unsigned char                *p;
+    struct jpeg_error_mgr         jerr;
+    struct jpeg_compress_struct   c;
+
+    p = photo(s->w, s->h, s->comps, seed);
+
+    b.data = NULL;
+    b.len = 0;
+
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &b.data, &b.len);
+
+    c.image_width = s->w;
+    c.image_height = s->h;
+    c.input_components = (int) s->comps;
+    c.in_color_space = s->comps == 1 ? JCS_GRAYSCALE : JCS_RGB;
+
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, s->quality, TRUE);
+
+    if (s->comps == 3) {
+        c.comp_info[0].h_samp_factor = (int) s->hs;
+        c.comp_info[0].v_samp_factor = (int) s->vs;
+
+        for (i = 1; i < 3; i++) {
+            c.comp_info[i].h_samp_factor = 1;
+            c.comp_info[i].v_samp_factor = 1;
+        }
+    }
+
+    c.restart_in_rows = (int) s->restart;
+
+    jpeg_start_compress(&c, TRUE);
+
+    if (s->orientation) {
+        write_exif(&c, s->orientation);
+    }
+
+    while (c.next_scanline < s->h) {
+        row = p + (size_t) c.next_scanline * s->w * s->comps;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    free(p);
+
+    return b;
+}
+
+
+/* scan scripts */
+
+#define SCRIPT_SIMPLE     0    /* jpeg_simple_progression(): DC Al 1 first,
+                                  its refinement after AC scans */
+#define SCRIPT_DC_EACH    1    /* DC of each component alone, Al 0 */
+#define SCRIPT_DC_TWICE   2    /* DC Al 2, refined twice, AC between */
+#define SCRIPT_AC_SHORT   3    /* luma AC stops at Al 1: incomplete */
+#define SCRIPT_N          4
+
+static const char  *script_name[SCRIPT_N] = {
+    "simple progression", "DC per component", "two DC refinements",
+    "luma AC incomplete"
+};
+
+
+static void
+scan(jpeg_scan_info *si, int *n, int ncomp, int c0, int ss, int se, int ah,
+    int al)
+{
+    int  i;
+
+    si[*n].comps_in_scan = ncomp;
+
+    for (i = 0; i < ncomp; i++) {
+        si[*n].component_index[i] = c0 + i;
+    }
+
+    si[*n].Ss = ss;
+    si[*n].Se = se;
+    si[*n].Ah = ah;
+    si[*n].Al = al;
+    (*n)++;
+}
+
+
+static int
+script(jpeg_scan_info *si, int kind, int ncomp)
+{
+    int  n, c;
+
+    n = 0;
+
+    switch (kind) {
+
+    case SCRIPT_DC_EACH:
+        for (c = 0; c < ncomp; c++) {
+            scan(si, &n, 1, c, 0, 0, 0, 0);
+        }
+        for (c = 0; c < ncomp; c++) {
+            scan(si, &n, 1, c, 1, 9, 0, 0);
+            scan(si, &n, 1, c, 10, 63, 0, 0);
+        }
+        break;
+
+    case SCRIPT_DC_TWICE:
+        scan(si, &n, ncomp, 0, 0, 0, 0, 2);
+        for (c = 0; c < ncomp; c++) {
+            scan(si, &n, 1, c, 1, 63, 0, 1);
+        }
+        scan(si, &n, ncomp, 0, 0, 0, 2, 1);
+        scan(si, &n, 1, 0, 1, 63, 1, 0);
+        scan(si, &n, ncomp, 0, 0, 0, 1, 0);
+        for (c = 1; c < ncomp; c++) {
+            scan(si, &n, 1, c, 1, 63, 1, 0);
+        }
+        break;
+
+    case SCRIPT_AC_SHORT:
+        scan(si, &n, ncomp, 0, 0, 0, 0, 0);
+        scan(si, &n, 1, 0, 1, 63, 0, 1);
+        for (c = 1; c < ncomp; c++) {
+            scan(si, &n, 1, c, 1, 63, 0, 0);
+        }
+        break;
+
+    default:
+        return 0;
+    }
+
+    return n;
+}
+
+
+/*
+ * The progressive copy of a JPEG from its coefficients, as jpegtran
+ * -progressive (SCRIPT_SIMPLE) or with a script; restart: an interval in
+ * MCU rows for the copy, 0: none.  An input libjpeg cannot transcode, or
+ * that is not a plain YCbCr / grey Huffman JPEG of 64x64 to 16 MP (the
+ * fixtures have others, and one that claims 60000x60000), gives an empty
+ * blob.
+ */
+
+typedef struct {
+    struct jpeg_error_mgr           pub;
+    jmp_buf                         jmp;
+} xerr_t;
+
+
+typedef struct {
+    xerr_t                          e;         /* of both */
+    int                             dcreated, ccreated;
+    struct jpeg_decompress_struct   d;
+    struct jpeg_compress_struct     c;
+    jpeg_scan_info                  si[64];
+    blob_t                          b;
+} xcode_t;
+
+
+static void
+xcode_exit(j_common_ptr c)
+{
+    longjmp(((xerr_t *) c->err)->jmp, 1);
+}
+
+
+static void
+xcode_emit(j_common_ptr c, int level)
+{
+    (void) c;
+    (void) level;
+}
+
+
+static void
+xcode_free(xcode_t *x)
+{
+    if (x->ccreated) {
+        jpeg_destroy_compress(&x->c);
+    }
+
+    if (x->dcreated) {
+        jpeg_destroy_decompress(&x->d);
+    }
+
+    x->ccreated = 0;
+    x->dcreated = 0;
+}
+
+
+static void
+xcode_run(xcode_t *x, const blob_t *in, int kind, unsigned restart)
+{
+    jvirt_barray_ptr       *coef;
+    jpeg_saved_marker_ptr   mk;
+
+    jpeg_create_decompress(&x->d);
+    x->dcreated = 1;
+    jpeg_mem_src(&x->d, in->data, in->len);
+    jpeg_save_markers(&x->d, JPEG_APP0 + 1, 0xffff);
+    (void) jpeg_read_header(&x->d, TRUE);
+
+    if (x->d.arith_code || x->d.data_precision != 8
+        || (x->d.jpeg_color_space != JCS_YCbCr
+            && x->d.jpeg_color_space != JCS_GRAYSCALE)
+        || x->d.image_width < 64 || x->d.image_height < 64
+        || (uint64_t) x->d.image_width * x->d.image_height > 16000000)
+    {
+        return;
+    }
+
+    coef = jpeg_read_coefficients(&x->d);
+
+    jpeg_create_compress(&x->c);
+    x->ccreated = 1;
+    jpeg_mem_dest(&x->c, &x->b.data, &x->b.len);
+    jpeg_copy_critical_parameters(&x->d, &x->c);
+
+    if (kind == SCRIPT_SIMPLE) {
+        jpeg_simple_progression(&x->c);
+
+    } else {
+        x->c.num_scans = script(x->si, kind, x->d.num_components);
+        x->c.scan_info = x->si;
+    }
+
+    x->c.restart_in_rows = (int) restart;
+
+    jpeg_write_coefficients(&x->c, coef);
+
+    for (mk = x->d.marker_list; mk != NULL; mk = mk->next) {
+        jpeg_write_marker(&x->c, mk->marker, mk->data, mk->data_length);
+    }
+
+    jpeg_finish_compress(&x->c);
+}
+
+
+static blob_t
+progressive(const blob_t *in, int kind, unsigned restart)
+{
+    blob_t    b;
+    xcode_t  *x;
+
+    x = calloc(1, sizeof(xcode_t));
+    if (x == NULL) {
+        printf("Bail out! out of memory\n");
+        exit(1);
+    }
+
+    x->d.err = jpeg_std_error(&x->e.pub);
+    x->c.err = &x->e.pub;
+    x->e.pub.error_exit = xcode_exit;
+    x->e.pub.emit_message = xcode_emit;
+
+    if (setjmp(x->e.jmp)) {
+        xcode_free(x);
+        free(x->b.data);
+        x->b.data = NULL;
+        x->b.len = 0;
+
+    } else {
+        xcode_run(x, in, kind, restart);
+        xcode_free(x);
+    }
+
+    b = x->b;
+    free(x);
+
+    return b;
+}
+
+
+/* the pixels of a run, copied out of the state */
+
+typedef struct {
+    int             rc;
+    unsigned        fast;              /* res.fast */
+    unsigned        w, h, ch;
+    unsigned char  *data;              /* w * h * ch, packed */
+    char            error[160];
+} out_t;
+
+
+static out_t
+run(ngx_tunny_image_state_t *st, const blob_t *b,
+    const ngx_tunny_image_params_t *p, unsigned fast)
+{
+    out_t                     o;
+    unsigned                  y;
+    ngx_tunny_image_pix_t     pix;
+    ngx_tunny_image_result_t  res;
+
+    memset(&o, 0, sizeof(out_t));
+
+    o.rc = ngx_tunny_image_pixels_fast(st, b->data, b->len, p, &res, &pix,
+                                       fast);
+    o.fast = res.fast;
+    memcpy(o.error, res.error, sizeof(o.error));
+
+    if (o.rc != NGX_TUNNY_IMAGE_OK) {
+        return o;
+    }
+
+    o.w = pix.width;
+    o.h = pix.height;
+    o.ch = pix.channels;
+    o.data = malloc((size_t) o.w * o.h * o.ch + 1);
+
+    if (o.data == NULL) {
+        printf("Bail out! out of memory\n");
+        exit(1);
+    }
+
+    for (y = 0; y < o.h; y++) {
+        memcpy(o.data + (size_t) y * o.w * o.ch,
+               pix.data + (size_t) y * pix.stride, (size_t) o.w * o.ch);
+    }
+
+    return o;
+}
+
+
+/* 1 when a and b are the same pixels; diag() of the first difference */
+
+static int
+same(const out_t *a, const out_t *b, const char *what)
+{
+    size_t  i, n;
+
+    if (a->rc != NGX_TUNNY_IMAGE_OK || b->rc != NGX_TUNNY_IMAGE_OK) {
+        diag("%s: rc %d (%s) / %d (%s)", what, a->rc, a->error, b->rc,
+             b->error);
+        return 0;
+    }
+
+    if (a->w != b->w || a->h != b->h || a->ch != b->ch) {
+        diag("%s: %ux%ux%u / %ux%ux%u", what, a->w, a->h, a->ch, b->w, b->h,
+             b->ch);
+        return 0;
+    }
+
+    n = (size_t) a->w * a->h * a->ch;
+
+    for (i = 0; i < n; i++) {
+        if (a->data[i] != b->data[i]) {
+            diag("%s: first difference at x %zu y %zu channel %zu: %u / %u",
+                 what, i / a->ch % a->w, i / a->ch / a->w, i % a->ch,
+                 a->data[i], b->data[i]);
+            return 0;
+        }
+    }
+
+    return 1;
+}
+
+
+static void
+out_free(out_t *o)
+{
+    free(o->data);
+    o->data = NULL;
+}
+
+
+static void
+params_init(ngx_tunny_image_params_t *p, unsigned ops, unsigned w,
+    unsigned h, unsigned angle)
+{
+    memset(p, 0, sizeof(ngx_tunny_image_params_t));
+
+    p->ops = ops;
+    p->width = w;
+    p->height = h;
+    p->angle = angle;
+
+    if (angle) {
+        p->ops |= NGX_TUNNY_IMAGE_OP_ROTATE;
+    }
+
+    p->jpeg_quality = 80;
+    p->webp_quality = 80;
+    p->max_pixels = 100000000;
+}
+
+
+/*
+ * One progressive file at a box that decodes at 1/8: the shortcut's
+ * decoded frame and output against the whole decode's, and against the
+ * baseline's (NULL: none); expect: whether the shortcut must be taken.
+ */
+
+static void
+dc_case(ngx_tunny_image_state_t *st, const blob_t *prog, const blob_t *base,
+    unsigned box, int expect, const char *what)
+{
+    out_t                     fast, slow, ref;
+    ngx_tunny_image_params_t  p;
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, box, box, 0);
+
+    /* the decoded frames */
+
+    fast = run(st, prog, &p, NGX_TUNNY_IMAGE_FAST_DC | NGX_TUNNY_IMAGE_DECODED);
+    slow = run(st, prog, &p, NGX_TUNNY_IMAGE_DECODED);
+
+    ok(same(&fast, &slow, what), "%s: DC-only frame %ux%u = whole decode",
+       what, fast.w, fast.h);
+
+    ok(!!(fast.fast & NGX_TUNNY_IMAGE_FAST_DC) == expect,
+       "%s: DC-only decode %s", what, expect ? "taken" : "not taken");
+
+    ok(!(slow.fast & NGX_TUNNY_IMAGE_FAST_DC), "%s: off when not allowed",
+       what);
+
+    if (base != NULL) {
+        ref = run(st, base, &p, NGX_TUNNY_IMAGE_DECODED);
+        ok(same(&fast, &ref, what), "%s: = the baseline's frame", what);
+        out_free(&ref);
+    }
+
+    out_free(&fast);
+    out_free(&slow);
+
+    /* the pixels the encoder gets */
+
+    fast = run(st, prog, &p, NGX_TUNNY_IMAGE_FAST_ALL);
+    slow = run(st, prog, &p, 0);
+
+    ok(same(&fast, &slow, what), "%s: fit %u output %ux%u = whole decode",
+       what, box, fast.w, fast.h);
+
+    out_free(&fast);
+    out_free(&slow);
+}
+
+
+static void
+test_dc_only(ngx_tunny_image_state_t *st)
+{
+    int           k;
+    char          what[160];
+    blob_t        base, prog;
+    unsigned      i, r;
+    spec_t        s;
+
+    static const struct {
+        unsigned  w, h, comps, hs, vs;
+        const char *name;
+    }  kinds[] = {
+        { 1024, 768, 3, 2, 2, "4:2:0" },
+        { 1000, 751, 3, 2, 1, "4:2:2" },
+        { 997, 640, 3, 1, 1, "4:4:4" },
+        { 1031, 777, 1, 1, 1, "grey" },
+    };
+
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        for (r = 0; r < 2; r++) {
+
+            memset(&s, 0, sizeof(spec_t));
+            s.w = kinds[i].w;
+            s.h = kinds[i].h;
+            s.comps = kinds[i].comps;
+            s.hs = kinds[i].hs;
+            s.vs = kinds[i].vs;
+            s.quality = 85;
+
+            base = encode(&s, i * 7 + r);
+
+            for (k = 0; k < SCRIPT_N; k++) {
+                prog = progressive(&base, k, r);
+
+                snprintf(what, sizeof(what), "%s %ux%u%s, %s", kinds[i].name,
+                         s.w, s.h, r ? ", restart markers" : "",
+                         script_name[k]);
+
+                /* 1024 / 32 = 32: need 128 = 1024 / 8 */
+                dc_case(st, &prog, k != SCRIPT_AC_SHORT ? &base : NULL,
+                        s.w / 32, k != SCRIPT_AC_SHORT, what);
+
+                free(prog.data);
+            }
+
+            free(base.data);
+        }
+    }
+
+    /* a scale over 1/8: the shortcut has no part in it */
+
+    memset(&s, 0, sizeof(spec_t));
+    s.w = 1024;
+    s.h = 768;
+    s.comps = 3;
+    s.hs = 2;
+    s.vs = 2;
+    s.quality = 85;
+
+    base = encode(&s, 99);
+    prog = progressive(&base, SCRIPT_SIMPLE, 0);
+    dc_case(st, &prog, &base, 200, 0, "4:2:0 at fit 200 (DCT 2/8 or more)");
+    free(prog.data);
+    free(base.data);
+}
+
+
+/* the JPEG fixtures of FIXTURE_DIR, made progressive */
+
+static void
+test_dc_fixtures(ngx_tunny_image_state_t *st, const char *dir)
+{
+    int              n;
+    long             len;
+    char             path[4096], what[512];
+    FILE            *f;
+    DIR             *d;
+    blob_t           base, prog;
+    size_t           l;
+    struct dirent   *e;
+
+    d = opendir(dir);
+    if (d == NULL) {
+        ok(0, "fixtures: cannot open %s", dir);
+        return;
+    }
+
+    n = 0;
+
+    while ((e = readdir(d)) != NULL) {
+        l = strlen(e->d_name);
+
+        if (l < 5 || strcmp(e->d_name + l - 4, ".jpg") != 0) {
+            continue;
+        }
+
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+
+        f = fopen(path, "rb");
+        if (f == NULL) {
+            continue;
+        }
+
+        fseek(f, 0, SEEK_END);
+        len = ftell(f);
+        fseek(f, 0, SEEK_SET);
+
+        base.data = malloc(len > 0 ? (size_t) len : 1);
+        base.len = (unsigned long) (len > 0 ? len : 0);
+
+        if (base.data == NULL
+            || fread(base.data, 1, base.len, f) != base.len)
+        {
+            fclose(f);
+            free(base.data);
+            continue;
+        }
+
+        fclose(f);
+
+        prog = progressive(&base, SCRIPT_SIMPLE, 0);
+
+        if (prog.data == NULL) {
+            free(base.data);
+            continue;
+        }
+
+        snprintf(what, sizeof(what), "fixture %s, progressive", e->d_name);
+
+        /* the smallest box of the file's own width that decodes at 1/8 */
+        {
+            out_t                     fast, slow;
+            ngx_tunny_image_params_t  p;
+
+            params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 8, 8, 0);
+
+            fast = run(st, &prog, &p, NGX_TUNNY_IMAGE_FAST_DC
+                                      | NGX_TUNNY_IMAGE_DECODED);
+            slow = run(st, &prog, &p, NGX_TUNNY_IMAGE_DECODED);
+
+            if (fast.rc != NGX_TUNNY_IMAGE_OK && fast.rc == slow.rc) {
+                ok(1, "%s: rejected alike (%s)", what, fast.error);
+
+            } else {
+                ok(same(&fast, &slow, what), "%s: DC-only frame = whole "
+                   "decode (%s)", what,
+                   (fast.fast & NGX_TUNNY_IMAGE_FAST_DC) ? "taken"
+                                                         : "not taken");
+            }
+
+            out_free(&fast);
+            out_free(&slow);
+        }
+
+        free(prog.data);
+        free(base.data);
+        n++;
+    }
+
+    closedir(d);
+
+    ok(n > 0, "fixtures: %d JPEGs made progressive", n);
+}
+
+
+/*
+ * Crop: region decode against the whole frame, for sizes, samplings,
+ * restart markers, progressive copies, boxes, EXIF orientations and
+ * rotations.
+ */
+
+static void
+test_region(ngx_tunny_image_state_t *st)
+{
+    char                      what[256];
+    blob_t                    base, prog, short_ac, *b;
+    unsigned                  i, k, o, a, pr, n, taken;
+    out_t                     fast, slow;
+    spec_t                    s;
+    ngx_tunny_image_params_t  p;
+
+    static const struct {
+        unsigned  w, h, comps, hs, vs, restart;
+    }  kinds[] = {
+        { 1000, 700, 3, 2, 2, 0 },
+        { 701, 999, 3, 2, 2, 1 },
+        { 1280, 720, 3, 2, 1, 0 },
+        { 777, 555, 3, 1, 1, 2 },
+        { 900, 613, 1, 1, 1, 0 },
+    };
+
+    static const struct {
+        unsigned  w, h;
+    }  boxes[] = {
+        { 300, 300 },       /* the bench's crop */
+        { 100, 400 },
+        { 640, 90 },
+        { 40, 40 },         /* DCT 1/8 with the margin */
+        { 500, 0 },         /* "-": only cuts */
+        { 0, 333 },
+        { 699, 500 },       /* nearly all of it */
+    };
+
+    n = 0;
+    taken = 0;
+
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+
+        memset(&s, 0, sizeof(spec_t));
+        s.w = kinds[i].w;
+        s.h = kinds[i].h;
+        s.comps = kinds[i].comps;
+        s.hs = kinds[i].hs;
+        s.vs = kinds[i].vs;
+        s.restart = kinds[i].restart;
+        s.quality = 80;
+
+        for (o = 1; o <= 8; o++) {
+
+            /* every orientation on the first kind, two on the others */
+
+            if (i > 0 && o != 1 && o != 6) {
+                continue;
+            }
+
+            if (!bench && i > 1 && o != 1) {
+                continue;
+            }
+
+            s.orientation = (o == 1) ? 0 : o;
+            base = encode(&s, i * 31 + o);
+            prog = progressive(&base, SCRIPT_SIMPLE, 0);
+            short_ac = progressive(&base, SCRIPT_AC_SHORT, 0);
+
+            for (pr = 0; pr < 3; pr++) {
+
+                /*
+                 * progressive: upright and one orientation of the first
+                 * kind, upright of the others; the incomplete one (libjpeg
+                 * smooths it) upright only
+                 */
+
+                if ((pr == 1 && o != 1 && !(i == 0 && o == 6))
+                    || (pr == 2 && (!bench || o != 1)))
+                {
+                    continue;
+                }
+
+                b = (pr == 0) ? &base : (pr == 1) ? &prog : &short_ac;
+
+                for (k = 0; k < sizeof(boxes) / sizeof(boxes[0]); k++) {
+                    for (a = 0; a < 360; a += 90) {
+
+                        if (a && (k % 3) != (a / 90) % 3) {
+                            continue;
+                        }
+
+                        if (!bench && (k > 3 || a)) {
+                            continue;
+                        }
+
+                        params_init(&p, NGX_TUNNY_IMAGE_OP_CROP,
+                                    boxes[k].w, boxes[k].h, a);
+
+                        fast = run(st, b, &p, NGX_TUNNY_IMAGE_FAST_REGION);
+                        slow = run(st, b, &p, 0);
+
+                        snprintf(what, sizeof(what),
+                                 "%ux%u %s%s%s, orientation %u, crop %u %u, "
+                                 "rotate %u", s.w, s.h,
+                                 s.comps == 1 ? "grey"
+                                 : s.hs == 2 && s.vs == 2 ? "4:2:0"
+                                 : s.hs == 2 ? "4:2:2" : "4:4:4",
+                                 s.restart ? ", restart" : "",
+                                 pr == 1 ? ", progressive"
+                                 : pr == 2 ? ", progressive, AC incomplete"
+                                 : "", o, boxes[k].w,
+                                 boxes[k].h, a);
+
+                        if (!same(&fast, &slow, what)) {
+                            ok(0, "%s: region decode = whole frame", what);
+                        }
+
+                        n++;
+                        taken += !!(fast.fast & NGX_TUNNY_IMAGE_FAST_REGION);
+
+                        if (slow.fast & NGX_TUNNY_IMAGE_FAST_REGION) {
+                            ok(0, "%s: region decode when not allowed",
+                               what);
+                        }
+
+                        out_free(&fast);
+                        out_free(&slow);
+                    }
+                }
+            }
+
+            free(short_ac.data);
+            free(prog.data);
+            free(base.data);
+        }
+    }
+
+    ok(1, "crop: %u cases compared (a failure is listed above)", n);
+    ok(taken * 2 > n, "crop: region decode taken in %u of %u cases", taken,
+       n);
+}
+
+
+/* resize and the other operations: the window is the whole image */
+
+static void
+test_region_not_crop(ngx_tunny_image_state_t *st)
+{
+    blob_t                    base;
+    out_t                     o;
+    spec_t                    s;
+    ngx_tunny_image_params_t  p;
+
+    memset(&s, 0, sizeof(spec_t));
+    s.w = 800;
+    s.h = 600;
+    s.comps = 3;
+    s.hs = 2;
+    s.vs = 2;
+    s.quality = 80;
+
+    base = encode(&s, 5);
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 300, 300, 90);
+    o = run(st, &base, &p, NGX_TUNNY_IMAGE_FAST_ALL);
+
+    ok(o.rc == NGX_TUNNY_IMAGE_OK && o.w == 225 && o.h == 300
+       && !(o.fast & NGX_TUNNY_IMAGE_FAST_REGION),
+       "resize: the whole frame is decoded (%ux%u, fast %u)", o.w, o.h,
+       o.fast);
+
+    out_free(&o);
+    free(base.data);
+}
+
+
+/*
+ * A truncated file is still rejected by crop (the rows below the window
+ * are not decoded only when the input ends with an EOI)
+ */
+
+static void
+test_region_truncated(ngx_tunny_image_state_t *st)
+{
+    blob_t                    base, cut;
+    out_t                     o;
+    spec_t                    s;
+    ngx_tunny_image_params_t  p;
+
+    memset(&s, 0, sizeof(spec_t));
+    s.w = 640;
+    s.h = 960;
+    s.comps = 3;
+    s.hs = 2;
+    s.vs = 2;
+    s.quality = 80;
+
+    base = encode(&s, 11);
+
+    cut.data = base.data;
+    cut.len = base.len * 3 / 4;
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_CROP, 200, 200, 0);
+    o = run(st, &cut, &p, NGX_TUNNY_IMAGE_FAST_ALL);
+
+    ok(o.rc == NGX_TUNNY_IMAGE_EINPUT,
+       "crop of a truncated JPEG: still rejected (rc %d: %s)", o.rc,
+       o.error);
+
+    out_free(&o);
+
+    o = run(st, &base, &p, NGX_TUNNY_IMAGE_FAST_ALL);
+
+    ok(o.rc == NGX_TUNNY_IMAGE_OK && (o.fast & NGX_TUNNY_IMAGE_FAST_REGION),
+       "crop of the whole file: region decode (rc %d, fast %u)", o.rc,
+       o.fast);
+
+    out_free(&o);
+    free(base.data);
+}
+
+
+int
+main(int argc, char **argv)
+{
+    const char               *e;
+    ngx_tunny_image_state_t  *st;
+
+    e = getenv("TUNNY_BENCH");
+    if (e && strcmp(e, "0") == 0) {
+        bench = 0;
+    }
+
+    st = ngx_tunny_image_state_create();
+    if (st == NULL) {
+        printf("Bail out! state_create\n");
+        return 1;
+    }
+
+    test_dc_only(st);
+
+    if (argc > 1) {
+        test_dc_fixtures(st, argv[1]);
+    }
+
+    test_region(st);
+    test_region_not_crop(st);
+    test_region_truncated(st);
+
+    ngx_tunny_image_state_destroy(st);
+
+    printf("1..%d\n", tests);
+
+    return failures ? 1 : 0;
+}
