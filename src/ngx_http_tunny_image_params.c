@@ -132,6 +132,7 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
     p->interlace = conf->interlace ? 1 : 0;
     p->sharpen = (int) conf->sharpen;
     p->max_pixels = (uint64_t) conf->max_pixels;
+    p->max_frames = (unsigned) conf->max_frames;
 
     return NGX_OK;
 }
