@@ -59,6 +59,9 @@ for f in "$work"/gen/* "$work"/gen/hostile/*; do
     { printf '\136\126'; cat "$f"; } > "$work/seeds/c-$n"
     case "$n" in
         *.png) { printf '\142\055'; cat "$f"; } > "$work/seeds/d-$n" ;;
+        # GIF and WebP (animations) also resize 48x64 with WebP out
+        *.gif|*.webp) { printf '\046\043'; cat "$f"; } \
+                          > "$work/seeds/e-$n" ;;
     esac
 done
 echo "fuzz: $i seed files x 3 selectors, $secs s" >&2

@@ -66,6 +66,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
+    /* the frame count of a probed image: at least one, within the cap */
+
+    if (info.error == NULL
+        && (info.frames == 0 || info.frames > NGX_TUNNY_IMAGE_FRAMES_CAP))
+    {
+        abort();
+    }
+
     memset(&p, 0, sizeof(p));
     p.ops = (sel & 1) ? NGX_TUNNY_IMAGE_OP_CROP : NGX_TUNNY_IMAGE_OP_RESIZE;
     p.width = (sel & 2) ? dims[dim & 7] : 0;
@@ -84,6 +92,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p.jpeg_quality = 75;
     p.webp_quality = 75;
     p.max_pixels = limits[(dim >> 6) & 3];
+    /* animations to WebP (bit 5): every frame, at most 64 of them */
+    p.max_frames = 64;
 
     /* an odd length: the library probes for itself */
 
