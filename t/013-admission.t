@@ -227,3 +227,49 @@ Test::More::like($m, qr/^tunny_pool_predicted_wait_seconds\{pool="p"\} \d+\.\d{9
 GET /q
 --- response_body
 tunny_burn: pool "p" 500 ms
+
+
+
+=== TEST 6: a flood of distinct keys stays bounded, and its keys go away
+Forty requests with forty distinct 1000-byte keys meet one thread and a
+queue of four: a key lives only while its jobs are queued or running, so
+at most five keys exist at any time (the gauge never shows more), the
+others are refused for the queue, and once the flood is over no key is
+left.
+--- post_main_config
+    tunny_pool p threads=1 max_queue=4;
+--- config
+    tunny_offload p;
+    location = /f {
+        tunny_fair_key $arg_k;
+        tunny_burn 500ms;
+    }
+    location = /metrics {
+        tunny_status;
+    }
+--- init
+my $keys = sub {
+    my $m = TunnyTest::metrics(TunnyTest::http_request('/metrics')->{body});
+    return $m->{'tunny_pool_fair_keys{pool="p"}'} // -1;
+};
+my $max = 0;
+for my $i (1 .. 40) {
+    TunnyTest::bg_request("/f?k=$i" . ('x' x 1000));
+    my $k = $keys->();
+    $max = $k if $k > $max;
+}
+my @st = map { $_->{status} } TunnyTest::bg_collect();
+my %n;
+$n{$_}++ for @st;
+Test::More::ok($max >= 1 && $max <= 5, "at most 5 keys alive (saw $max)");
+Test::More::ok(($n{503} // 0) >= 10 && ($n{200} // 0) >= 5
+               && ($n{200} // 0) + ($n{503} // 0) == 40,
+               'statuses: ' . join(' ', map { "$_ x$n{$_}" } sort keys %n));
+Test::More::ok(TunnyTest::wait_for(sub { $keys->() == 0 }),
+               'no key left after the flood');
+--- request
+GET /f?k=last
+--- response_body
+tunny_burn: pool "p" 500 ms
+--- error_log eval
+qr/TUNNY \/f\?k=\d+x+ 503 rejected reason=queue/

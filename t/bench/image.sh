@@ -45,7 +45,7 @@
 # machine req/s follow it: req/s = share x CPUs / CPU per image), and a
 # light static probe on the same server during the load
 # (t/bench/probe.pl: a 1 KiB file every 5 ms on one keep-alive
-# connection).  Before each run the servers are left to finish the
+# connection; BENCH_PROBE_RT below).  Before each run the servers are left to finish the
 # requests that the previous run cut off.  Before the rounds every system
 # answers every file of the corpus once (warms the page cache and checks
 # that the three do the same operation: type and WxH of every output agree
@@ -63,6 +63,8 @@
 #     e.g. 'tunny_pool default threads=2 nice=10;' (the default pool admits
 #     64 waiting jobs per worker: more BENCH_CONNECTIONS than that per
 #     worker get 503s, which fail the bench, unless max_queue is raised)
+# BENCH_SYSTEMS: the systems measured (default: every system a workload
+#     has), e.g. 'tunny sharp' for the contention study
 # BENCH_PORT (18100): tunny's port; image_filter +1, sharp +2.
 # BENCH_SHARP_VERSION (0.35.5, needs node >= 20.9).
 
@@ -86,6 +88,16 @@ HOG=${BENCH_HOG:-0}
 TUNNY_EXTRA=${BENCH_TUNNY_EXTRA:-}
 SHARP_VERSION=${BENCH_SHARP_VERSION:-0.35.5}
 PROBE_PERIOD_MS=5
+# BENCH_PROBE_RT=1: the probe stands for a client on another machine and
+# runs at a real-time priority (SCHED_FIFO 1; it sleeps 5 ms between
+# requests, so it takes little): its own wake-up on these busy CPUs does
+# not count in the server's latency (with autogroup, a woken client in
+# another session can wait for a CPU-bound session's slice).  Default: a
+# normal process, as the README's figures were measured.
+PROBE_PRIO=
+if [ "${BENCH_PROBE_RT:-0}" = 1 ] && chrt -f 1 true 2> /dev/null; then
+    PROBE_PRIO="chrt -f 1"
+fi
 IMAGE_FILTER=${IMAGE_FILTER_SO:-/usr/lib/nginx/modules/ngx_http_image_filter_module.so}
 if [ "$HOG" = 1 ]; then
     WORKLOADS=${BENCH_WORKLOADS:-big big-hog}
@@ -105,6 +117,17 @@ declare -A PORT_OF=([tunny]=$PORT [image_filter]=$((PORT + 1))
 # (the same on the three servers), the sources, the box the output fits
 # in and the output type
 workload() {
+    local line s keep
+    line=$(workload_all "$1") || return 1
+    set -- $line
+    keep="$1 $2 $3 $4"
+    shift 4
+    for s in "$@"; do
+        case " ${BENCH_SYSTEMS:-$*} " in *" $s "*) keep="$keep $s" ;; esac
+    done
+    echo "$keep"
+}
+workload_all() {
     case $1 in
         thumb) echo "/thumb/ $BUILD/bench-corpus 256 JPEG" \
                     "tunny sharp image_filter" ;;
@@ -116,10 +139,10 @@ workload() {
         anim)  echo "/anim/ $BUILD/bench-anim 256 WEBP/24 tunny sharp" ;;
         *) say "bench image: unknown workload '$1'" \
                "(thumb big webp anim big-hog)"
-           exit 1 ;;
+           return 1 ;;
     esac
 }
-for w in $WORKLOADS; do workload "$w" > /dev/null; done
+for w in $WORKLOADS; do workload "$w" > /dev/null || exit 1; done
 
 
 # --- what the bench needs ---------------------------------------------------
@@ -472,8 +495,8 @@ run_one() {
         -- "$dir/LIST" > "$tag.wrk" &
     WRK_PID=$!
     sleep 1
-    perl "$BENCH/probe.pl" "${PORT_OF[$s]}" /1k.txt "$PROBE_PERIOD_MS" \
-        $((DUR - 2)) > "$tag.probe"
+    $PROBE_PRIO perl "$BENCH/probe.pl" "${PORT_OF[$s]}" /1k.txt \
+        "$PROBE_PERIOD_MS" $((DUR - 2)) > "$tag.probe"
     wait "$WRK_PID" || {
         say "bench image: wrk failed"; cat "$tag.wrk" >&2; exit 1; }
     WRK_PID=
