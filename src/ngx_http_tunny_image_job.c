@@ -151,10 +151,26 @@ static ngx_int_t
 ngx_http_tunny_image_reserve_pixels(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, ngx_tunny_image_params_t *p)
 {
-    size_t     size;
-    ngx_int_t  rc;
+    size_t                  size;
+    ngx_int_t               rc;
+    ngx_tunny_image_info_t  info;
 
-    size = ngx_tunny_image_memory(&ctx->info, p);
+    info = ctx->info;
+
+    /*
+     * a file-backed body was probed from a prefix, whose frames say too
+     * little (the thread counts them over the whole file): a GIF or WebP
+     * of one frame there is predicted as an animation
+     */
+
+    if (ctx->file_rest && info.frames < 2
+        && (info.type == NGX_TUNNY_IMAGE_GIF
+            || info.type == NGX_TUNNY_IMAGE_WEBP))
+    {
+        info.frames = 2;
+    }
+
+    size = ngx_tunny_image_memory(&info, p);
 
     if (size == 0) {
         return NGX_OK;

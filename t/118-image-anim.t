@@ -331,3 +331,23 @@ exited on signal
  "Content-Type: image/png\r", "Content-Type: image/webp\r"]
 --- no_error_log
 [alert]
+
+
+
+=== TEST 11: a file-backed GIF whose first frame is larger than the prefix the loop probes: still animated
+--- config
+    location /img/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 64 64;
+        tunny_image_format webp;
+    }
+--- request
+GET /img/anim-noise.gif
+--- response_body_filters eval
+\&main::info_only
+--- response_body
+canvas 64x48 frames 2 loop 1
+frame 0 40
+frame 1 40
+--- no_error_log
+[alert]

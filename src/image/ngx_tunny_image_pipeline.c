@@ -160,6 +160,16 @@ ngx_tunny_image_run(ngx_tunny_image_run_t *run,
 
     } else {
         run->info = *info;
+
+        /*
+         * the caller may have probed a prefix of the input (a file-backed
+         * body): the frames are counted again over all of it
+         */
+
+        if (info->error == NULL) {
+            run->info.frames = ngx_tunny_image_anim_count(run->in, run->len,
+                                                          info->type);
+        }
     }
 
     rc = ngx_tunny_image_check_input(run);

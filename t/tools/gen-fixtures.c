@@ -1046,6 +1046,7 @@ static void
 write_gif_anim_big(void)
 {
     int             k, x, y;
+    uint32_t        noise = 2463534242u;
     unsigned char  *idx;
     gif_frame_t     f[40];
 
@@ -1073,6 +1074,30 @@ write_gif_anim_big(void)
     }
 
     write_giflib("anim-big.gif", 320, 240, f, 40, 0);
+
+    /*
+     * anim-noise.gif: 640x480, 2 frames of noise (40 ms), its first frame alone
+     * over the 64 KiB prefix the HTTP module probes a file-backed body by
+     */
+
+    for (k = 0; k < 2; k++) {
+        for (y = 0; y < 480; y++) {
+            for (x = 0; x < 640; x++) {
+                /* xorshift32: noise LZW cannot shrink */
+                noise ^= noise << 13;
+                noise ^= noise >> 17;
+                noise ^= noise << 5;
+                idx[((size_t) k * 480 + y) * 640 + x] =
+                    (unsigned char) (noise >> 30);
+            }
+        }
+
+        f[k].w = 640;
+        f[k].h = 480;
+        f[k].idx = idx + (size_t) k * 480 * 640;
+    }
+
+    write_giflib("anim-noise.gif", 640, 480, f, 2, -1);
 
     free(idx);
 }
