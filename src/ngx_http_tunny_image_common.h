@@ -119,6 +119,7 @@ typedef struct {
     ngx_int_t                    sharpen;
     size_t                       buffer_size;
     ngx_int_t                    max_pixels;
+    ngx_int_t                    max_frames;
 } ngx_http_tunny_image_conf_t;
 
 

@@ -18,6 +18,8 @@
 #define NGX_HTTP_TUNNY_IMAGE_STATE_CAP   (4 * 1024 * 1024)
 
 
+static ngx_int_t ngx_http_tunny_image_reserve_pixels(ngx_http_request_t *r,
+    ngx_http_tunny_image_ctx_t *ctx, ngx_tunny_image_params_t *p);
 static void ngx_http_tunny_image_done(ngx_http_request_t *r, void *data,
     ngx_int_t rc);
 static ngx_int_t ngx_http_tunny_image_result(ngx_http_request_t *r,
@@ -82,6 +84,13 @@ ngx_http_tunny_image_post(ngx_http_request_t *r,
         return rc;
     }
 
+    rc = ngx_http_tunny_image_reserve_pixels(r, ctx, &j->params);
+
+    if (rc != NGX_OK) {
+        ngx_http_tunny_task_destroy(task);
+        return rc;
+    }
+
     task->run = ngx_http_tunny_image_run;
     task->done = ngx_http_tunny_image_done;
     task->free = ngx_http_tunny_image_free;
@@ -129,6 +138,60 @@ ngx_http_tunny_image_post(ngx_http_request_t *r,
     ngx_http_tunny_task_destroy(task);
 
     return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
+}
+
+
+/*
+ * loop: the pixel memory the library predicts for the job (an animation
+ * to animated WebP, ngx_tunny_image_memory()), reserved beside the input
+ * and moved into the task with it
+ */
+
+static ngx_int_t
+ngx_http_tunny_image_reserve_pixels(ngx_http_request_t *r,
+    ngx_http_tunny_image_ctx_t *ctx, ngx_tunny_image_params_t *p)
+{
+    size_t                  size;
+    ngx_int_t               rc;
+    ngx_tunny_image_info_t  info;
+
+    info = ctx->info;
+
+    /*
+     * a file-backed body was probed from a prefix, whose frames say too
+     * little (the thread counts them over the whole file): a GIF or WebP
+     * of one frame there is predicted as an animation
+     */
+
+    if (ctx->file_rest && info.frames < 2
+        && (info.type == NGX_TUNNY_IMAGE_GIF
+            || info.type == NGX_TUNNY_IMAGE_WEBP))
+    {
+        info.frames = 2;
+    }
+
+    size = ngx_tunny_image_memory(&info, p);
+
+    if (size == 0) {
+        return NGX_OK;
+    }
+
+    rc = ngx_http_tunny_reserve(r, size);
+
+    if (rc == NGX_DECLINED) {
+        return ngx_http_tunny_image_error(r, NGX_HTTP_UNSUPPORTED_MEDIA_TYPE,
+                   "an animation of %uz bytes of pixel memory exceeds "
+                   "the pool's max_memory", size);
+    }
+
+    if (rc != NGX_OK) {
+        return (rc == NGX_ERROR) ? NGX_HTTP_INTERNAL_SERVER_ERROR : rc;
+    }
+
+    ctx->pcf = ngx_http_tunny_pool_conf(r);
+    ctx->reserved += size;
+
+    return NGX_OK;
 }
 
 

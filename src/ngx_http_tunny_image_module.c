@@ -51,6 +51,11 @@ static ngx_conf_num_bounds_t  ngx_http_tunny_image_max_pixels_bounds = {
 };
 
 
+static ngx_conf_num_bounds_t  ngx_http_tunny_image_max_frames_bounds = {
+    ngx_conf_check_num_bounds, 0, NGX_TUNNY_IMAGE_FRAMES_CAP
+};
+
+
 static ngx_command_t  ngx_http_tunny_image_filter_commands[] = {
 
     { ngx_string("tunny_image"),
@@ -122,6 +127,13 @@ static ngx_command_t  ngx_http_tunny_image_filter_commands[] = {
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tunny_image_conf_t, max_pixels),
       &ngx_http_tunny_image_max_pixels_bounds },
+
+    { ngx_string("tunny_image_max_frames"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_image_conf_t, max_frames),
+      &ngx_http_tunny_image_max_frames_bounds },
 
     { ngx_string("tunny_image_upload"),
       NGX_HTTP_LOC_CONF|NGX_CONF_NOARGS,
@@ -196,6 +208,7 @@ ngx_http_tunny_image_create_conf(ngx_conf_t *cf)
     conf->sharpen = NGX_CONF_UNSET;
     conf->buffer_size = NGX_CONF_UNSET_SIZE;
     conf->max_pixels = NGX_CONF_UNSET;
+    conf->max_frames = NGX_CONF_UNSET;
 
     return conf;
 }
@@ -251,6 +264,9 @@ ngx_http_tunny_image_merge_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_size_value(conf->buffer_size, prev->buffer_size,
                               10 * 1024 * 1024);
     ngx_conf_merge_value(conf->max_pixels, prev->max_pixels, 50000000);
+
+    /* animations to animated WebP: see README, "Animations" */
+    ngx_conf_merge_value(conf->max_frames, prev->max_frames, 200);
 
     return NGX_CONF_OK;
 }

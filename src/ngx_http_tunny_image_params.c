@@ -133,6 +133,7 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
     p->fast_off = conf->fast ? 0 : NGX_TUNNY_IMAGE_FAST_ALL;
     p->sharpen = (int) conf->sharpen;
     p->max_pixels = (uint64_t) conf->max_pixels;
+    p->max_frames = (unsigned) conf->max_frames;
 
     return NGX_OK;
 }

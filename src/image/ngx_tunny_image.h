@@ -24,6 +24,9 @@
 #include <stdint.h>
 
 
+/* the header walk counts frames up to this many */
+#define NGX_TUNNY_IMAGE_FRAMES_CAP  1000000
+
 /* image types, as recognised from the first bytes */
 #define NGX_TUNNY_IMAGE_NONE      0
 #define NGX_TUNNY_IMAGE_JPEG      1
@@ -74,6 +77,10 @@ typedef struct {
     /* what the decoder needs from the header, opaque to callers: */
     size_t         app_bytes;
     unsigned       vp8x_flags;
+    unsigned       frames;        /* GIF image descriptors, WebP ANMF
+                                     chunks, counted without decoding
+                                     (at most NGX_TUNNY_IMAGE_FRAMES_CAP);
+                                     1 for any other image */
     const char    *error;         /* static string: why no dimensions,
                                      or NULL */
 } ngx_tunny_image_info_t;
@@ -96,7 +103,12 @@ typedef struct {
     unsigned       fast_off;        /* NGX_TUNNY_IMAGE_FAST_* not to use
                                        (0: all of them) */
 
-    uint64_t       max_pixels;      /* width*height limit of the input */
+    uint64_t       max_pixels;      /* width*height limit of the input;
+                                       of an animation: width * height *
+                                       frames */
+    unsigned       max_frames;      /* an animation written as animated
+                                       WebP with more frames: ELIMIT
+                                       (0: no limit) */
 
     /*
      * Set by another thread to ask for an early stop; read with
@@ -157,6 +169,25 @@ int ngx_tunny_image_check_pixels(const ngx_tunny_image_info_t *info,
 
 /* 1 when the library was built with libheif (HEIC decoding) */
 int ngx_tunny_image_heif_built(void);
+
+/*
+ * Pixel memory a job of these params predicts, beyond its input and
+ * output, for the caller's memory budget: for an animation written as
+ * animated WebP (ngx_tunny_image_animates()), the frames are decoded,
+ * resized and encoded one at a time, so this is a few canvases and a few
+ * output frames, not frames x canvas (ngx_tunny_image_anim.c says which);
+ * 0 for anything else (a still's pixel memory is not predicted).
+ */
+size_t ngx_tunny_image_memory(const ngx_tunny_image_info_t *info,
+    const ngx_tunny_image_params_t *params);
+
+/*
+ * 1 when the job is an animation to animated WebP: more than one frame in
+ * info and WebP output (out_type WEBP, or 0 with a WebP input).  The one
+ * place of that decision.
+ */
+int ngx_tunny_image_animates(const ngx_tunny_image_info_t *info,
+    const ngx_tunny_image_params_t *params);
 
 /* short lower-case name: "jpeg", "webp", "png", "gif", "heic" or "" */
 const char *ngx_tunny_image_type_name(int type);

@@ -1,23 +1,30 @@
 
 /*
- * ngx_tunny_module: GIF decoding through giflib, the first frame only:
- * composed onto the logical screen (transparent where the frame does not
- * cover it), the transparency index of its graphic control extension as
- * alpha.  There is no GIF encoder: a transformed GIF is written as PNG
- * (ngx_tunny_image_plan()).
+ * ngx_tunny_module: GIF decoding through giflib, frame by frame, each
+ * frame composed onto the logical screen: the screen starts transparent,
+ * the transparency index of a frame's graphic control extension leaves
+ * the screen under it as it was, and before the next frame its disposal
+ * method is applied (1: keep, 2: clear its rectangle to transparent, as
+ * browsers do rather than to the background colour, 3: restore what was
+ * under it).  For a still output only the first frame is read
+ * (ngx_tunny_image_gif_decode()); ngx_tunny_image_anim.c reads them all.
+ * There is no GIF encoder: a transformed GIF is written as PNG
+ * (ngx_tunny_image_plan()) or as WebP.
  *
  * Limits, before pixel memory: the logical screen through
- * ngx_tunny_image_limit() (max_pixels), and a frame rectangle that must
- * lie inside the screen, so that the frame is no larger than the screen.
- * Only the records before the first image are read (extensions are
- * skipped block by block: bounded by the input), the frames after it are
- * never decoded.  LZW errors answer 415 with giflib's reason.
+ * ngx_tunny_image_limit() (max_pixels), and every frame rectangle must
+ * lie inside the screen (415 otherwise).  Only the records up to the
+ * frame asked for are read (extensions are skipped block by block:
+ * bounded by the input).  LZW errors answer 415 with giflib's reason.
+ * ngx_tunny_image_gif_scan() walks the blocks of the whole file without
+ * decoding: frames, loop count, rectangles (the probe and the animation
+ * check them before any pixel is decoded).
  *
- * Cancellation: the frame is decoded one line at a time with the cancel
+ * Cancellation: a frame is decoded one line at a time with the cancel
  * checkpoint every NGX_TUNNY_IMAGE_CHECK_ROWS lines.
  *
  * Runs in the thread of ngx_tunny_image_process(); each call has its own
- * giflib handle, closed before it returns.
+ * giflib handle, closed before it returns.  The scan touches no state.
  */
 
 
@@ -29,66 +36,36 @@
 #include "ngx_tunny_image_int.h"
 
 
-/* the input as giflib reads it */
-typedef struct {
-    const unsigned char  *in;
-    size_t                len;
-    size_t                pos;
-} ngx_tunny_image_gif_src_t;
-
-
 static int ngx_tunny_image_gif_read(GifFileType *gif, GifByteType *buf,
     int n);
-static int ngx_tunny_image_gif_first(ngx_tunny_image_run_t *run,
-    GifFileType *gif, int *transparent);
+static int ngx_tunny_image_gif_records(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_gif_t *g);
 static int ngx_tunny_image_gif_frame(ngx_tunny_image_run_t *run,
     GifFileType *gif, int transparent, unsigned char *canvas);
+static void ngx_tunny_image_gif_dispose(ngx_tunny_image_gif_t *g,
+    unsigned char *canvas);
+static int ngx_tunny_image_gif_save(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_gif_t *g, const unsigned char *canvas);
 static void ngx_tunny_image_gif_rgb(ngx_tunny_image_pix_t *pix);
 static int ngx_tunny_image_gif_fail(ngx_tunny_image_run_t *run, int error);
 
 
+/* the first frame, for a still output */
+
 int
 ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run)
 {
-    int                         rc, error, transparent;
-    size_t                      size;
-    unsigned                    w, h;
-    GifFileType                *gif;
-    unsigned char              *canvas;
-    ngx_tunny_image_gif_src_t   src;
+    int                    rc;
+    size_t                 size;
+    unsigned char         *canvas;
+    ngx_tunny_image_gif_t  g;
 
-    src.in = run->in;
-    src.len = run->len;
-    src.pos = 0;
-
-    error = 0;
-
-    gif = DGifOpen(&src, ngx_tunny_image_gif_read, &error);
-    if (gif == NULL) {
-        return ngx_tunny_image_gif_fail(run, error);
-    }
-
-    w = (unsigned) gif->SWidth;
-    h = (unsigned) gif->SHeight;
-
-    rc = ngx_tunny_image_limit(run, w, h);
+    rc = ngx_tunny_image_gif_open(run, &g);
     if (rc != NGX_TUNNY_IMAGE_OK) {
         goto done;
     }
 
-    if (w != run->info.width || h != run->info.height) {
-        rc = ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EINPUT,
-                                   "GIF decode failed: "
-                                   "inconsistent headers");
-        goto done;
-    }
-
-    rc = ngx_tunny_image_gif_first(run, gif, &transparent);
-    if (rc != NGX_TUNNY_IMAGE_OK) {
-        goto done;
-    }
-
-    size = (size_t) w * h * 4;
+    size = (size_t) g.width * g.height * 4;
 
     canvas = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_DEC, size);
     if (canvas == NULL) {
@@ -100,77 +77,201 @@ ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run)
     /* the screen outside the frame is transparent */
     memset(canvas, 0, size);
 
-    rc = ngx_tunny_image_gif_frame(run, gif, transparent, canvas);
+    rc = ngx_tunny_image_gif_next(run, &g, canvas);
     if (rc != NGX_TUNNY_IMAGE_OK) {
         goto done;
     }
 
     run->pix.data = canvas;
-    run->pix.width = w;
-    run->pix.height = h;
+    run->pix.width = g.width;
+    run->pix.height = g.height;
     run->pix.channels = 4;
-    run->pix.stride = (size_t) w * 4;
+    run->pix.stride = (size_t) g.width * 4;
     run->pix.buf = NGX_TUNNY_IMAGE_BUF_DEC;
 
     /* no transparency index, a frame covering the screen: RGB */
 
-    if (transparent < 0
-        && (unsigned) gif->Image.Width == w
-        && (unsigned) gif->Image.Height == h)
-    {
+    if (g.transparent < 0 && g.w == g.width && g.h == g.height) {
         ngx_tunny_image_gif_rgb(&run->pix);
     }
 
 done:
 
-    (void) DGifCloseFile(gif, &error);
+    ngx_tunny_image_gif_close(&g);
 
     return rc;
+}
+
+
+/* the screen, checked before any pixel memory; g is closed by the caller
+ * on any result */
+
+int
+ngx_tunny_image_gif_open(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_gif_t *g)
+{
+    int           error;
+    GifFileType  *gif;
+
+    memset(g, 0, sizeof(ngx_tunny_image_gif_t));
+    g->in = run->in;
+    g->len = run->len;
+    g->transparent = -1;
+
+    error = 0;
+
+    gif = DGifOpen(g, ngx_tunny_image_gif_read, &error);
+    if (gif == NULL) {
+        return ngx_tunny_image_gif_fail(run, error);
+    }
+
+    g->gif = gif;
+    g->width = (unsigned) gif->SWidth;
+    g->height = (unsigned) gif->SHeight;
+
+    if (ngx_tunny_image_limit(run, g->width, g->height)
+        != NGX_TUNNY_IMAGE_OK)
+    {
+        return NGX_TUNNY_IMAGE_ELIMIT;
+    }
+
+    if (g->width != run->info.width || g->height != run->info.height) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EINPUT,
+                                     "GIF decode failed: "
+                                     "inconsistent headers");
+    }
+
+    return NGX_TUNNY_IMAGE_OK;
+}
+
+
+void
+ngx_tunny_image_gif_close(ngx_tunny_image_gif_t *g)
+{
+    int  error;
+
+    if (g->gif != NULL) {
+        (void) DGifCloseFile(g->gif, &error);
+        g->gif = NULL;
+    }
+
+    free(g->saved);
+    g->saved = NULL;
+    g->saved_size = 0;
+}
+
+
+/*
+ * The next frame onto canvas (width x height RGBA, as the previous call
+ * left it; transparent before the first): the last frame's disposal, then
+ * this one.  NGX_TUNNY_IMAGE_END after the last frame (the trailer, or the
+ * end of the input between two frames, which browsers accept too).
+ */
+
+int
+ngx_tunny_image_gif_next(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_gif_t *g, unsigned char *canvas)
+{
+    int           rc;
+    GifFileType  *gif;
+
+    gif = g->gif;
+
+    if (g->frames > 0) {
+        ngx_tunny_image_gif_dispose(g, canvas);
+    }
+
+    rc = ngx_tunny_image_gif_records(run, g);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    g->x = (unsigned) gif->Image.Left;
+    g->y = (unsigned) gif->Image.Top;
+    g->w = (unsigned) gif->Image.Width;
+    g->h = (unsigned) gif->Image.Height;
+
+    if (g->dispose == DISPOSE_PREVIOUS) {
+        rc = ngx_tunny_image_gif_save(run, g, canvas);
+        if (rc != NGX_TUNNY_IMAGE_OK) {
+            return rc;
+        }
+    }
+
+    rc = ngx_tunny_image_gif_frame(run, gif, g->transparent, canvas);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    /*
+     * DGifGetImageDesc() keeps a record of every descriptor read (with a
+     * copy of its colour table) for giflib's high-level API; frame by
+     * frame none is needed: dropped, so that memory does not grow with
+     * the frames
+     */
+
+    GifFreeSavedImages(gif);
+    gif->SavedImages = NULL;
+    gif->ImageCount = 0;
+
+    g->frames++;
+
+    return NGX_TUNNY_IMAGE_OK;
 }
 
 
 static int
 ngx_tunny_image_gif_read(GifFileType *gif, GifByteType *buf, int n)
 {
-    size_t                      have;
-    ngx_tunny_image_gif_src_t  *src;
+    size_t                  have;
+    ngx_tunny_image_gif_t  *g;
 
-    src = gif->UserData;
+    g = gif->UserData;
 
     if (n <= 0) {
         return 0;
     }
 
-    have = src->len - src->pos;
+    have = g->len - g->pos;
     if ((size_t) n > have) {
         n = (int) have;
     }
 
-    memcpy(buf, src->in + src->pos, (size_t) n);
-    src->pos += (size_t) n;
+    memcpy(buf, g->in + g->pos, (size_t) n);
+    g->pos += (size_t) n;
 
     return n;
 }
 
 
 /*
- * The records up to the first image descriptor: the transparency index
- * of the last graphic control extension before it (-1: none), the frame
- * rectangle checked against the screen.
+ * The records up to the next image descriptor: the disposal, delay and
+ * transparency index of the last graphic control extension before it, the
+ * frame rectangle checked against the screen.
  */
 
 static int
-ngx_tunny_image_gif_first(ngx_tunny_image_run_t *run, GifFileType *gif,
-    int *transparent)
+ngx_tunny_image_gif_records(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_gif_t *g)
 {
     int             code;
+    unsigned        delay;
     GifByteType    *ext;
+    GifFileType    *gif;
     GifRecordType   type;
     GifImageDesc   *d;
 
-    *transparent = -1;
+    gif = g->gif;
+
+    g->transparent = -1;
+    g->dispose = DISPOSAL_UNSPECIFIED;
+    g->delay = 0;
 
     for ( ;; ) {
+
+        if (g->frames > 0 && g->pos >= g->len) {
+            return NGX_TUNNY_IMAGE_END;
+        }
 
         if (DGifGetRecordType(gif, &type) == GIF_ERROR) {
             return ngx_tunny_image_gif_fail(run, gif->Error);
@@ -181,6 +282,11 @@ ngx_tunny_image_gif_first(ngx_tunny_image_run_t *run, GifFileType *gif,
         }
 
         if (type == TERMINATE_RECORD_TYPE) {
+
+            if (g->frames > 0) {
+                return NGX_TUNNY_IMAGE_END;
+            }
+
             return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EINPUT,
                                          "GIF without an image");
         }
@@ -196,7 +302,16 @@ ngx_tunny_image_gif_first(ngx_tunny_image_run_t *run, GifFileType *gif,
         }
 
         if (code == GRAPHICS_EXT_FUNC_CODE && ext != NULL && ext[0] >= 4) {
-            *transparent = (ext[1] & 0x01) ? ext[4] : -1;
+            g->transparent = (ext[1] & 0x01) ? ext[4] : -1;
+            g->dispose = (ext[1] >> 2) & 0x07;
+
+            /*
+             * 1/100 s; 0 and 1 are played as 100 ms by browsers (and by
+             * libwebp's gif2webp): so are they here
+             */
+
+            delay = (unsigned) ext[2] | ((unsigned) ext[3] << 8);
+            g->delay = (delay <= 1) ? 100 : delay * 10;
         }
 
         while (ext != NULL) {
@@ -237,7 +352,7 @@ ngx_tunny_image_gif_first(ngx_tunny_image_run_t *run, GifFileType *gif,
 }
 
 
-/* the first frame's lines into the canvas, in GIF's interlace order */
+/* a frame's lines into the canvas, in GIF's interlace order */
 
 static int
 ngx_tunny_image_gif_frame(ngx_tunny_image_run_t *run, GifFileType *gif,
@@ -285,7 +400,7 @@ ngx_tunny_image_gif_frame(ngx_tunny_image_run_t *run, GifFileType *gif,
 
             for (x = 0; x < w; x++, d += 4) {
 
-                /* the transparent index, or one past the table: clear */
+                /* the transparent index, or one past the table: as is */
 
                 if ((int) line[x] == transparent
                     || (int) line[x] >= map->ColorCount)
@@ -303,6 +418,190 @@ ngx_tunny_image_gif_frame(ngx_tunny_image_run_t *run, GifFileType *gif,
     }
 
     return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/* the last frame's disposal method, on its rectangle */
+
+static void
+ngx_tunny_image_gif_dispose(ngx_tunny_image_gif_t *g, unsigned char *canvas)
+{
+    unsigned        y;
+    size_t          row;
+    unsigned char  *d;
+
+    row = (size_t) g->w * 4;
+
+    for (y = 0; y < g->h; y++) {
+        d = canvas + ((size_t) (g->y + y) * g->width + g->x) * 4;
+
+        if (g->dispose == DISPOSE_BACKGROUND) {
+            memset(d, 0, row);
+
+        } else if (g->dispose == DISPOSE_PREVIOUS && g->saved != NULL) {
+            memcpy(d, g->saved + y * row, row);
+        }
+    }
+}
+
+
+/* what a "restore to previous" frame covers, before it is drawn */
+
+static int
+ngx_tunny_image_gif_save(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_gif_t *g, const unsigned char *canvas)
+{
+    unsigned        y;
+    size_t          row, size;
+    unsigned char  *p;
+
+    row = (size_t) g->w * 4;
+    size = row * g->h;
+
+    if (size > g->saved_size) {
+        p = realloc(g->saved, size);
+        if (p == NULL) {
+            return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
+                                         "out of memory decoding GIF");
+        }
+
+        g->saved = p;
+        g->saved_size = size;
+    }
+
+    for (y = 0; y < g->h; y++) {
+        memcpy(g->saved + y * row,
+               canvas + ((size_t) (g->y + y) * g->width + g->x) * 4, row);
+    }
+
+    return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/*
+ * The blocks of a GIF, walked without decoding: each step skips a header
+ * or a sub-block, so the walk is bounded by the input (a few microseconds
+ * per 100 KB); the event loop runs it in the probe.  Stops at the trailer,
+ * at the end of the input, or at a byte that starts no block.
+ */
+
+static unsigned
+ngx_tunny_image_gif_le16(const unsigned char *p)
+{
+    return (unsigned) p[0] | ((unsigned) p[1] << 8);
+}
+
+
+void
+ngx_tunny_image_gif_scan(const unsigned char *p, size_t len,
+    ngx_tunny_image_gif_scan_t *s)
+{
+    int       app, first;
+    size_t    pos, n;
+    unsigned  sw, sh, x, y, w, h, label;
+
+    memset(s, 0, sizeof(ngx_tunny_image_gif_scan_t));
+    s->loop = -1;
+
+    if (len < 13) {
+        return;
+    }
+
+    sw = ngx_tunny_image_gif_le16(p + 6);
+    sh = ngx_tunny_image_gif_le16(p + 8);
+    pos = 13;
+
+    if (p[10] & 0x80) {
+        pos += (size_t) 3 << ((p[10] & 0x07) + 1);
+    }
+
+    while (pos < len) {
+
+        switch (p[pos++]) {
+
+        case 0x3b:
+            return;
+
+        case 0x21:
+            if (pos >= len) {
+                return;
+            }
+
+            label = p[pos++];
+            app = 0;
+            first = 1;
+
+            while (pos < len) {
+                n = p[pos++];
+
+                if (n == 0) {
+                    break;
+                }
+
+                if (pos + n > len) {
+                    return;
+                }
+
+                if (label == 0xff && first && n == 11
+                    && (memcmp(p + pos, "NETSCAPE2.0", 11) == 0
+                        || memcmp(p + pos, "ANIMEXTS1.0", 11) == 0))
+                {
+                    app = 1;
+
+                } else if (app && n >= 3 && p[pos] == 1) {
+                    s->loop = (int) ngx_tunny_image_gif_le16(p + pos + 1);
+                }
+
+                first = 0;
+                pos += n;
+            }
+
+            break;
+
+        case 0x2c:
+            if (pos + 10 > len) {
+                return;
+            }
+
+            x = ngx_tunny_image_gif_le16(p + pos);
+            y = ngx_tunny_image_gif_le16(p + pos + 2);
+            w = ngx_tunny_image_gif_le16(p + pos + 4);
+            h = ngx_tunny_image_gif_le16(p + pos + 6);
+
+            if (p[pos + 8] & 0x80) {
+                pos += (size_t) 3 << ((p[pos + 8] & 0x07) + 1);
+            }
+
+            pos += 10;              /* the descriptor, LZW code size */
+
+            if (!s->outside && (x + w > sw || y + h > sh)) {
+                s->outside = 1;
+                s->x = x;
+                s->y = y;
+                s->w = w;
+                s->h = h;
+            }
+
+            if (s->frames < NGX_TUNNY_IMAGE_FRAMES_CAP) {
+                s->frames++;
+            }
+
+            while (pos < len) {
+                n = p[pos++];
+
+                if (n == 0) {
+                    break;
+                }
+
+                pos += n;
+            }
+
+            break;
+
+        default:
+            return;
+        }
+    }
 }
 
 

@@ -31,6 +31,9 @@
 /* rows of a pixel loop between two looks at the cancel flag: a power of 2 */
 #define NGX_TUNNY_IMAGE_CHECK_ROWS  64
 
+/* a step's result besides NGX_TUNNY_IMAGE_*: no more frames */
+#define NGX_TUNNY_IMAGE_END         2
+
 /* scratch buffers of the state */
 #define NGX_TUNNY_IMAGE_BUF_DEC     0       /* decoded pixels */
 #define NGX_TUNNY_IMAGE_BUF_A       1       /* pipeline ping */
@@ -80,6 +83,38 @@ typedef struct {
     unsigned                        dw, dh;        /* the window reads;
                                                       dw 0: all */
 } ngx_tunny_image_geo_t;
+
+
+/*
+ * A GIF read frame by frame (ngx_tunny_image_gif.c): the giflib handle,
+ * the input, and what the disposal of the last frame needs.
+ */
+typedef struct {
+    void                           *gif;           /* GifFileType */
+    const unsigned char            *in;
+    size_t                          len;
+    size_t                          pos;
+    unsigned                        width;         /* the screen */
+    unsigned                        height;
+    unsigned                        frames;        /* read so far */
+    int                             dispose;       /* of the last frame */
+    int                             transparent;   /* its index, or -1 */
+    unsigned                        x, y, w, h;    /* its rectangle */
+    unsigned                        delay;         /* its delay, ms */
+    unsigned char                  *saved;         /* malloc()ed: under
+                                                      a "previous" frame */
+    size_t                          saved_size;
+} ngx_tunny_image_gif_t;
+
+
+/* what a walk over a GIF's blocks finds, without decoding */
+typedef struct {
+    unsigned                        frames;
+    int                             loop;          /* NETSCAPE2.0, or -1 */
+    int                             outside;       /* a frame rectangle
+                                                      outside the screen */
+    unsigned                        x, y, w, h;    /* the first such */
+} ngx_tunny_image_gif_scan_t;
 
 
 /* one ngx_tunny_image_process() call */
@@ -168,6 +203,8 @@ int ngx_tunny_image_jpeg_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_anim(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_anim_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_heif_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw,
     double sh, unsigned dw, unsigned dh);
@@ -179,6 +216,23 @@ int ngx_tunny_image_sharpen(ngx_tunny_image_run_t *run, int percent);
 int ngx_tunny_image_jpeg_encode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_encode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_png_encode(ngx_tunny_image_run_t *run);
+
+/* GIF frame by frame: open, next (OK, END or an error), close */
+int ngx_tunny_image_gif_open(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_gif_t *g);
+int ngx_tunny_image_gif_next(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_gif_t *g, unsigned char *canvas);
+void ngx_tunny_image_gif_close(ngx_tunny_image_gif_t *g);
+void ngx_tunny_image_gif_scan(const unsigned char *p, size_t len,
+    ngx_tunny_image_gif_scan_t *s);
+
+/* ngx_tunny_image_anim.c: frames of a header, without decoding */
+unsigned ngx_tunny_image_anim_count(const unsigned char *p, size_t len,
+    int type);
+
+/* ngx_tunny_image_pipeline.c: image_filter's geometry */
+void ngx_tunny_image_geometry(const ngx_tunny_image_params_t *p,
+    int orientation, unsigned sw, unsigned sh, ngx_tunny_image_geo_t *g);
 
 
 #endif /* _NGX_TUNNY_IMAGE_INT_H_INCLUDED_ */

@@ -48,8 +48,6 @@ static int ngx_tunny_image_check_params(const ngx_tunny_image_params_t *p,
     ngx_tunny_image_result_t *res);
 static int ngx_tunny_image_check_input(ngx_tunny_image_run_t *run);
 static int ngx_tunny_image_plan(ngx_tunny_image_run_t *run);
-static void ngx_tunny_image_geometry(const ngx_tunny_image_params_t *p,
-    int orientation, unsigned sw, unsigned sh, ngx_tunny_image_geo_t *g);
 static void ngx_tunny_image_decode_size(ngx_tunny_image_run_t *run);
 static void ngx_tunny_image_decode_need(ngx_tunny_image_geo_t *g,
     const ngx_tunny_image_info_t *info, unsigned margin);
@@ -181,6 +179,16 @@ ngx_tunny_image_run(ngx_tunny_image_run_t *run,
 
     } else {
         run->info = *info;
+
+        /*
+         * the caller may have probed a prefix of the input (a file-backed
+         * body): the frames are counted again over all of it
+         */
+
+        if (info->error == NULL) {
+            run->info.frames = ngx_tunny_image_anim_count(run->in, run->len,
+                                                          info->type);
+        }
     }
 
     rc = ngx_tunny_image_check_input(run);
@@ -193,7 +201,15 @@ ngx_tunny_image_run(ngx_tunny_image_run_t *run,
         return rc;
     }
 
-    rc = ngx_tunny_image_steps(run);
+    /* an animation to animated WebP: every frame (ngx_tunny_image_anim.c) */
+
+    if (!run->pixels && ngx_tunny_image_animates(&run->info, run->params)) {
+        rc = ngx_tunny_image_anim(run);
+
+    } else {
+        rc = ngx_tunny_image_steps(run);
+    }
+
     if (rc != NGX_TUNNY_IMAGE_OK) {
         return rc;
     }
@@ -294,11 +310,6 @@ ngx_tunny_image_check_input(ngx_tunny_image_run_t *run)
                                      run->len, info->width, info->height);
     }
 
-    if (type == NGX_TUNNY_IMAGE_WEBP && (info->vp8x_flags & ANIMATION_FLAG)) {
-        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EINPUT,
-                                     "animated WebP not supported");
-    }
-
     return NGX_TUNNY_IMAGE_OK;
 }
 
@@ -384,7 +395,7 @@ ngx_tunny_image_plan(ngx_tunny_image_run_t *run)
 
 /* geometry, image_filter semantics */
 
-static void
+void
 ngx_tunny_image_geometry(const ngx_tunny_image_params_t *p, int orientation,
     unsigned sw, unsigned sh, ngx_tunny_image_geo_t *g)
 {
@@ -623,7 +634,10 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
         rc = ngx_tunny_image_heif_decode(run);
         break;
     default:
-        rc = ngx_tunny_image_webp_decode(run);
+        /* a still of an animated WebP: its first frame */
+        rc = (run->info.vp8x_flags & ANIMATION_FLAG)
+             ? ngx_tunny_image_anim_decode(run)
+             : ngx_tunny_image_webp_decode(run);
         break;
     }
 

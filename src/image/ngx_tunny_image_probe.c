@@ -464,6 +464,7 @@ ngx_tunny_image_probe(const unsigned char *in, size_t len,
     }
 
     if (ok && info->width != 0 && info->height != 0) {
+        info->frames = ngx_tunny_image_anim_count(in, len, info->type);
         return NGX_TUNNY_IMAGE_OK;
     }
 

@@ -11,6 +11,11 @@
 # BUILD/bench-photos: symbolic links to the real photographs among the
 #     JPEG wallpapers of the installed Debian packages listed below, those
 #     of at least 8 megapixels (8,000,000 pixels).
+# BUILD/bench-anim: 8 animated GIFs of 480x270, 24 frames of 40 ms each,
+#     forever: a sprite (ImageMagick's logo) moving over a still
+#     background (plasma), written with -layers Optimize (sub-rectangles,
+#     disposal, transparency: what GIF encoders make of such a loop),
+#     deterministic per seed, cached (.stamp).
 # Each directory gets a LIST (one file name a line, for t/bench/rotate.lua)
 # and a MANIFEST (name, WxH, megapixels, bytes, package).
 
@@ -78,6 +83,40 @@ cp "$corpus/LIST" "$prog/LIST"
     | awk '{ printf "%s %dx%d %.1fMP %d progressive\n", $1, $2, $3,
              $2 * $3 / 1e6, $4 }' > "$prog/MANIFEST"
 
+# --- animated GIFs ------------------------------------------------------------
+
+make_anim() {  # SEED FILE
+    local i=$1 f frames=()
+    for f in $(seq 0 23); do
+        frames+=('(' mpr:bg '(' mpr:sprite -rotate $((f * 15)) ')'
+                 -geometry +$((f * 14 + i * 7 % 40))+$((40 + (f * i * 5) % 60))
+                 -compose over -composite ')')
+    done
+    "$CONVERT" -seed "$i" -size 480x270 plasma:fractal -blur 0x2 \
+        -write mpr:bg +delete \
+        logo: -resize 160x -transparent white -background none \
+        -write mpr:sprite +delete \
+        "${frames[@]}" -set delay 4 -loop 0 -layers Optimize "$2"
+}
+
+anim=$BUILD/bench-anim
+if [ "$(cat "$anim/.stamp" 2>/dev/null)" != "v1 8" ]; then
+    say "bench image: making 8 animated 480x270 GIFs in $anim"
+    rm -rf "$anim"
+    mkdir -p "$anim"
+    export -f make_anim
+    export CONVERT
+    seq 1 8 | xargs -P "$(nproc)" -I{} \
+        bash -c 'make_anim {} "$0/anim{}.gif"' "$anim"
+    echo "v1 8" > "$anim/.stamp"
+fi
+seq 1 8 | sed 's/.*/anim&.gif/' > "$anim/LIST"
+(cd "$anim" && for f in $(cat LIST); do
+     "$IDENTIFY" -format '%f %W %H %n %B\n' "$f[0]"
+ done) \
+    | awk '{ printf "%s %dx%d %.1fMP %d synthetic-anim %d\n", $1, $2, $3,
+             $2 * $3 / 1e6, $5, $4 }' > "$anim/MANIFEST"
+
 
 # --- big photos: Debian's wallpaper JPEGs of >= 8 MP -------------------------
 
@@ -103,6 +142,6 @@ cut -d' ' -f1 "$photos/MANIFEST" > "$photos/LIST"
     exit 1
 }
 
-for d in "$corpus" "$photos"; do
+for d in "$corpus" "$photos" "$anim"; do
     chmod -R a+rX "$d"
 done

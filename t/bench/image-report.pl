@@ -29,6 +29,9 @@ my %WORKLOAD = (
               format => 'JPEG q80', title => 'progressive thumbnails' },
     webp => { corpus => 'bench-corpus', size => 512, format => 'WebP q80',
               title => 'WebP output' },
+    anim => { corpus => 'bench-anim', size => 256,
+              format => 'animated WebP q80',
+              title => 'animated GIF to animated WebP' },
     'big-hog' => { corpus => 'bench-photos', size => 1024,
                    format => 'JPEG q80',
                    title => 'big photos, one nice-0 CPU hog running' },
@@ -72,7 +75,8 @@ my $sharp = eval { decode_json($meta{sharp}) } // {};
 
 # corpus descriptions from the MANIFESTs: "name WxH MP bytes package"
 my %corpus;
-for my $dir (qw(bench-corpus bench-corpus-prog bench-photos)) {
+for my $dir (qw(bench-corpus bench-corpus-prog bench-photos bench-anim)) {
+    next if !-f "$build/$dir/MANIFEST";
     my @files;
     open my $fh, '<', "$build/$dir/MANIFEST" or die "$build/$dir: $!\n";
     while (<$fh>) {
@@ -97,6 +101,9 @@ sub corpus_text {
         : exists $pkg{progressive}
         ? "progressive copies (jpegtran) of the synthetic"
           . " $files->[0]{size} JPEGs"
+        : exists $pkg{'synthetic-anim'}
+        ? "synthetic animated $files->[0]{size} GIFs of 24 frames"
+          . " (ImageMagick)"
         : "JPEG photos of " . join(', ', sort keys %pkg);
     return sprintf '%d %s, %s, %.2f MB average', scalar @$files, $what,
         $mp, $bytes / @$files / 1e6;

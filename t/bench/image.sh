@@ -29,7 +29,11 @@
 #            cannot make WebP from JPEG: not measured)
 #   big-hog  big while one nice-0 busy loop (started and killed here)
 #            competes for the CPUs
-# Default: thumb big webp; --hog (or BENCH_HOG=1): big big-hog, measured
+#   anim     8 animated GIFs of 480x270, 24 frames (t/bench/image-corpus.sh)
+#            -> fit 256x256, animated WebP quality 80, every frame
+#            (sharp with {animated: true}; image_filter keeps one frame:
+#            not measured)
+# Default: thumb big webp anim; --hog (or BENCH_HOG=1): big big-hog, measured
 # in the same rounds.
 #
 # Method, for a shared and noisy machine: BENCH_ROUNDS (3) rounds; in each
@@ -101,7 +105,7 @@ IMAGE_FILTER=${IMAGE_FILTER_SO:-/usr/lib/nginx/modules/ngx_http_image_filter_mod
 if [ "$HOG" = 1 ]; then
     WORKLOADS=${BENCH_WORKLOADS:-big big-hog}
 else
-    WORKLOADS=${BENCH_WORKLOADS:-thumb big webp}
+    WORKLOADS=${BENCH_WORKLOADS:-thumb big webp anim}
 fi
 PREFIX=$BUILD/bench-image
 NODE_DIR=$BUILD/bench-node
@@ -136,8 +140,10 @@ workload_all() {
                echo "/big/ $BUILD/bench-photos 1024 JPEG" \
                     "tunny sharp image_filter" ;;
         webp)  echo "/webp/ $BUILD/bench-corpus 512 WEBP tunny sharp" ;;
+        # the type of an animated output: WEBP/frames
+        anim)  echo "/anim/ $BUILD/bench-anim 256 WEBP/24 tunny sharp" ;;
         *) say "bench image: unknown workload '$1'" \
-               "(thumb prog big webp big-hog)"
+               "(thumb prog big webp anim big-hog)"
            return 1 ;;
     esac
 }
@@ -294,6 +300,7 @@ $(op /thumb/ "$BUILD/bench-corpus" 256 jpeg)
 $(op /prog/ "$BUILD/bench-corpus-prog" 256 jpeg)
 $(op /big/ "$BUILD/bench-photos" 1024 jpeg)
 $(op /webp/ "$BUILD/bench-corpus" 512 webp)
+$(op /anim/ "$BUILD/bench-anim" 256 webp)
     }
 }
 CONF
@@ -310,7 +317,9 @@ sharp_conf() {
     { "prefix": "/big/", "dir": "$BUILD/bench-photos", "format": "jpeg",
       "width": 1024, "height": 1024, "quality": 80 },
     { "prefix": "/webp/", "dir": "$BUILD/bench-corpus", "format": "webp",
-      "width": 512, "height": 512, "quality": 80 } ] }
+      "width": 512, "height": 512, "quality": 80 },
+    { "prefix": "/anim/", "dir": "$BUILD/bench-anim", "format": "webp",
+      "width": 256, "height": 256, "quality": 80, "animated": true } ] }
 JSON
 }
 
@@ -385,10 +394,26 @@ sched=$(for s in tunny image_filter sharp; do
 
 # --- sanity: every system answers every file; outputs agree ------------------
 
-# output_info FILE... -> "NAME TYPE W H BYTES" per file
+# output_info FILE... -> "NAME TYPE W H BYTES" per file; an animated WebP
+# (read with t/tools/webp-anim-info: libwebp's own decoder) is of type
+# WEBP/FRAMES
 output_info() {
-    "$IDENTIFY" -format '%f %m %w %h %B\n' "$@" 2>/dev/null
+    local f info
+    for f in "$@"; do
+        if info=$("$ANIM_INFO" "$f" 2>/dev/null | head -1) \
+           && [ "$(awk '{ print $4 }' <<< "$info")" -gt 1 ]
+        then
+            awk -v f="$f" -v b="$(stat -c %s "$f")" '{
+                split($2, d, "x"); print f, "WEBP/" $4, d[1], d[2], b }' \
+                <<< "$info"
+        else
+            "$IDENTIFY" -format '%f %m %w %h %B\n' "$f" 2>/dev/null
+        fi
+    done
 }
+ANIM_INFO=$TOP/t/tools/webp-anim-info
+make -s -C "$TOP/t/tools" webp-anim-info >&2 || {
+    say "bench image: t/tools/webp-anim-info does not build"; exit 1; }
 
 : > "$PREFIX/sanity.tsv"
 for w in $WORKLOADS; do

@@ -129,6 +129,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         abort();
     }
 
+    /* the frame count of a probed image: at least one, within the cap */
+
+    if (info.error == NULL
+        && (info.frames == 0 || info.frames > NGX_TUNNY_IMAGE_FRAMES_CAP))
+    {
+        abort();
+    }
+
     memset(&p, 0, sizeof(p));
     p.ops = (sel & 1) ? NGX_TUNNY_IMAGE_OP_CROP : NGX_TUNNY_IMAGE_OP_RESIZE;
     p.width = (sel & 2) ? dims[dim & 7] : 0;
@@ -147,6 +155,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     p.jpeg_quality = 75;
     p.webp_quality = 75;
     p.max_pixels = limits[(dim >> 6) & 3];
+    /*
+     * animations to WebP (bit 5): every frame, at most 8 of them (each
+     * frame costs what a still of the canvas costs: more frames explore
+     * no more code, only time)
+     */
+    p.max_frames = 8;
 
     /* an odd length: the library probes for itself */
 

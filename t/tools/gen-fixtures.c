@@ -914,6 +914,8 @@ typedef struct {
     int                    left, top, w, h;
     int                    interlace;
     int                    transparent;     /* index, or -1 */
+    int                    dispose;         /* GIF disposal method 0..3 */
+    int                    delay;           /* 1/100 s, 0: 10 */
     const unsigned char   *idx;
 } gif_frame_t;
 
@@ -945,9 +947,11 @@ gif_write(GifFileType *gif, const GifByteType *buf, int n)
 }
 
 
+/* loop: the NETSCAPE2.0 loop count, -1 for none */
+
 static void
 write_giflib(const char *name, int sw, int sh, const gif_frame_t *f,
-    unsigned frames)
+    unsigned frames, int loop)
 {
     int              err, i, pass, y;
     unsigned         k;
@@ -955,7 +959,7 @@ write_giflib(const char *name, int sw, int sh, const gif_frame_t *f,
     GifFileType     *gif;
     ColorMapObject  *map;
     GifColorType     colours[4];
-    unsigned char    gce[4];
+    unsigned char    gce[4], nab[3];
     static const int starts[4] = { 0, 4, 2, 1 }, steps[4] = { 8, 8, 4, 2 };
 
     for (i = 0; i < 4; i++) {
@@ -978,9 +982,25 @@ write_giflib(const char *name, int sw, int sh, const gif_frame_t *f,
         die("EGifPutScreenDesc");
     }
 
+    if (loop >= 0) {
+        nab[0] = 1;
+        nab[1] = (unsigned char) (loop & 0xff);
+        nab[2] = (unsigned char) (loop >> 8);
+
+        if (EGifPutExtensionLeader(gif, APPLICATION_EXT_FUNC_CODE)
+            == GIF_ERROR
+            || EGifPutExtensionBlock(gif, 11, "NETSCAPE2.0") == GIF_ERROR
+            || EGifPutExtensionBlock(gif, 3, nab) == GIF_ERROR
+            || EGifPutExtensionTrailer(gif) == GIF_ERROR)
+        {
+            die("EGifPutExtension NETSCAPE2.0");
+        }
+    }
+
     for (k = 0; k < frames; k++, f++) {
-        gce[0] = (f->transparent >= 0) ? 0x01 : 0x00;
-        gce[1] = 10;                        /* 1/10 s */
+        gce[0] = (unsigned char) (((f->transparent >= 0) ? 0x01 : 0x00)
+                                  | (f->dispose << 2));
+        gce[1] = (unsigned char) (f->delay ? f->delay : 10);
         gce[2] = 0;
         gce[3] = (unsigned char) (f->transparent >= 0 ? f->transparent : 0);
 
@@ -1013,6 +1033,220 @@ write_giflib(const char *name, int sw, int sh, const gif_frame_t *f,
 
     write_file(name, out.p, out.n);
     free(out.p);
+}
+
+
+/*
+ * anim-big.gif: 320x240, 40 frames of diagonal stripes moving by 4 px per
+ * frame (every frame changes the whole screen): the work of a real
+ * animation, for the cancellation test of t/unit
+ */
+
+static void
+write_gif_anim_big(void)
+{
+    int             k, x, y;
+    uint32_t        noise = 2463534242u;
+    unsigned char  *idx;
+    gif_frame_t     f[40];
+
+    idx = malloc((size_t) 320 * 240 * 40);
+    if (idx == NULL) {
+        die("malloc");
+    }
+
+    memset(f, 0, sizeof(f));
+
+    for (k = 0; k < 40; k++) {
+        for (y = 0; y < 240; y++) {
+            for (x = 0; x < 320; x++) {
+                idx[((size_t) k * 240 + y) * 320 + x] =
+                    (unsigned char) (((x + y + k * 4) / 8) & 3);
+            }
+        }
+
+        f[k].w = 320;
+        f[k].h = 240;
+        f[k].transparent = -1;
+        f[k].dispose = 1;
+        f[k].delay = 4;
+        f[k].idx = idx + (size_t) k * 240 * 320;
+    }
+
+    write_giflib("anim-big.gif", 320, 240, f, 40, 0);
+
+    /*
+     * anim-noise.gif: 640x480, 2 frames of noise (40 ms), its first frame alone
+     * over the 64 KiB prefix the HTTP module probes a file-backed body by
+     */
+
+    for (k = 0; k < 2; k++) {
+        for (y = 0; y < 480; y++) {
+            for (x = 0; x < 640; x++) {
+                /* xorshift32: noise LZW cannot shrink */
+                noise ^= noise << 13;
+                noise ^= noise >> 17;
+                noise ^= noise << 5;
+                idx[((size_t) k * 480 + y) * 640 + x] =
+                    (unsigned char) (noise >> 30);
+            }
+        }
+
+        f[k].w = 640;
+        f[k].h = 480;
+        f[k].idx = idx + (size_t) k * 480 * 640;
+    }
+
+    write_giflib("anim-noise.gif", 640, 480, f, 2, -1);
+
+    free(idx);
+}
+
+
+/*
+ * anim-dispose.gif, 32x32, forever: every disposal method and a
+ * transparent index (t/118-image-anim.t, t/unit), the canvas after each
+ * frame:
+ *   0  32x32 red, keep (100 ms)         all red
+ *   1  16x16 green at 0,0, clear (200)  top left green
+ *   2  16x16 blue at 16,16, previous    top left clear (1 cleared),
+ *      (300)                            bottom right blue
+ *   3  16x16 at 16,0: its left half     bottom right red again (2
+ *      white, its right half the        restored), top right: white,
+ *      transparent index 1 (delay 1:    then red through the
+ *      100 ms)                          transparent half; top left clear
+ */
+
+static void
+write_gif_anim(void)
+{
+    int             x, y;
+    unsigned char   red[32 * 32], green[16 * 16], blue[16 * 16];
+    unsigned char   half[16 * 16];
+    gif_frame_t     f[4];
+
+    memset(red, 0, sizeof(red));
+    memset(green, 1, sizeof(green));
+    memset(blue, 2, sizeof(blue));
+
+    for (y = 0; y < 16; y++) {
+        for (x = 0; x < 16; x++) {
+            half[y * 16 + x] = (x < 8) ? 3 : 1;
+        }
+    }
+
+    memset(f, 0, sizeof(f));
+
+    f[0].w = 32;
+    f[0].h = 32;
+    f[0].transparent = -1;
+    f[0].dispose = 1;
+    f[0].delay = 10;
+    f[0].idx = red;
+
+    f[1].w = 16;
+    f[1].h = 16;
+    f[1].transparent = -1;
+    f[1].dispose = 2;
+    f[1].delay = 20;
+    f[1].idx = green;
+
+    f[2].left = 16;
+    f[2].top = 16;
+    f[2].w = 16;
+    f[2].h = 16;
+    f[2].transparent = -1;
+    f[2].dispose = 3;
+    f[2].delay = 30;
+    f[2].idx = blue;
+
+    f[3].left = 16;
+    f[3].w = 16;
+    f[3].h = 16;
+    f[3].transparent = 1;
+    f[3].dispose = 0;
+    f[3].delay = 1;
+    f[3].idx = half;
+
+    write_giflib("anim-dispose.gif", 32, 32, f, 4, 0);
+
+    write_gif_anim_big();
+}
+
+
+/*
+ * anim-quads.webp: 64x48, lossless, 3 plays: the quads (100 ms), all
+ * green (250 ms), the quads with a blue top left (400 ms)
+ */
+
+static void
+write_webp_anim_quads(const char *name)
+{
+    int                      i, ts;
+    unsigned                 x, y;
+    unsigned char           *pix, *p;
+    WebPData                 data;
+    WebPPicture              pic;
+    WebPAnimEncoder         *enc;
+    WebPAnimEncoderOptions   opts;
+    static const int         durations[3] = { 100, 250, 400 };
+
+    if (!WebPAnimEncoderOptionsInit(&opts)) {
+        die("WebPAnimEncoderOptionsInit");
+    }
+
+    opts.anim_params.loop_count = 3;
+
+    enc = WebPAnimEncoderNew(64, 48, &opts);
+    if (enc == NULL) {
+        die("WebPAnimEncoderNew");
+    }
+
+    ts = 0;
+
+    for (i = 0; i < 3; i++) {
+        pix = quad_rgb(64, 48);
+
+        for (y = 0; y < 48; y++) {
+            for (x = 0; x < 64; x++) {
+                p = pix + (y * 64 + x) * 3;
+
+                if (i == 1) {
+                    memcpy(p, quad_colors[1], 3);
+
+                } else if (i == 2 && x < 32 && y < 24) {
+                    memcpy(p, quad_colors[2], 3);
+                }
+            }
+        }
+
+        WebPPictureInit(&pic);
+        pic.width = 64;
+        pic.height = 48;
+        pic.use_argb = 1;
+        WebPPictureImportRGB(&pic, pix, 64 * 3);
+
+        /* no config: lossless, exact colours */
+        if (!WebPAnimEncoderAdd(enc, &pic, ts, NULL)) {
+            die("WebPAnimEncoderAdd");
+        }
+
+        WebPPictureFree(&pic);
+        free(pix);
+        ts += durations[i];
+    }
+
+    WebPAnimEncoderAdd(enc, NULL, ts, NULL);
+
+    WebPDataInit(&data);
+    if (!WebPAnimEncoderAssemble(enc, &data)) {
+        die("WebPAnimEncoderAssemble");
+    }
+
+    write_file(name, data.bytes, data.size);
+
+    WebPDataClear(&data);
+    WebPAnimEncoderDelete(enc);
 }
 
 
@@ -1052,10 +1286,10 @@ write_gif_fixtures(void)
     f[0].h = 48;
     f[0].transparent = -1;
     f[0].idx = quad;
-    write_giflib("quad.gif", 64, 48, f, 1);
+    write_giflib("quad.gif", 64, 48, f, 1, -1);
 
     f[0].interlace = 1;
-    write_giflib("quad-interlaced.gif", 64, 48, f, 1);
+    write_giflib("quad-interlaced.gif", 64, 48, f, 1, -1);
 
     /* screen 64x48, the frame at 16,12: the rest of the screen clear */
     f[0].interlace = 0;
@@ -1065,7 +1299,7 @@ write_gif_fixtures(void)
     f[0].h = 24;
     f[0].transparent = 3;
     f[0].idx = half;
-    write_giflib("trans.gif", 64, 48, f, 1);
+    write_giflib("trans.gif", 64, 48, f, 1, -1);
 
     /* two frames: red, then green */
     f[0].left = 0;
@@ -1076,12 +1310,15 @@ write_gif_fixtures(void)
     f[0].idx = red;
     f[1] = f[0];
     f[1].idx = green;
-    write_giflib("anim.gif", 32, 32, f, 2);
+    write_giflib("anim.gif", 32, 32, f, 2, -1);
+    write_giflib("anim-loop.gif", 32, 32, f, 2, 2);
 
     free(quad);
     free(half);
     free(red);
     free(green);
+
+    write_gif_anim();
 }
 
 
@@ -1336,6 +1573,7 @@ main(int argc, char **argv)
     free(rgba);
 
     write_animated_webp("animated.webp");
+    write_webp_anim_quads("anim-quads.webp");
 
     {
         FILE           *f;

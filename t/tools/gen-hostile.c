@@ -18,6 +18,9 @@
  *   HEICs (gen_heic): hand-made HEIF boxes (huge ispe, grid bombs, boxes
  *   that lie about their size) and, with libheif, truncations and bit
  *   flips of a real one.
+ *   animations (gen_anim): frame count bombs, canvas x frames over
+ *   max_pixels, a later frame outside the screen or of LZW garbage,
+ *   truncations, WebP animations with too many frames or cut short.
  *
  * Besides the files it writes
  *
@@ -2259,7 +2262,7 @@ gen_webp(void)
 
         vp8x(x, 0x02, 320, 240);                    /* animation flag */
         c = riff(ch, 2, -1);
-        emitb("vp8x-anim-flag.webp", "reject",
+        emitb("vp8x-anim-flag.webp", "any",
               "animation flag on a still image", c);
         free(c.p);
 
@@ -2333,7 +2336,7 @@ gen_webp(void)
 
     /* animation: real, and crafted ANIM/ANMF */
     c = webp_animated(320, 240, 3);
-    emitb("animated.webp", "reject", "animated, 3 frames 320x240", c);
+    emitb("animated.webp", "ok", "animated, 3 frames 320x240", c);
     free(c.p);
 
     {
@@ -2369,7 +2372,7 @@ gen_webp(void)
             ch[1] = (chunk_t) { "ANIM", 6, anim, 6 };
             ch[2] = (chunk_t) { "ANMF", fl, f, fl };
             c = riff(ch, 3, -1);
-            emitb("anmf-one.webp", "reject", "crafted ANIM + one ANMF", c);
+            emitb("anmf-one.webp", "any", "crafted ANIM + one ANMF", c);
             free(c.p);
 
             /* the frame off the canvas, bigger than the canvas */
@@ -2416,7 +2419,7 @@ gen_webp(void)
                     many[2 + i] = (chunk_t) { "ANMF", fl, f, fl };
                 }
                 c = riff(many, 202, -1);
-                emitb("anmf-200.webp", "reject", "200 animation frames", c);
+                emitb("anmf-200.webp", "any", "200 animation frames", c);
                 free(c.p);
             }
 
@@ -3207,6 +3210,144 @@ heif_hand(const heif_spec_t *s)
 }
 
 
+/*
+ * Animations: GIFs of 1x1 frames written byte by byte (each frame a
+ * graphic control extension, a descriptor, the LZW data of one pixel),
+ * animated WebPs assembled with libwebp's muxer from one small still.
+ * Through "resize 100 100" a GIF gives its first frame (PNG): "any" for
+ * the GIFs, whose animation limits apply to WebP output only (the unit
+ * test's second pass, t/118-image-anim.t); a WebP stays WebP: its
+ * animation limits apply ("reject").
+ */
+
+static buf_t
+gif_anim(unsigned sw, unsigned sh, unsigned frames, unsigned bad_at,
+    int bad_lzw)
+{
+    buf_t     b;
+    size_t    n;
+    unsigned  i, x, y;
+    static const unsigned char  one[] = { 2, 2, 0x44, 0x01, 0 };
+    static const unsigned char  garbage[] = {
+        8, 8, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0
+    };
+
+    b.p = xmalloc(64 + (size_t) frames * 40);
+    memcpy(b.p, "GIF89a", 6);
+    le16(b.p + 6, sw);
+    le16(b.p + 8, sh);
+    b.p[10] = 0x80;
+    b.p[11] = 0;
+    b.p[12] = 0;
+    memcpy(b.p + 13, "\x00\x00\x00\xff\xff\xff", 6);
+    n = 19;
+
+    /* NETSCAPE2.0, loop forever */
+    memcpy(b.p + n, "\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00", 19);
+    n += 19;
+
+    for (i = 0; i < frames; i++) {
+        /* GCE: dispose 2, delay 2/100 s, no transparency */
+        memcpy(b.p + n, "\x21\xf9\x04\x08\x02\x00\x00\x00", 8);
+        n += 8;
+
+        x = i % sw;
+        y = (i / sw) % sh;
+
+        if (i == bad_at && !bad_lzw) {
+            x = sw - 10;
+            y = sh - 10;
+        }
+
+        b.p[n] = ',';
+        le16(b.p + n + 1, x);
+        le16(b.p + n + 3, y);
+        le16(b.p + n + 5, (i == bad_at && !bad_lzw) ? 32 : 1);
+        le16(b.p + n + 7, (i == bad_at && !bad_lzw) ? 32 : 1);
+        b.p[n + 9] = 0;
+        n += 10;
+
+        if (i == bad_at && bad_lzw) {
+            memcpy(b.p + n, garbage, sizeof(garbage));
+            n += sizeof(garbage);
+
+        } else {
+            memcpy(b.p + n, one, sizeof(one));
+            n += sizeof(one);
+        }
+    }
+
+    b.p[n++] = ';';
+    b.n = n;
+
+    return b;
+}
+
+
+/* an animated WebP of frames copies of a w x h lossless frame at 0,0 */
+
+static buf_t
+webp_anim_mux(unsigned cw, unsigned ch, unsigned w, unsigned h,
+    unsigned frames)
+{
+    buf_t                 b, still;
+    unsigned              i;
+    unsigned char        *pix;
+    WebPMux              *mux;
+    WebPData              out;
+    WebPMuxFrameInfo      f;
+    WebPMuxAnimParams     ap;
+
+    pix = xmalloc((size_t) w * h * 3);
+    memset(pix, 0x80, (size_t) w * h * 3);
+    still = webp_lossless(pix, w, h);
+    free(pix);
+
+    mux = WebPMuxNew();
+    if (mux == NULL || WebPMuxSetCanvasSize(mux, (int) cw, (int) ch)
+                       != WEBP_MUX_OK)
+    {
+        die("WebPMuxNew");
+    }
+
+    for (i = 0; i < frames; i++) {
+        memset(&f, 0, sizeof(f));
+        f.bitstream.bytes = still.p;
+        f.bitstream.size = still.n;
+        f.x_offset = 0;
+        f.y_offset = 0;
+        f.duration = 10;
+        f.id = WEBP_CHUNK_ANMF;
+        f.dispose_method = WEBP_MUX_DISPOSE_NONE;
+        f.blend_method = WEBP_MUX_NO_BLEND;
+
+        if (WebPMuxPushFrame(mux, &f, 1) != WEBP_MUX_OK) {
+            die("WebPMuxPushFrame");
+        }
+    }
+
+    ap.bgcolor = 0xffffffff;
+    ap.loop_count = 0;
+
+    WebPDataInit(&out);
+    if (WebPMuxSetAnimationParams(mux, &ap) != WEBP_MUX_OK
+        || WebPMuxAssemble(mux, &out) != WEBP_MUX_OK)
+    {
+        die("WebPMuxAssemble");
+    }
+
+    b.p = xmalloc(out.size);
+    memcpy(b.p, out.bytes, out.size);
+    b.n = out.size;
+
+    WebPDataClear(&out);
+    WebPMuxDelete(mux);
+    free(still.p);
+
+    return b;
+}
+
+
 static void
 gen_heic(void)
 {
@@ -3476,6 +3617,58 @@ gen_heic(void)
 }
 
 
+static void
+gen_anim(void)
+{
+    char      name[128], desc[160];
+    buf_t     b;
+    size_t    cut;
+
+    b = gif_anim(200, 200, 3, (unsigned) -1, 0);
+    emitb("anim-ok.gif", "ok", "GIF 200x200, 3 frames of 1x1", b);
+
+    for (cut = 40; cut < b.n - 1; cut += 7) {
+        snprintf(name, sizeof(name), "anim-cut-%03zu.gif", cut);
+        snprintf(desc, sizeof(desc), "animated GIF cut at %zu of %zu", cut,
+                 b.n);
+        emit(name, "any", desc, b.p, cut);
+    }
+    free(b.p);
+
+    b = gif_anim(200, 200, 20000, (unsigned) -1, 0);
+    emitb("anim-frames.gif", "any", "GIF of 20000 frames (frame count "
+          "bomb)", b);
+    free(b.p);
+
+    b = gif_anim(2000, 2000, 20, (unsigned) -1, 0);
+    emitb("anim-pixels.gif", "any", "GIF 2000x2000 of 20 frames (80 Mpx "
+          "over all frames)", b);
+    free(b.p);
+
+    b = gif_anim(200, 200, 3, 1, 0);
+    emitb("anim-outside.gif", "any", "GIF whose second frame is 32x32 "
+          "at 190,190 of a 200x200 screen", b);
+    free(b.p);
+
+    b = gif_anim(200, 200, 3, 2, 1);
+    emitb("anim-lzw.gif", "any", "GIF whose third frame is LZW garbage",
+          b);
+    free(b.p);
+
+    b = webp_anim_mux(200, 200, 200, 200, 300);
+    emitb("anim-frames.webp", "reject", "animated WebP of 300 frames "
+          "200x200", b);
+    emit("anim-cut.webp", "reject", "animated WebP cut in its second half",
+         b.p, b.n / 2 + 3);
+    free(b.p);
+
+    b = webp_anim_mux(2000, 2000, 8, 8, 20);
+    emitb("anim-pixels.webp", "reject", "animated WebP 2000x2000 of 20 "
+          "frames of 8x8 (80 Mpx over all frames)", b);
+    free(b.p);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -3552,6 +3745,7 @@ main(int argc, char **argv)
     gen_webp();
     gen_png();
     gen_gif();
+    gen_anim();
 
     gen_truncations("baseline", base_jpg, "baseline JPEG", 2);
     gen_truncations("progressive", prog_jpg, "progressive JPEG", 2);

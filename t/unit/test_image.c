@@ -140,6 +140,7 @@ params_init(ngx_tunny_image_params_t *p, unsigned ops, unsigned w,
     p->jpeg_quality = 80;
     p->webp_quality = 80;
     p->max_pixels = 50000000;
+    p->max_frames = 200;
 }
 
 
@@ -1110,8 +1111,6 @@ test_errors(ngx_tunny_image_state_t *st)
           "truncated or corrupt JPEG: Premature end of JPEG file" },
         { "truncated.webp", R, 100, 100, 0, 80, 0, -1,
           "WebP decode failed: truncated data" },
-        { "animated.webp", R, 10, 10, 0, 80, 0, -1,
-          "animated WebP not supported" },
         { "huge.jpg", R, 100, 100, 0, 80, 50000000, -2,
           "60000x60000 image exceeds tunny_image_max_pixels 50000000" },
         { "huge.webp", R, 100, 100, 0, 80, 50000000, -2,
@@ -2721,6 +2720,403 @@ test_quality_aliasing(ngx_tunny_image_state_t *st)
 }
 
 
+/*
+ * Animations to animated WebP (ngx_tunny_image_anim.c): the output read
+ * back with WebPAnimDecoder, frame by frame, composed.
+ */
+
+#define ANIM_MAX  8
+
+typedef struct {
+    unsigned   w, h, frames, loop;
+    int        duration[ANIM_MAX];
+    decoded_t  f[ANIM_MAX];             /* RGBA canvases */
+} anim_t;
+
+
+static int
+anim_read(const ngx_tunny_image_result_t *res, anim_t *a)
+{
+    int                      ts, prev;
+    size_t                   size;
+    uint8_t                 *buf;
+    WebPData                 data;
+    WebPAnimInfo             info;
+    WebPAnimDecoder         *dec;
+    WebPAnimDecoderOptions   o;
+
+    memset(a, 0, sizeof(anim_t));
+
+    if (res->type != NGX_TUNNY_IMAGE_WEBP || res->data == NULL
+        || !WebPAnimDecoderOptionsInit(&o))
+    {
+        return -1;
+    }
+
+    o.color_mode = MODE_RGBA;
+    data.bytes = res->data;
+    data.size = res->len;
+
+    dec = WebPAnimDecoderNew(&data, &o);
+    if (dec == NULL || !WebPAnimDecoderGetInfo(dec, &info)) {
+        WebPAnimDecoderDelete(dec);
+        return -1;
+    }
+
+    a->w = info.canvas_width;
+    a->h = info.canvas_height;
+    a->loop = info.loop_count;
+    size = (size_t) a->w * a->h * 4;
+    prev = 0;
+
+    while (WebPAnimDecoderHasMoreFrames(dec) && a->frames < ANIM_MAX) {
+        if (!WebPAnimDecoderGetNext(dec, &buf, &ts)) {
+            WebPAnimDecoderDelete(dec);
+            return -1;
+        }
+
+        a->duration[a->frames] = ts - prev;
+        prev = ts;
+        a->f[a->frames].rgb = malloc(size);
+        if (a->f[a->frames].rgb == NULL) {
+            break;
+        }
+
+        memcpy(a->f[a->frames].rgb, buf, size);
+        a->f[a->frames].w = a->w;
+        a->f[a->frames].h = a->h;
+        a->f[a->frames].ch = 4;
+        a->frames++;
+    }
+
+    a->frames = info.frame_count;
+    WebPAnimDecoderDelete(dec);
+
+    return 0;
+}
+
+
+static void
+anim_free(anim_t *a)
+{
+    unsigned  i;
+
+    for (i = 0; i < ANIM_MAX; i++) {
+        decoded_free(&a->f[i]);
+    }
+}
+
+
+static int
+anim_alpha(const decoded_t *d, unsigned x, unsigned y)
+{
+    return d->rgb ? d->rgb[((size_t) y * d->w + x) * 4 + 3] : -1;
+}
+
+
+/* anim-dispose.gif's canvases (gen-fixtures), at scale s (1 or 1/2) */
+
+static int
+anim_dispose_ok(const anim_t *a, double s)
+{
+    unsigned  tl, tr1, tr2, b, q;
+
+#define AT(v)  ((unsigned) ((v) * s))
+
+    tl = AT(8);
+    tr1 = AT(20);
+    tr2 = AT(28);
+    b = AT(24);
+    q = AT(4);
+
+    if (a->frames != 4 || a->f[3].rgb == NULL) {
+        diag("%u frames", a->frames);
+        return 0;
+    }
+
+    return near(&a->f[0], tl, tl, RED, 40) && near(&a->f[0], b, b, RED, 40)
+           && near(&a->f[1], tl, tl, GREEN, 40)
+           && near(&a->f[1], b, b, RED, 40)
+           && near(&a->f[1], tr1, q, RED, 40)
+           && anim_alpha(&a->f[2], tl, tl) == 0
+           && near(&a->f[2], b, b, BLUE, 40)
+           && near(&a->f[2], tl, b, RED, 40)
+           && anim_alpha(&a->f[3], tl, tl) == 0
+           && near(&a->f[3], tr1, q, WHITE, 40)
+           && near(&a->f[3], tr2, q, RED, 40)
+           && near(&a->f[3], b, b, RED, 40)
+           && anim_alpha(&a->f[3], b, b) == 255;
+#undef AT
+}
+
+
+/* CPU time of this thread: a loaded machine does not count */
+
+static double
+anim_cpu_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+
+static int
+anim_run(ngx_tunny_image_state_t *st, const char *name, unsigned w,
+    unsigned h, int out, ngx_tunny_image_params_t *p,
+    ngx_tunny_image_result_t *res)
+{
+    int     rc;
+    blob_t  b;
+
+    b = load(name);
+
+    if (p->ops == 0) {
+        params_init(p, NGX_TUNNY_IMAGE_OP_RESIZE, w, h, 0);
+        p->out_type = out;
+    }
+
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, p, res);
+    free(b.data);
+
+    return rc;
+}
+
+
+static void
+test_anim(ngx_tunny_image_state_t *st)
+{
+    int                        rc, flag;
+    blob_t                     b;
+    anim_t                     a;
+    decoded_t                  d;
+    ngx_tunny_image_info_t     info;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+    size_t                     mem;
+
+    /* the probe counts frames */
+
+    b = load("anim-dispose.gif");
+    rc = ngx_tunny_image_probe(b.data, b.len, &info);
+    ok(rc == 0 && info.frames == 4, "anim-dispose.gif: probe, 4 frames");
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 16, 16, 0);
+    p.out_type = NGX_TUNNY_IMAGE_WEBP;
+    mem = ngx_tunny_image_memory(&info, &p);
+    ok(ngx_tunny_image_animates(&info, &p)
+       && mem == 32 * 32 * 12 + 32 * 16 * 4 + 16 * 16 * 44,
+       "anim-dispose.gif to WebP 16x16: animates, %zu bytes predicted", mem);
+    p.out_type = NGX_TUNNY_IMAGE_PNG;
+    ok(!ngx_tunny_image_animates(&info, &p)
+       && ngx_tunny_image_memory(&info, &p) == 0,
+       "anim-dispose.gif to PNG: a still, nothing predicted");
+    free(b.data);
+
+    b = load("anim-quads.webp");
+    rc = ngx_tunny_image_probe(b.data, b.len, &info);
+    ok(rc == 0 && info.frames == 3 && info.width == 64,
+       "anim-quads.webp: probe, 3 frames");
+    free(b.data);
+
+    b = load("quad.gif");
+    rc = ngx_tunny_image_probe(b.data, b.len, &info);
+    ok(rc == 0 && info.frames == 1, "quad.gif: probe, 1 frame");
+    free(b.data);
+
+    /* disposal, transparency, durations, loop, full size and halved */
+
+    p.ops = 0;
+    rc = anim_run(st, "anim-dispose.gif", 100, 100, NGX_TUNNY_IMAGE_WEBP,
+                  &p, &res);
+    ok(rc == 0 && anim_read(&res, &a) == 0 && a.w == 32 && a.h == 32
+       && a.loop == 0 && a.duration[0] == 100 && a.duration[1] == 200
+       && a.duration[2] == 300 && a.duration[3] == 100
+       && anim_dispose_ok(&a, 1),
+       "anim-dispose.gif to WebP: 4 frames 32x32, 100/200/300/100 ms, "
+       "forever, disposal and transparency (rc %d %s)", rc, res.error);
+    anim_free(&a);
+    free(res.data);
+
+    p.ops = 0;
+    rc = anim_run(st, "anim-dispose.gif", 16, 16, NGX_TUNNY_IMAGE_WEBP,
+                  &p, &res);
+    ok(rc == 0 && res.width == 16 && res.height == 16
+       && anim_read(&res, &a) == 0 && a.w == 16 && anim_dispose_ok(&a, 0.5),
+       "anim-dispose.gif resized to 16x16: every frame resized");
+    anim_free(&a);
+    free(res.data);
+
+    p.ops = 0;
+    rc = anim_run(st, "anim.gif", 16, 16, NGX_TUNNY_IMAGE_WEBP, &p, &res);
+    ok(rc == 0 && anim_read(&res, &a) == 0 && a.frames == 2 && a.loop == 1
+       && near(&a.f[0], 8, 8, RED, 40) && near(&a.f[1], 8, 8, GREEN, 40),
+       "anim.gif (no NETSCAPE2.0): plays once, red then green");
+    anim_free(&a);
+    free(res.data);
+
+    p.ops = 0;
+    rc = anim_run(st, "anim-loop.gif", 16, 16, NGX_TUNNY_IMAGE_WEBP, &p,
+                  &res);
+    ok(rc == 0 && anim_read(&res, &a) == 0 && a.loop == 3,
+       "anim-loop.gif (NETSCAPE2.0 loop 2): 3 plays");
+    anim_free(&a);
+    free(res.data);
+
+    /* animated WebP, resized; its first frame as JPEG */
+
+    p.ops = 0;
+    rc = anim_run(st, "anim-quads.webp", 32, 32, 0, &p, &res);
+    ok(rc == 0 && res.type == NGX_TUNNY_IMAGE_WEBP
+       && anim_read(&res, &a) == 0 && a.w == 32 && a.h == 24
+       && a.frames == 3 && a.loop == 3 && a.duration[0] == 100
+       && a.duration[1] == 250 && a.duration[2] == 400
+       && quads(&a.f[0], RED, GREEN, BLUE, WHITE)
+       && quads(&a.f[1], GREEN, GREEN, GREEN, GREEN)
+       && quads(&a.f[2], BLUE, GREEN, BLUE, WHITE),
+       "anim-quads.webp resized to 32x24: 3 frames, 100/250/400 ms, "
+       "3 plays (rc %d %s)", rc, res.error);
+    anim_free(&a);
+    free(res.data);
+
+    p.ops = 0;
+    rc = anim_run(st, "anim-quads.webp", 32, 32, NGX_TUNNY_IMAGE_JPEG, &p,
+                  &res);
+    ok(rc == 0 && res.type == NGX_TUNNY_IMAGE_JPEG && decode(&res, &d) == 0
+       && d.w == 32 && d.h == 24 && quads(&d, RED, GREEN, BLUE, WHITE),
+       "anim-quads.webp to JPEG: its first frame (rc %d %s)", rc,
+       res.error);
+    decoded_free(&d);
+    free(res.data);
+
+    p.ops = 0;
+    rc = anim_run(st, "anim-dispose.gif", 16, 16, NGX_TUNNY_IMAGE_PNG, &p,
+                  &res);
+    ok(rc == 0 && res.type == NGX_TUNNY_IMAGE_PNG && decode(&res, &d) == 0
+       && d.w == 16 && near(&d, 4, 4, RED, 0),
+       "anim-dispose.gif to PNG: its first frame");
+    decoded_free(&d);
+    free(res.data);
+
+    /* limits */
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 16, 16, 0);
+    p.out_type = NGX_TUNNY_IMAGE_WEBP;
+    p.max_frames = 3;
+    rc = anim_run(st, "anim-dispose.gif", 0, 0, 0, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_ELIMIT
+       && strcmp(res.error, "4 frames exceed tunny_image_max_frames 3")
+          == 0, "max_frames 3: ELIMIT, \"%s\"", res.error);
+
+    p.max_frames = 200;
+    p.max_pixels = 4000;
+    rc = anim_run(st, "anim-dispose.gif", 0, 0, 0, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_ELIMIT
+       && strcmp(res.error, "32x32 image of 4 frames exceeds "
+                 "tunny_image_max_pixels 4000") == 0,
+       "max_pixels over all frames: ELIMIT, \"%s\"", res.error);
+
+    p.max_pixels = 50000000;
+    flag = 1;
+    p.cancel = &flag;
+    rc = anim_run(st, "anim-dispose.gif", 0, 0, 0, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_ECANCEL, "animation with the cancel flag set: "
+       "ECANCEL");
+    p.cancel = NULL;
+
+    /*
+     * cancelled while running: anim-big.gif (40 frames 320x240, each
+     * changing the whole screen) to WebP, the flag raised after a quarter
+     * of an uncancelled run: ECANCEL within a few frames of it (the
+     * bound is the work of one frame: its decode, resize and
+     * WebPAnimEncoderAdd(), which has no cancel hook).  Judged in this
+     * thread's CPU time: a busy machine delays the work, it does not add
+     * to it.
+     */
+
+    if (bench) {
+        double       t0, t1, full, frame;
+        pthread_t    th;
+        canceller_t  c;
+
+        b = load("anim-big.gif");
+        params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 240, 240, 0);
+        p.out_type = NGX_TUNNY_IMAGE_WEBP;
+
+        t0 = anim_cpu_ms();
+        rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+        full = anim_cpu_ms() - t0;
+        frame = full / 40;
+        ok(rc == 0 && anim_read(&res, &a) == 0 && a.frames == 40
+           && a.w == 240 && a.h == 180,
+           "anim-big.gif to WebP 240x180: 40 frames in %.1f ms, %.1f ms "
+           "per frame", full, frame);
+        anim_free(&a);
+        free(res.data);
+
+        flag = 0;
+        p.cancel = &flag;
+        c.flag = &flag;
+        c.delay_ms = (int) (full / 4);
+
+        pthread_create(&th, NULL, canceller, &c);
+        t0 = anim_cpu_ms();
+        rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+        t1 = anim_cpu_ms();
+        pthread_join(th, NULL);
+
+        ok(rc == NGX_TUNNY_IMAGE_ECANCEL && t1 - t0 < full * 3 / 4,
+           "animation cancelled while running: rc %d after %.1f ms CPU, "
+           "flag at %d ms (%.1f ms CPU per frame, an uncancelled run "
+           "%.1f ms)", rc, t1 - t0, c.delay_ms, frame, full);
+        free(res.data);
+        free(b.data);
+        p.cancel = NULL;
+    }
+
+    /* the hostile animations of gen-hostile, to WebP */
+
+    {
+        unsigned  i;
+        static const struct {
+            const char  *name;
+            int          rc;
+            const char  *error;
+        } h[] = {
+            { "hostile/anim-ok.gif", 0, "" },
+            { "hostile/anim-frames.gif", NGX_TUNNY_IMAGE_ELIMIT,
+              "20000 frames exceed tunny_image_max_frames 200" },
+            { "hostile/anim-pixels.gif", NGX_TUNNY_IMAGE_ELIMIT,
+              "2000x2000 image of 20 frames exceeds "
+              "tunny_image_max_pixels 50000000" },
+            { "hostile/anim-outside.gif", NGX_TUNNY_IMAGE_EINPUT,
+              "GIF frame 32x32 at 190,190 outside the 200x200 screen" },
+            { "hostile/anim-lzw.gif", NGX_TUNNY_IMAGE_EINPUT,
+              "GIF decode failed: " },
+            { "hostile/anim-frames.webp", NGX_TUNNY_IMAGE_ELIMIT,
+              "300 frames exceed tunny_image_max_frames 200" },
+            { "hostile/anim-pixels.webp", NGX_TUNNY_IMAGE_ELIMIT,
+              "2000x2000 image of 20 frames exceeds "
+              "tunny_image_max_pixels 50000000" },
+            { "hostile/anim-cut.webp", NGX_TUNNY_IMAGE_EINPUT,
+              "WebP decode failed: " }
+        };
+
+        for (i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+            params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
+            p.out_type = NGX_TUNNY_IMAGE_WEBP;
+            rc = anim_run(st, h[i].name, 0, 0, 0, &p, &res);
+            ok(rc == h[i].rc
+               && strncmp(res.error, h[i].error, strlen(h[i].error)) == 0,
+               "%s to WebP: rc %d \"%s\"", h[i].name, rc, res.error);
+            free(res.data);
+        }
+    }
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -2770,6 +3166,7 @@ main(int argc, char **argv)
     test_png_bomb(st);
     test_gif(st);
     test_heic(st);
+    test_anim(st);
 
     ngx_tunny_image_state_destroy(st);
 

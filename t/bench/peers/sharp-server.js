@@ -6,11 +6,14 @@
 // CONFIG: { "port": N, "static": "/path/1k.txt",
 //           "routes": [ { "prefix": "/thumb/", "dir": "/corpus",
 //                         "format": "jpeg" | "webp",
-//                         "width": 256, "height": 256, "quality": 80 } ] }
+//                         "width": 256, "height": 256, "quality": 80,
+//                         "animated": false } ] }
 //
 // GET PREFIX NAME: read DIR/NAME from disk (fs.promises.readFile, on the
 // libuv pool), fit it inside WIDTHxHEIGHT without enlarging (sharp
 // shrinks JPEGs on load by default), encode at QUALITY and answer 200.
+// "animated": true reads every frame of an animated GIF or WebP (sharp's
+// {animated: true}) and writes an animated WebP, each frame resized.
 // GET /1k.txt: the static file, read per request with readFileSync in the
 // event loop (what nginx's static handler does: a page-cache read in the
 // loop), so its latency shows how free the event loop is.
@@ -41,10 +44,11 @@ function fail(res, status, text) {
 
 function transform(route, file) {
     return fs.promises.readFile(file).then((buf) => {
-        const img = sharp(buf).resize(route.width, route.height, {
-            fit: 'inside',
-            withoutEnlargement: true
-        });
+        const img = sharp(buf, { animated: route.animated === true })
+            .resize(route.width, route.height, {
+                fit: 'inside',
+                withoutEnlargement: true
+            });
 
         return (route.format === 'webp'
                 ? img.webp({ quality: route.quality })
