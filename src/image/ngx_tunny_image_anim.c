@@ -609,6 +609,8 @@ ngx_tunny_image_anim_frame(ngx_tunny_image_run_t *run, WebPAnimEncoder *enc,
         pix->data = copy;
         pix->buf = NGX_TUNNY_IMAGE_BUF_B;
 
+        ngx_tunny_image_decoded_whole(run);
+
         rc = ngx_tunny_image_resample(run, pix->width, pix->height,
                                       run->geo.tw, run->geo.th);
         if (rc != NGX_TUNNY_IMAGE_OK) {

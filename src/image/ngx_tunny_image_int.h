@@ -203,6 +203,7 @@ int ngx_tunny_image_jpeg_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run);
+void ngx_tunny_image_decoded_whole(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_anim(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_anim_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_heif_decode(ngx_tunny_image_run_t *run);

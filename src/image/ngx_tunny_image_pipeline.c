@@ -612,6 +612,18 @@ ngx_tunny_image_jpeg_extent(const ngx_tunny_image_run_t *run, double *sw,
 }
 
 
+/* run->pix is the whole decoded frame, not a region of it */
+
+void
+ngx_tunny_image_decoded_whole(ngx_tunny_image_run_t *run)
+{
+    run->dec_w = run->pix.width;
+    run->dec_h = run->pix.height;
+    run->dec_x = 0;
+    run->dec_y = 0;
+}
+
+
 /* decode, resample, transform, sharpen, encode */
 
 static int
@@ -653,10 +665,7 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
     } else {
         sw = run->pix.width;
         sh = run->pix.height;
-        run->dec_w = run->pix.width;
-        run->dec_h = run->pix.height;
-        run->dec_x = 0;
-        run->dec_y = 0;
+        ngx_tunny_image_decoded_whole(run);
     }
 
     if (run->fast & NGX_TUNNY_IMAGE_DECODED) {
