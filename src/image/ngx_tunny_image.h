@@ -30,6 +30,7 @@
 #define NGX_TUNNY_IMAGE_WEBP      2
 #define NGX_TUNNY_IMAGE_PNG       3
 #define NGX_TUNNY_IMAGE_GIF       4     /* decoded; written as PNG */
+#define NGX_TUNNY_IMAGE_AVIF      5     /* ftyp brand avif or avis */
 
 /* operations: a bit set, as image_filter combines rotate with the others */
 #define NGX_TUNNY_IMAGE_OP_RESIZE 0x01
@@ -71,10 +72,13 @@ typedef struct {
                                        as image_filter (gdImageCopyRotated) */
 
     int            out_type;        /* 0 = same as input, or JPEG / WEBP /
-                                       PNG */
+                                       PNG / AVIF */
     int            jpeg_quality;    /* 1..100 */
     int            webp_quality;    /* 1..100 */
     int            png_compression; /* zlib level 0..9 */
+    int            avif_quality;    /* 1..100, as libheif/libvips: the
+                                       AV1 quantizer (100 - q) * 63 / 100 */
+    int            avif_speed;      /* encoder effort 0 (slowest) .. 10 */
     int            interlace;       /* progressive JPEG output */
     int            sharpen;         /* percent, 0 = off */
 
@@ -135,7 +139,13 @@ int ngx_tunny_image_probe(const unsigned char *in, size_t len,
 int ngx_tunny_image_check_pixels(const ngx_tunny_image_info_t *info,
     uint64_t max_pixels, char *error, size_t size);
 
-/* short lower-case name: "jpeg", "webp", "png", "gif" or "" */
+/*
+ * Can the library write this type?  JPEG, WebP and PNG always; AVIF when
+ * it was built with libavif (src/image/Makefile AVIF=yes).
+ */
+int ngx_tunny_image_encodes(int type);
+
+/* short lower-case name: "jpeg", "webp", "png", "gif", "avif" or "" */
 const char *ngx_tunny_image_type_name(int type);
 
 /* MIME type: "image/jpeg", ... */

@@ -28,6 +28,11 @@
 #include "ngx_tunny_image.h"
 
 
+/* 1 when built with libavif: src/image/Makefile defines it (AVIF=yes) */
+#ifndef NGX_TUNNY_IMAGE_HAVE_AVIF
+#define NGX_TUNNY_IMAGE_HAVE_AVIF  0
+#endif
+
 /* rows of a pixel loop between two looks at the cancel flag: a power of 2 */
 #define NGX_TUNNY_IMAGE_CHECK_ROWS  64
 
@@ -134,6 +139,7 @@ int ngx_tunny_image_jpeg_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_avif_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw,
     double sh, unsigned dw, unsigned dh);
 int ngx_tunny_image_transform(ngx_tunny_image_run_t *run);
@@ -141,6 +147,7 @@ int ngx_tunny_image_sharpen(ngx_tunny_image_run_t *run, int percent);
 int ngx_tunny_image_jpeg_encode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_encode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_png_encode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_avif_encode(ngx_tunny_image_run_t *run);
 
 
 #endif /* _NGX_TUNNY_IMAGE_INT_H_INCLUDED_ */
