@@ -273,11 +273,11 @@ ngx_http_tunny_image_merge_conf(ngx_conf_t *cf, void *parent, void *child)
 
         conf->avif_quality.cv = prev->avif_quality.cv;
         ngx_conf_merge_uint_value(conf->avif_quality.value,
-                                  prev->avif_quality.value, 60);
+                                  prev->avif_quality.value, 63);
     }
 
     /* libaom effort: see README, "AVIF", CPU time per megapixel */
-    ngx_conf_merge_value(conf->avif_speed, prev->avif_speed, 7);
+    ngx_conf_merge_value(conf->avif_speed, prev->avif_speed, 8);
 
     if (conf->nformats == 0) {
         conf->nformats = prev->nformats;
