@@ -115,7 +115,8 @@ int ngx_tunny_image_sniff(const unsigned char *p, size_t len);
 
 /*
  * Does the library transform this type?  0: it passes through unchanged
- * (none of the four today).  The one place for the pass-through decision.
+ * (AVIF when built without libavif).  The one place for the pass-through
+ * decision.
  */
 int ngx_tunny_image_transforms(int type);
 
@@ -125,7 +126,8 @@ int ngx_tunny_image_transforms(int type);
  * (info->type still holds the sniffed type, NONE if unknown; width and
  * height are 0; info->error says why).  No pixel decoding, no allocation.
  * For JPEG and WebP the dimensions are read from SOFn / VP8 / VP8L / VP8X,
- * for PNG and GIF from their headers.
+ * for PNG and GIF from their headers, for AVIF from the ispe of the
+ * primary item (irot/imir give the orientation).
  */
 int ngx_tunny_image_probe(const unsigned char *in, size_t len,
     ngx_tunny_image_info_t *info);
