@@ -103,8 +103,8 @@ __DATA__
 
 
 
-=== TEST 3: AVIF to PNG: sizes and colours; 8 and 10 bits, a 2x2 grid,
-irot applied once, a sequence's first image
+=== TEST 3: AVIF to PNG: sizes and colours; 8, 10 and 12 bits, a 2x2
+grid, irot applied once, a sequence's first image
 --- config
     location /png/ {
         alias $TEST_NGINX_FIXTURE_DIR/;
@@ -112,12 +112,13 @@ irot applied once, a sequence's first image
         tunny_image_format png;
     }
 --- request eval
-["GET /png/quad-land.avif", "GET /png/quad10.avif", "GET /png/grid.avif",
- "GET /png/irot.avif", "GET /png/anim.avif"]
+["GET /png/quad-land.avif", "GET /png/quad10.avif", "GET /png/quad12.avif",
+ "GET /png/grid.avif", "GET /png/irot.avif", "GET /png/anim.avif"]
 --- response_body_filters eval
 \&main::quads
 --- response_body eval
 ["png 100x75 ct2\nred green blue white\n",
+ "png 100x75 ct2\nred green blue white\n",
  "png 100x75 ct2\nred green blue white\n",
  "png 100x75 ct2\nred green blue white\n",
  "png 100x75 ct2\nred green blue white\n",

@@ -1271,12 +1271,13 @@ write_avif_fixtures(const unsigned char *icc, size_t icc_len)
     unsigned        i, sw, sh;
     unsigned char  *pix, *rgba;
 
-    /* quads 640x480, 8 and 10 bits; 64x48 with the test ICC profile;
+    /* quads 640x480, 8, 10 and 12 bits; 64x48 with the test ICC profile;
      * a 2x2 grid of 320x240 cells, one quadrant each */
 
     pix = quad_rgb(640, 480);
     write_avif("quad-land.avif", pix, 640, 480, 3, 8, -1, NULL, 0, 0);
     write_avif("quad10.avif", pix, 640, 480, 3, 10, -1, NULL, 0, 0);
+    write_avif("quad12.avif", pix, 640, 480, 3, 12, -1, NULL, 0, 0);
     write_avif("grid.avif", pix, 640, 480, 3, 8, -1, NULL, 0, 2);
     free(pix);
 

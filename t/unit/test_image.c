@@ -1894,6 +1894,13 @@ test_avif_decode(ngx_tunny_image_state_t *st)
     decoded_free(&d);
     free(res.data);
 
+    rc = png_run(st, "quad12.avif", 100, 100, NGX_TUNNY_IMAGE_PNG, &res, &d);
+    ok(rc == 0 && d.w == 100 && d.h == 75
+       && quads(&d, RED, GREEN, BLUE, WHITE) && near(&d, 94, 70, WHITE, 12),
+       "quad12.avif (12 bits) to 8-bit PNG: 100x75, quadrant colours");
+    decoded_free(&d);
+    free(res.data);
+
     rc = png_run(st, "grid.avif", 100, 100, NGX_TUNNY_IMAGE_PNG, &res, &d);
     ok(rc == 0 && d.w == 100 && d.h == 75
        && quads(&d, RED, GREEN, BLUE, WHITE) && near(&d, 5, 70, BLUE, 12),
