@@ -68,6 +68,11 @@
 #define NGX_HTTP_TUNNY_IMAGE_WEBP        2
 #define NGX_HTTP_TUNNY_IMAGE_AUTO        3
 #define NGX_HTTP_TUNNY_IMAGE_PNG         4
+#define NGX_HTTP_TUNNY_IMAGE_AVIF        5
+
+
+/* tunny_image_formats: at most one of each type it may name */
+#define NGX_HTTP_TUNNY_IMAGE_NFORMATS    4
 
 
 /* ctx->phase */
@@ -114,6 +119,10 @@ typedef struct {
     ngx_http_tunny_image_num_t   jpeg_quality;
     ngx_http_tunny_image_num_t   webp_quality;
     ngx_int_t                    png_compression;
+    ngx_http_tunny_image_num_t   avif_quality;
+    ngx_int_t                    avif_speed;
+    int                          formats[NGX_HTTP_TUNNY_IMAGE_NFORMATS];
+    ngx_uint_t                   nformats;     /* 0: unset */
     ngx_flag_t                   interlace;
     ngx_flag_t                   fast;         /* the exact shortcuts */
     ngx_int_t                    sharpen;

@@ -20,6 +20,8 @@ static char *ngx_http_tunny_image_quality_slot(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
 static char *ngx_http_tunny_image_upload(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
+static char *ngx_http_tunny_image_formats_slot(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static ngx_int_t ngx_http_tunny_image_init(ngx_conf_t *cf);
 static ngx_int_t ngx_http_tunny_image_add_variables(ngx_conf_t *cf);
 static ngx_int_t ngx_http_tunny_image_fast_variable(ngx_http_request_t *r,
@@ -31,6 +33,7 @@ static ngx_conf_enum_t  ngx_http_tunny_image_formats[] = {
     { ngx_string("jpeg"), NGX_HTTP_TUNNY_IMAGE_JPEG },
     { ngx_string("webp"), NGX_HTTP_TUNNY_IMAGE_WEBP },
     { ngx_string("png"), NGX_HTTP_TUNNY_IMAGE_PNG },
+    { ngx_string("avif"), NGX_HTTP_TUNNY_IMAGE_AVIF },
     { ngx_string("auto"), NGX_HTTP_TUNNY_IMAGE_AUTO },
     { ngx_null_string, 0 }
 };
@@ -43,6 +46,11 @@ static ngx_conf_num_bounds_t  ngx_http_tunny_image_sharpen_bounds = {
 
 static ngx_conf_num_bounds_t  ngx_http_tunny_image_png_compression_bounds = {
     ngx_conf_check_num_bounds, 0, 9
+};
+
+
+static ngx_conf_num_bounds_t  ngx_http_tunny_image_avif_speed_bounds = {
+    ngx_conf_check_num_bounds, 0, 10
 };
 
 
@@ -98,6 +106,27 @@ static ngx_command_t  ngx_http_tunny_image_filter_commands[] = {
       ngx_conf_set_flag_slot,
       NGX_HTTP_LOC_CONF_OFFSET,
       offsetof(ngx_http_tunny_image_conf_t, fast),
+      NULL },
+
+    { ngx_string("tunny_image_avif_quality"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tunny_image_quality_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_image_conf_t, avif_quality),
+      NULL },
+
+    { ngx_string("tunny_image_avif_speed"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_num_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_image_conf_t, avif_speed),
+      &ngx_http_tunny_image_avif_speed_bounds },
+
+    { ngx_string("tunny_image_formats"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_1MORE,
+      ngx_http_tunny_image_formats_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      0,
       NULL },
 
     { ngx_string("tunny_image_interlace"),
@@ -196,6 +225,8 @@ ngx_http_tunny_image_create_conf(ngx_conf_t *cf)
      *     conf->angle = { 0, NULL };
      *     conf->jpeg_quality.cv = NULL;
      *     conf->webp_quality.cv = NULL;
+     *     conf->avif_quality.cv = NULL;
+     *     conf->nformats = 0;
      */
 
     conf->mode = NGX_CONF_UNSET_UINT;
@@ -203,6 +234,8 @@ ngx_http_tunny_image_create_conf(ngx_conf_t *cf)
     conf->jpeg_quality.value = NGX_CONF_UNSET_UINT;
     conf->webp_quality.value = NGX_CONF_UNSET_UINT;
     conf->png_compression = NGX_CONF_UNSET;
+    conf->avif_quality.value = NGX_CONF_UNSET_UINT;
+    conf->avif_speed = NGX_CONF_UNSET;
     conf->interlace = NGX_CONF_UNSET;
     conf->fast = NGX_CONF_UNSET;
     conf->sharpen = NGX_CONF_UNSET;
@@ -257,6 +290,38 @@ ngx_http_tunny_image_merge_conf(ngx_conf_t *cf, void *parent, void *child)
     /* zlib level: see README, "PNG compression" for the measurement */
     ngx_conf_merge_value(conf->png_compression, prev->png_compression,
                          6);
+
+    if (conf->avif_quality.value == NGX_CONF_UNSET_UINT) {
+
+        /* see README, "AVIF": sizes and quality measured */
+
+        conf->avif_quality.cv = prev->avif_quality.cv;
+        ngx_conf_merge_uint_value(conf->avif_quality.value,
+                                  prev->avif_quality.value, 63);
+    }
+
+    /* libaom effort: see README, "AVIF", CPU time per megapixel */
+    ngx_conf_merge_value(conf->avif_speed, prev->avif_speed, 8);
+
+    if (conf->nformats == 0) {
+        conf->nformats = prev->nformats;
+        ngx_memcpy(conf->formats, prev->formats, sizeof(conf->formats));
+    }
+
+    if (conf->nformats == 0) {
+        /* today's configurations keep their output */
+        conf->formats[0] = NGX_TUNNY_IMAGE_WEBP;
+        conf->nformats = 1;
+    }
+
+    if (conf->format == NGX_HTTP_TUNNY_IMAGE_AVIF
+        && !ngx_tunny_image_encodes(NGX_TUNNY_IMAGE_AVIF))
+    {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "\"tunny_image_format avif\": ngx_tunny_module "
+                           "was built without libavif");
+        return NGX_CONF_ERROR;
+    }
 
     ngx_conf_merge_value(conf->interlace, prev->interlace, 0);
     ngx_conf_merge_value(conf->fast, prev->fast, 1);
@@ -521,6 +586,71 @@ ngx_http_tunny_image_fast_variable(ngx_http_request_t *r,
     v->data = s->data;
 
     return NGX_OK;
+}
+
+
+/*
+ * tunny_image_formats avif webp jpeg png: the types tunny_image_format
+ * auto may answer with, in the order of preference for equal q-values
+ */
+
+static char *
+ngx_http_tunny_image_formats_slot(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_http_tunny_image_conf_t *imcf = conf;
+
+    int          type;
+    ngx_str_t   *value;
+    ngx_uint_t   i, j;
+
+    if (imcf->nformats != 0) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+
+    for (i = 1; i < cf->args->nelts; i++) {
+
+        if (ngx_strcmp(value[i].data, "avif") == 0) {
+            type = NGX_TUNNY_IMAGE_AVIF;
+
+        } else if (ngx_strcmp(value[i].data, "webp") == 0) {
+            type = NGX_TUNNY_IMAGE_WEBP;
+
+        } else if (ngx_strcmp(value[i].data, "jpeg") == 0) {
+            type = NGX_TUNNY_IMAGE_JPEG;
+
+        } else if (ngx_strcmp(value[i].data, "png") == 0) {
+            type = NGX_TUNNY_IMAGE_PNG;
+
+        } else {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "invalid format \"%V\" (avif, webp, jpeg, "
+                               "png)", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        if (!ngx_tunny_image_encodes(type)) {
+            ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                               "format \"%V\": ngx_tunny_module was built "
+                               "without libavif", &value[i]);
+            return NGX_CONF_ERROR;
+        }
+
+        for (j = 0; j < imcf->nformats; j++) {
+            if (imcf->formats[j] == type) {
+                ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                                   "format \"%V\" is given twice",
+                                   &value[i]);
+                return NGX_CONF_ERROR;
+            }
+        }
+
+        imcf->formats[imcf->nformats++] = type;
+    }
+
+    return NGX_CONF_OK;
 }
 
 

@@ -1,6 +1,6 @@
 /*
  * ngx_tunny_module: tunny_image, per request: the job's parameters from
- * configuration and variables, the WebP negotiation on Accept, and the
+ * configuration and variables, the output type negotiated on Accept, and the
  * reason behind a 4xx.  Everything here runs in the event loop.
  */
 
@@ -14,7 +14,10 @@
 static ngx_int_t ngx_http_tunny_image_get_value(ngx_http_request_t *r,
     ngx_http_tunny_image_num_t *num, ngx_uint_t *v,
     ngx_int_t (*parse)(ngx_str_t *value), const char *what);
-static ngx_uint_t ngx_http_tunny_image_accepts_webp(ngx_http_request_t *r);
+static int ngx_http_tunny_image_pick(ngx_http_request_t *r,
+    ngx_http_tunny_image_conf_t *conf, int type);
+static ngx_uint_t ngx_http_tunny_image_accepted(ngx_http_tunny_media_t *m,
+    int type);
 static ngx_int_t ngx_http_tunny_image_add_header(ngx_http_request_t *r,
     ngx_str_t *key, ngx_str_t *value);
 
@@ -91,19 +94,13 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
         p->out_type = NGX_TUNNY_IMAGE_PNG;
         break;
 
+    case NGX_HTTP_TUNNY_IMAGE_AVIF:
+        p->out_type = NGX_TUNNY_IMAGE_AVIF;
+        break;
+
     case NGX_HTTP_TUNNY_IMAGE_AUTO:
         ctx->vary = 1;
-
-        if (ngx_http_tunny_image_accepts_webp(r)) {
-            p->out_type = NGX_TUNNY_IMAGE_WEBP;
-
-        } else if (ctx->type == NGX_TUNNY_IMAGE_WEBP) {
-            p->out_type = NGX_TUNNY_IMAGE_JPEG;
-
-        } else {
-            p->out_type = 0;
-        }
-
+        p->out_type = ngx_http_tunny_image_pick(r, conf, ctx->type);
         break;
 
     default: /* NGX_HTTP_TUNNY_IMAGE_ORIGINAL */
@@ -127,6 +124,16 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
     }
 
     p->webp_quality = (int) v;
+
+    rc = ngx_http_tunny_image_get_value(r, &conf->avif_quality, &v,
+                                        ngx_http_tunny_image_quality,
+                                        "AVIF quality");
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    p->avif_quality = (int) v;
+    p->avif_speed = (int) conf->avif_speed;
 
     p->png_compression = (int) conf->png_compression;
     p->interlace = conf->interlace ? 1 : 0;
@@ -225,22 +232,72 @@ ngx_http_tunny_image_quality(ngx_str_t *value)
 
 
 /*
- * WebP only when the client names it with a q above 0: "image/any" and
- * "any/any" do not imply it (browsers that decode WebP say so)
+ * tunny_image_format auto: of the types of tunny_image_formats, the one
+ * the Accept header gives the highest q (the first of equal ones);
+ * when none is accepted, the input's own type if the client takes it,
+ * else JPEG.  AVIF and WebP count only when named with a q above 0:
+ * "image/any" and "any/any" do not imply them (browsers that decode them
+ * say so); JPEG and PNG may be taken by a range.  0: the input's type.
  */
 
-static ngx_uint_t
-ngx_http_tunny_image_accepts_webp(ngx_http_request_t *r)
+static int
+ngx_http_tunny_image_pick(ngx_http_request_t *r,
+    ngx_http_tunny_image_conf_t *conf, int type)
 {
     ngx_str_t               accept = ngx_string("Accept");
-    ngx_http_tunny_media_t  webp;
+    ngx_uint_t              i, n, best;
+    const char             *name;
+    ngx_http_tunny_media_t  media[NGX_HTTP_TUNNY_IMAGE_NFORMATS + 1];
 
-    ngx_str_set(&webp.type, "image");
-    ngx_str_set(&webp.subtype, "webp");
+    n = conf->nformats;
 
-    ngx_http_tunny_negotiate(r, &accept, &webp, 1);
+    for (i = 0; i <= n; i++) {
+        name = ngx_tunny_image_type_name(i < n ? conf->formats[i] : type);
 
-    return webp.specificity == 3 && webp.q > 0;
+        ngx_str_set(&media[i].type, "image");
+        media[i].subtype.data = (u_char *) name;
+        media[i].subtype.len = ngx_strlen(name);
+
+        if (media[i].subtype.len == 0) {
+            /* not an image type: it matches nothing */
+            ngx_str_set(&media[i].subtype, "-");
+        }
+    }
+
+    ngx_http_tunny_negotiate(r, &accept, media, n + 1);
+
+    best = n;
+
+    for (i = 0; i < n; i++) {
+        if (ngx_http_tunny_image_accepted(&media[i], conf->formats[i])
+            && (best == n || media[i].q > media[best].q))
+        {
+            best = i;
+        }
+    }
+
+    if (best < n) {
+        return conf->formats[best];
+    }
+
+    if ((type == NGX_TUNNY_IMAGE_WEBP || type == NGX_TUNNY_IMAGE_AVIF)
+        && !ngx_http_tunny_image_accepted(&media[n], type))
+    {
+        return NGX_TUNNY_IMAGE_JPEG;
+    }
+
+    return 0;
+}
+
+
+static ngx_uint_t
+ngx_http_tunny_image_accepted(ngx_http_tunny_media_t *m, int type)
+{
+    if (type == NGX_TUNNY_IMAGE_WEBP || type == NGX_TUNNY_IMAGE_AVIF) {
+        return m->specificity == 3 && m->q > 0;
+    }
+
+    return m->specificity > 0 && m->q > 0;
 }
 
 

@@ -33,6 +33,7 @@
 #define NGX_TUNNY_IMAGE_WEBP      2
 #define NGX_TUNNY_IMAGE_PNG       3
 #define NGX_TUNNY_IMAGE_GIF       4     /* decoded; written as PNG */
+#define NGX_TUNNY_IMAGE_AVIF      5     /* ftyp brand avif or avis */
 #define NGX_TUNNY_IMAGE_HEIC      6     /* decoded (libheif, optional);
                                            written as JPEG */
 
@@ -94,10 +95,13 @@ typedef struct {
                                        as image_filter (gdImageCopyRotated) */
 
     int            out_type;        /* 0 = same as input, or JPEG / WEBP /
-                                       PNG */
+                                       PNG / AVIF */
     int            jpeg_quality;    /* 1..100 */
     int            webp_quality;    /* 1..100 */
     int            png_compression; /* zlib level 0..9 */
+    int            avif_quality;    /* 1..100, as libheif/libvips: the
+                                       AV1 quantizer (100 - q) * 63 / 100 */
+    int            avif_speed;      /* encoder effort 0 (slowest) .. 10 */
     int            interlace;       /* progressive JPEG output */
     int            sharpen;         /* percent, 0 = off */
     unsigned       fast_off;        /* NGX_TUNNY_IMAGE_FAST_* not to use
@@ -142,7 +146,8 @@ int ngx_tunny_image_sniff(const unsigned char *p, size_t len);
 
 /*
  * Does the library transform this type?  0: it passes through unchanged
- * (none today).  The one place for the pass-through decision.
+ * (AVIF when built without libavif; a HEIC without libheif is not passed
+ * through, it answers 415).  The one place for the pass-through decision.
  */
 int ngx_tunny_image_transforms(int type);
 
@@ -154,6 +159,8 @@ int ngx_tunny_image_transforms(int type);
  * For JPEG and WebP the dimensions are read from SOFn / VP8 / VP8L / VP8X,
  * for PNG and GIF from their headers, for HEIC from the primary item's
  * ispe and irot (the displayed size; a grid's tiles checked against it).
+ * for AVIF from the ispe of the
+ * primary item (irot/imir give the orientation).
  */
 int ngx_tunny_image_probe(const unsigned char *in, size_t len,
     ngx_tunny_image_info_t *info);
@@ -189,7 +196,14 @@ size_t ngx_tunny_image_memory(const ngx_tunny_image_info_t *info,
 int ngx_tunny_image_animates(const ngx_tunny_image_info_t *info,
     const ngx_tunny_image_params_t *params);
 
-/* short lower-case name: "jpeg", "webp", "png", "gif", "heic" or "" */
+/*
+ * Can the library write this type?  JPEG, WebP and PNG always; AVIF when
+ * it was built with libavif (src/image/Makefile AVIF=yes).
+ */
+int ngx_tunny_image_encodes(int type);
+
+/* short lower-case name: "jpeg", "webp", "png", "gif", "avif", "heic" or ""
+ */
 const char *ngx_tunny_image_type_name(int type);
 
 /* MIME type: "image/jpeg", ... */

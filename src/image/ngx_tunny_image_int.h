@@ -28,6 +28,11 @@
 #include "ngx_tunny_image.h"
 
 
+/* 1 when built with libavif: src/image/Makefile defines it (AVIF=yes) */
+#ifndef NGX_TUNNY_IMAGE_HAVE_AVIF
+#define NGX_TUNNY_IMAGE_HAVE_AVIF  0
+#endif
+
 /* rows of a pixel loop between two looks at the cancel flag: a power of 2 */
 #define NGX_TUNNY_IMAGE_CHECK_ROWS  64
 
@@ -207,6 +212,7 @@ void ngx_tunny_image_decoded_whole(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_anim(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_anim_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_heif_decode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_avif_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw,
     double sh, unsigned dw, unsigned dh);
 void ngx_tunny_image_resample_span(double extent, unsigned src,
@@ -217,6 +223,7 @@ int ngx_tunny_image_sharpen(ngx_tunny_image_run_t *run, int percent);
 int ngx_tunny_image_jpeg_encode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_encode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_png_encode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_avif_encode(ngx_tunny_image_run_t *run);
 
 /* GIF frame by frame: open, next (OK, END or an error), close */
 int ngx_tunny_image_gif_open(ngx_tunny_image_run_t *run,

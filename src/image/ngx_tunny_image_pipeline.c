@@ -25,6 +25,7 @@
 
 #define NGX_TUNNY_IMAGE_WEBP_MAX    16383   /* output sides */
 #define NGX_TUNNY_IMAGE_JPEG_MAX    65500
+#define NGX_TUNNY_IMAGE_AVIF_MAX    32768   /* libavif's decoder limit */
 
 /*
  * A scaled decode (JPEG DCT scaling, libwebp's rescaler) leaves a part of
@@ -48,6 +49,7 @@ static int ngx_tunny_image_check_params(const ngx_tunny_image_params_t *p,
     ngx_tunny_image_result_t *res);
 static int ngx_tunny_image_check_input(ngx_tunny_image_run_t *run);
 static int ngx_tunny_image_plan(ngx_tunny_image_run_t *run);
+static int ngx_tunny_image_plan_avif(ngx_tunny_image_run_t *run);
 static void ngx_tunny_image_decode_size(ngx_tunny_image_run_t *run);
 static void ngx_tunny_image_decode_need(ngx_tunny_image_geo_t *g,
     const ngx_tunny_image_info_t *info, unsigned margin);
@@ -241,10 +243,9 @@ ngx_tunny_image_check_params(const ngx_tunny_image_params_t *p,
                                      "resize and crop are exclusive");
     }
 
-    if (p->out_type != 0 && p->out_type != NGX_TUNNY_IMAGE_JPEG
-        && p->out_type != NGX_TUNNY_IMAGE_WEBP
-        && p->out_type != NGX_TUNNY_IMAGE_PNG)
-    {
+    /* JPEG, WebP, PNG; AVIF when built with libavif */
+
+    if (p->out_type != 0 && !ngx_tunny_image_encodes(p->out_type)) {
         return ngx_tunny_image_error(res, NGX_TUNNY_IMAGE_EPARAM,
                                      "invalid output type %d", p->out_type);
     }
@@ -319,7 +320,7 @@ ngx_tunny_image_check_input(ngx_tunny_image_run_t *run)
 static int
 ngx_tunny_image_plan(ngx_tunny_image_run_t *run)
 {
-    int                              type;
+    int                              rc, type;
     unsigned                         max, ops;
     ngx_tunny_image_geo_t           *g;
     ngx_tunny_image_info_t          *info;
@@ -348,6 +349,11 @@ ngx_tunny_image_plan(ngx_tunny_image_run_t *run)
                                      ngx_tunny_image_type_name(run->out_type),
                                      run->out_type == NGX_TUNNY_IMAGE_JPEG
                                      ? p->jpeg_quality : p->webp_quality);
+    }
+
+    rc = ngx_tunny_image_plan_avif(run);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
     }
 
     ngx_tunny_image_geometry(p, info->orientation, info->width, info->height,
@@ -379,7 +385,9 @@ ngx_tunny_image_plan(ngx_tunny_image_run_t *run)
     }
 
     max = (run->out_type == NGX_TUNNY_IMAGE_WEBP)
-          ? NGX_TUNNY_IMAGE_WEBP_MAX : NGX_TUNNY_IMAGE_JPEG_MAX;
+          ? NGX_TUNNY_IMAGE_WEBP_MAX
+          : (run->out_type == NGX_TUNNY_IMAGE_AVIF)
+            ? NGX_TUNNY_IMAGE_AVIF_MAX : NGX_TUNNY_IMAGE_JPEG_MAX;
 
     if (g->cw > max || g->ch > max) {
         return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ELIMIT,
@@ -387,6 +395,35 @@ ngx_tunny_image_plan(ngx_tunny_image_run_t *run)
                                      "(max %u)", g->cw, g->ch,
                                      ngx_tunny_image_type_name(run->out_type),
                                      max);
+    }
+
+    return NGX_TUNNY_IMAGE_OK;
+}
+
+
+/* AVIF output: its parameters */
+
+static int
+ngx_tunny_image_plan_avif(ngx_tunny_image_run_t *run)
+{
+    const ngx_tunny_image_params_t  *p;
+
+    p = run->params;
+
+    if (run->out_type != NGX_TUNNY_IMAGE_AVIF) {
+        return NGX_TUNNY_IMAGE_OK;
+    }
+
+    if (p->avif_quality < 1 || p->avif_quality > 100) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EPARAM,
+                                     "invalid avif quality %d (1..100)",
+                                     p->avif_quality);
+    }
+
+    if (p->avif_speed < 0 || p->avif_speed > 10) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EPARAM,
+                                     "invalid avif speed %d (0..10)",
+                                     p->avif_speed);
     }
 
     return NGX_TUNNY_IMAGE_OK;
@@ -645,6 +682,9 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
     case NGX_TUNNY_IMAGE_HEIC:
         rc = ngx_tunny_image_heif_decode(run);
         break;
+    case NGX_TUNNY_IMAGE_AVIF:
+        rc = ngx_tunny_image_avif_decode(run);
+        break;
     default:
         /* a still of an animated WebP: its first frame */
         rc = (run->info.vp8x_flags & ANIMATION_FLAG)
@@ -707,7 +747,10 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
         ngx_tunny_image_flatten(run);
     }
 
-    if (run->out_type == NGX_TUNNY_IMAGE_WEBP && run->pix.channels == 1) {
+    if ((run->out_type == NGX_TUNNY_IMAGE_WEBP
+         || run->out_type == NGX_TUNNY_IMAGE_AVIF)
+        && run->pix.channels == 1)
+    {
         rc = ngx_tunny_image_grey_to_rgb(run);
         if (rc != NGX_TUNNY_IMAGE_OK) {
             return rc;
@@ -724,6 +767,8 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
         return ngx_tunny_image_jpeg_encode(run);
     case NGX_TUNNY_IMAGE_PNG:
         return ngx_tunny_image_png_encode(run);
+    case NGX_TUNNY_IMAGE_AVIF:
+        return ngx_tunny_image_avif_encode(run);
     default:
         return ngx_tunny_image_webp_encode(run);
     }
@@ -763,7 +808,7 @@ ngx_tunny_image_flatten(ngx_tunny_image_run_t *run)
 }
 
 
-/* the WebP encoder takes RGB or RGBA */
+/* the WebP and AVIF encoders take RGB or RGBA */
 
 static int
 ngx_tunny_image_grey_to_rgb(ngx_tunny_image_run_t *run)

@@ -39,6 +39,11 @@ static int ngx_tunny_image_probe_gif(const unsigned char *p, size_t len,
 static int ngx_tunny_image_sniff_heic(const unsigned char *p, size_t len);
 
 
+static int ngx_tunny_image_probe_avif(const unsigned char *p, size_t len,
+    ngx_tunny_image_info_t *info);
+static int ngx_tunny_image_sniff_avif(const unsigned char *p, size_t len);
+
+
 /* indexed by the type: NGX_TUNNY_IMAGE_NONE .. NGX_TUNNY_IMAGE_HEIC */
 
 static const ngx_tunny_image_type_t  ngx_tunny_image_types[] = {
@@ -51,6 +56,10 @@ static const ngx_tunny_image_type_t  ngx_tunny_image_types[] = {
       "PNG with zero width or height" },
     { "gif", "image/gif", 1, ngx_tunny_image_probe_gif,
       "GIF with zero width or height" },
+    /* without libavif (src/image/Makefile AVIF=no) AVIF passes through */
+    [NGX_TUNNY_IMAGE_AVIF] =
+    { "avif", "image/avif", NGX_TUNNY_IMAGE_HAVE_AVIF,
+      ngx_tunny_image_probe_avif, "AVIF with zero width or height" },
     [NGX_TUNNY_IMAGE_HEIC] =
     { "heic", "image/heic", 1, ngx_tunny_image_heif_probe,
       "HEIC with zero width or height" }
@@ -94,6 +103,22 @@ ngx_tunny_image_transforms(int type)
 
 
 int
+ngx_tunny_image_encodes(int type)
+{
+    switch (type) {
+    case NGX_TUNNY_IMAGE_JPEG:
+    case NGX_TUNNY_IMAGE_WEBP:
+    case NGX_TUNNY_IMAGE_PNG:
+        return 1;
+    case NGX_TUNNY_IMAGE_AVIF:
+        return NGX_TUNNY_IMAGE_HAVE_AVIF;
+    default:
+        return 0;
+    }
+}
+
+
+int
 ngx_tunny_image_sniff(const unsigned char *p, size_t len)
 {
     if (p == NULL || len < 3) {
@@ -118,6 +143,10 @@ ngx_tunny_image_sniff(const unsigned char *p, size_t len)
                      || memcmp(p, "GIF89a", 6) == 0))
     {
         return NGX_TUNNY_IMAGE_GIF;
+    }
+
+    if (ngx_tunny_image_sniff_avif(p, len)) {
+        return NGX_TUNNY_IMAGE_AVIF;
     }
 
     if (ngx_tunny_image_sniff_heic(p, len)) {
@@ -436,6 +465,353 @@ ngx_tunny_image_probe_gif(const unsigned char *p, size_t len,
 
     info->width = ngx_tunny_image_le16(p + 6);
     info->height = ngx_tunny_image_le16(p + 8);
+
+    return 1;
+}
+
+
+/*
+ * AVIF (HEIF, ISO BMFF boxes): the brands of ftyp, and for the probe the
+ * primary item (pitm) and its properties (ipma into ipco): ispe gives
+ * the size (for a grid item the grid's output size), irot and imir the
+ * orientation.  The work is linear in the bytes: ipma is read once for
+ * the primary item's property indices, ipco is walked once.
+ */
+
+typedef struct {
+    const unsigned char  *data;         /* the payload */
+    size_t                size;
+    uint32_t              type;
+} ngx_tunny_image_box_t;
+
+
+#define ngx_tunny_image_fourcc(s)                                            \
+    ((uint32_t) (s)[0] << 24 | (uint32_t) (s)[1] << 16                       \
+     | (uint32_t) (s)[2] << 8 | (uint32_t) (s)[3])
+
+/* ipco indices are 15 bits at most */
+#define NGX_TUNNY_IMAGE_AVIF_PROPS  32768
+
+
+static int
+ngx_tunny_image_sniff_avif(const unsigned char *p, size_t len)
+{
+    size_t  size, off;
+
+    if (len < 12 || memcmp(p + 4, "ftyp", 4) != 0) {
+        return 0;
+    }
+
+    size = ngx_tunny_image_be32(p);
+    size = (size < len) ? size : len;
+
+    /* major brand at 8, minor version at 12, compatible brands from 16 */
+
+    for (off = 8; off + 4 <= size; off += 4) {
+        if (off == 12) {
+            continue;
+        }
+
+        if (memcmp(p + off, "avif", 4) == 0
+            || memcmp(p + off, "avis", 4) == 0)
+        {
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+/* the next box in [*pos, end): 1, 0 at the end, -1 when it does not fit */
+
+static int
+ngx_tunny_image_box(const unsigned char **pos, const unsigned char *end,
+    ngx_tunny_image_box_t *box)
+{
+    size_t                n, hdr;
+    uint64_t              size;
+    const unsigned char  *p;
+
+    p = *pos;
+    n = end - p;
+
+    if (n == 0) {
+        return 0;
+    }
+
+    if (n < 8) {
+        return -1;
+    }
+
+    size = ngx_tunny_image_be32(p);
+    hdr = 8;
+
+    if (size == 1) {
+        if (n < 16) {
+            return -1;
+        }
+
+        size = (uint64_t) ngx_tunny_image_be32(p + 8) << 32
+               | ngx_tunny_image_be32(p + 12);
+        hdr = 16;
+
+    } else if (size == 0) {
+        size = n;
+    }
+
+    if (size < hdr || size > n) {
+        return -1;
+    }
+
+    box->type = ngx_tunny_image_be32(p + 4);
+    box->data = p + hdr;
+    box->size = (size_t) size - hdr;
+
+    *pos = p + size;
+
+    return 1;
+}
+
+
+/*
+ * The primary item's property indices from one ipma box into the bitmap
+ * props; 1 when the item was found, 0 when not, -1 on a malformed box.
+ */
+
+static int
+ngx_tunny_image_avif_ipma(const ngx_tunny_image_box_t *ipma,
+    uint32_t item, unsigned char *props)
+{
+    size_t                n, idw, aw;
+    uint32_t              count, id, i, j, k, flags;
+    const unsigned char  *p, *end;
+
+    p = ipma->data;
+    end = p + ipma->size;
+
+    if (end - p < 8) {
+        return -1;
+    }
+
+    idw = (p[0] < 1) ? 2 : 4;
+    flags = (uint32_t) p[1] << 16 | (uint32_t) p[2] << 8 | p[3];
+    aw = (flags & 1) ? 2 : 1;
+
+    count = ngx_tunny_image_be32(p + 4);
+    p += 8;
+
+    for (i = 0; i < count; i++) {
+
+        if ((size_t) (end - p) < idw + 1) {
+            return -1;
+        }
+
+        id = (idw == 2) ? ngx_tunny_image_be16(p) : ngx_tunny_image_be32(p);
+        p += idw;
+
+        n = *p++;
+
+        if ((size_t) (end - p) < n * aw) {
+            return -1;
+        }
+
+        if (id != item) {
+            p += n * aw;
+            continue;
+        }
+
+        for (j = 0; j < n; j++) {
+            k = (aw == 2) ? (ngx_tunny_image_be16(p) & 0x7fff)
+                          : (p[0] & 0x7fu);
+            p += aw;
+
+            props[k >> 3] |= (unsigned char) (1 << (k & 7));
+        }
+
+        return 1;
+    }
+
+    return 0;
+}
+
+
+static int
+ngx_tunny_image_probe_avif(const unsigned char *p, size_t len,
+    ngx_tunny_image_info_t *info)
+{
+    int                     rc, found, ispe, irot, imir, angle, mode;
+    uint32_t                item, k;
+    const unsigned char    *pos, *end, *ipco, *ipco_end;
+    ngx_tunny_image_box_t   box, meta, ipma;
+    unsigned char           props[NGX_TUNNY_IMAGE_AVIF_PROPS / 8];
+
+    static const int        orient[3][4] = {
+        { 1, 8, 3, 6 },                 /* irot 0, 90, 180, 270 (ccw) */
+        { 4, 5, 2, 7 },                 /* then imir mode 0: top-bottom */
+        { 2, 7, 4, 5 }                  /* then imir mode 1: left-right */
+    };
+
+    /* meta, at the top level */
+
+    pos = p;
+    end = p + len;
+
+    for ( ;; ) {
+        rc = ngx_tunny_image_box(&pos, end, &meta);
+
+        if (rc <= 0) {
+            info->error = (rc < 0) ? "truncated or bad AVIF box"
+                                   : "AVIF without a meta box";
+            return 0;
+        }
+
+        if (meta.type == ngx_tunny_image_fourcc("meta")) {
+            break;
+        }
+    }
+
+    /* a full box: version and flags first */
+
+    if (meta.size < 4) {
+        info->error = "bad AVIF meta box";
+        return 0;
+    }
+
+    found = 0;
+    item = 0;
+    ipco = NULL;
+    ipco_end = NULL;
+    ipma.data = NULL;
+    ipma.size = 0;
+    memset(props, 0, sizeof(props));
+
+    pos = meta.data + 4;
+    end = meta.data + meta.size;
+
+    while ((rc = ngx_tunny_image_box(&pos, end, &box)) > 0) {
+
+        if (box.type == ngx_tunny_image_fourcc("pitm")) {
+
+            if (box.size < 6 || (box.data[0] != 0 && box.size < 8)) {
+                info->error = "bad AVIF pitm box";
+                return 0;
+            }
+
+            item = (box.data[0] == 0) ? ngx_tunny_image_be16(box.data + 4)
+                                      : ngx_tunny_image_be32(box.data + 4);
+            found = 1;
+
+        } else if (box.type == ngx_tunny_image_fourcc("iprp")) {
+
+            ipco = box.data;
+            ipco_end = box.data + box.size;
+        }
+    }
+
+    if (rc < 0) {
+        info->error = "truncated or bad AVIF box";
+        return 0;
+    }
+
+    if (!found || ipco == NULL) {
+        info->error = "AVIF without a primary item or its properties";
+        return 0;
+    }
+
+    /* iprp: ipco, then the ipma boxes; the first that has the item */
+
+    pos = ipco;
+    end = ipco_end;
+    ipco = NULL;
+    found = 0;
+
+    while ((rc = ngx_tunny_image_box(&pos, end, &box)) > 0) {
+
+        if (box.type == ngx_tunny_image_fourcc("ipco") && ipco == NULL) {
+            ipco = box.data;
+            ipco_end = box.data + box.size;
+
+        } else if (box.type == ngx_tunny_image_fourcc("ipma") && !found) {
+            ipma = box;
+
+            found = ngx_tunny_image_avif_ipma(&ipma, item, props);
+
+            if (found < 0) {
+                info->error = "bad AVIF ipma box";
+                return 0;
+            }
+        }
+    }
+
+    if (rc < 0 || ipco == NULL || !found) {
+        info->error = (rc < 0) ? "truncated or bad AVIF box"
+                               : "AVIF primary item without properties";
+        return 0;
+    }
+
+    /* ipco once: the properties of the item, indexed from 1 */
+
+    ispe = 0;
+    irot = 0;
+    imir = 0;
+    angle = 0;
+    mode = 0;
+
+    pos = ipco;
+
+    for (k = 1; k < NGX_TUNNY_IMAGE_AVIF_PROPS; k++) {
+
+        rc = ngx_tunny_image_box(&pos, ipco_end, &box);
+
+        if (rc < 0) {
+            info->error = "truncated or bad AVIF box";
+            return 0;
+        }
+
+        if (rc == 0) {
+            break;
+        }
+
+        if (!(props[k >> 3] & (1 << (k & 7)))) {
+            continue;
+        }
+
+        if (box.type == ngx_tunny_image_fourcc("ispe") && !ispe) {
+
+            /* a full box, then width and height */
+
+            if (box.size < 12) {
+                info->error = "bad AVIF ispe box";
+                return 0;
+            }
+
+            info->width = ngx_tunny_image_be32(box.data + 4);
+            info->height = ngx_tunny_image_be32(box.data + 8);
+            ispe = 1;
+
+        } else if (box.type == ngx_tunny_image_fourcc("irot")
+                   && box.size >= 1)
+        {
+            angle = box.data[0] & 3;
+            irot = 1;
+
+        } else if (box.type == ngx_tunny_image_fourcc("imir")
+                   && box.size >= 1)
+        {
+            mode = box.data[0] & 1;
+            imir = 1;
+        }
+    }
+
+    if (!ispe) {
+        info->error = "AVIF primary item without ispe";
+        return 0;
+    }
+
+    if (irot || imir) {
+        info->orientation = orient[imir ? 1 + mode : 0][angle];
+    }
 
     return 1;
 }

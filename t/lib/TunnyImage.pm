@@ -12,9 +12,11 @@ use warnings;
 
 use Exporter 'import';
 use Digest::MD5 ();
+use Compress::Zlib ();
 use TunnyTest ();
 
-our @EXPORT = qw(fx fx_md5 img_size img_tags img_parse upload);
+our @EXPORT = qw(fx fx_md5 img_size img_tags img_parse upload png_decode
+                 png_px png_quads);
 
 our $FX = $ENV{TEST_NGINX_FIXTURE_DIR};
 
@@ -44,15 +46,17 @@ sub img_size ($) {
 }
 
 # the markers of interest, sorted: baseline progressive icc exif xmp comment
-# (JPEG), lossy lossless icc exif xmp (WebP)
+# (JPEG), lossy lossless icc exif xmp (WebP), alpha icc (AVIF)
 sub img_tags ($) {
     my ($b) = @_;
     my %i = img_parse($b);
     return CORE::join(' ', sort @{ $i{tags} || [] }) . "\n";
 }
 
-# ( type => jpeg|webp, size => WxH, tags => [...] ) from the bytes of an
-# image: the JPEG markers up to the first scan, the WebP chunks
+# ( type => jpeg|webp|avif, size => WxH, tags => [...] ) from the bytes of
+# an image: the JPEG markers up to the first scan, the WebP chunks, for
+# AVIF (as libavif writes it) the first ispe, an alpha auxiliary item, a
+# colr box with an ICC profile
 sub img_parse ($) {
     my ($b) = @_;
     my (%i, @tags);
@@ -113,10 +117,105 @@ sub img_parse ($) {
             }
             $pos += 8 + $len + ($len & 1);
         }
+
+    } elsif ($b =~ /\A....ftyp(?:avif|avis)/s) {
+        $i{type} = 'avif';
+        if ($b =~ /ispe\0\0\0\0(.{8})/s) {
+            my ($w, $h) = unpack 'NN', $1;
+            $i{size} = "${w}x$h";
+        }
+        push @tags, 'alpha'
+            if $b =~ /auxC.{0,8}urn:mpeg:mpegB:cicp:systems:auxiliary:alpha/s;
+        push @tags, 'icc' if $b =~ /colrprof/;
     }
 
     $i{tags} = \@tags;
     return %i;
+}
+
+
+# a small decoder of the PNGs the module writes (8-bit grey, RGB, RGBA,
+# not interlaced): { w, h, ct, ch, icc, rows => [ [ samples ] ] }, or a
+# string saying why not
+sub png_decode ($) {
+    my ($b) = @_;
+    return 'not a PNG' if substr($b, 0, 8) ne "\x89PNG\r\n\x1a\n";
+
+    my ($pos, $z, %i) = (8, '');
+    while ($pos + 12 <= length $b) {
+        my ($len, $type) = unpack 'Na4', substr($b, $pos, 8);
+        my $d = substr($b, $pos + 8, $len);
+        if ($type eq 'IHDR') {
+            @i{qw(w h depth ct cm fm im)} = unpack 'NNCCCCC', $d;
+        } elsif ($type eq 'IDAT') {
+            $z .= $d;
+        } elsif ($type eq 'iCCP') {
+            $i{icc} = 1;
+        }
+        $pos += 12 + $len;
+    }
+
+    return "unsupported PNG (depth $i{depth}, interlace $i{im})"
+        if $i{depth} != 8 || $i{im} != 0;
+
+    $i{ch} = { 0 => 1, 2 => 3, 4 => 2, 6 => 4 }->{ $i{ct} }
+        or return "unsupported colour type $i{ct}";
+
+    my $raw = Compress::Zlib::uncompress($z);
+    return 'bad zlib data' if !defined $raw;
+
+    my ($bpp, $stride) = ($i{ch}, $i{w} * $i{ch});
+    my @prev = (0) x $stride;
+    my @rows;
+
+    for my $y (0 .. $i{h} - 1) {
+        my $f = ord substr($raw, $y * ($stride + 1), 1);
+        my @c = unpack 'C*', substr($raw, $y * ($stride + 1) + 1, $stride);
+        for my $x (0 .. $stride - 1) {
+            my $a = $x >= $bpp ? $c[$x - $bpp] : 0;
+            my $u = $prev[$x];
+            my $ul = $x >= $bpp ? $prev[$x - $bpp] : 0;
+            my $p;
+            if ($f == 0) { $p = 0 }
+            elsif ($f == 1) { $p = $a }
+            elsif ($f == 2) { $p = $u }
+            elsif ($f == 3) { $p = ($a + $u) >> 1 }
+            else {
+                my $q = $a + $u - $ul;
+                my ($pa, $pb, $pc) = (abs($q - $a), abs($q - $u),
+                                      abs($q - $ul));
+                $p = ($pa <= $pb && $pa <= $pc) ? $a
+                     : ($pb <= $pc) ? $u : $ul;
+            }
+            $c[$x] = ($c[$x] + $p) & 0xff;
+        }
+        push @rows, [@c];
+        @prev = @c;
+    }
+
+    $i{rows} = \@rows;
+    return \%i;
+}
+
+# "r,g,b,a" of a pixel of png_decode()
+sub png_px ($$$) {
+    my ($i, $x, $y) = @_;
+    my @p = @{ $i->{rows}[$y] }[$x * $i->{ch} .. ($x + 1) * $i->{ch} - 1];
+    @p = (@p[0, 0, 0], 255) if $i->{ch} == 1;
+    @p = (@p, 255) if $i->{ch} == 3;
+    return CORE::join ',', @p;
+}
+
+# "png WxH ctN [icc]" and the colours at the quadrant centres
+sub png_quads ($) {
+    my $i = png_decode($_[0]);
+    return "$i\n" if !ref $i;
+    my ($qx, $qy) = (int($i->{w} / 4), int($i->{h} / 4));
+    return "png $i->{w}x$i->{h} ct$i->{ct}" . ($i->{icc} ? ' icc' : '')
+           . "\n" . CORE::join(' ', map { png_px($i, $_->[0], $_->[1]) }
+                                    [$qx, $qy], [3 * $qx, $qy],
+                                    [$qx, 3 * $qy], [3 * $qx, 3 * $qy])
+           . "\n";
 }
 
 # a POST (or other method) request with a fixture as its body

@@ -1,7 +1,8 @@
 
 /*
  * gen-fixtures DIR: writes the image test fixtures of ngx_tunny_module
- * into DIR, deterministically, with libjpeg and libwebp.  No binary blobs
+ * into DIR, deterministically, with libjpeg, libwebp, libspng, giflib and
+ * libavif (its aom encoder).  No binary blobs
  * live in the repository; run this before the tests.
  *
  * Colour-block images have four quadrants: top-left red, top-right green,
@@ -19,6 +20,7 @@
 #include <webp/mux.h>
 #include <spng.h>
 #include <gif_lib.h>
+#include <avif/avif.h>
 
 
 static const char  *dir;
@@ -1366,6 +1368,230 @@ write_progressive_copy(const char *name, const unsigned char *in,
 }
 
 
+/*
+ * AVIF, with libavif and aom as the module encodes (quantizer 10, nearly
+ * lossless, so that the tests can ask for the colours): pix is RGB or
+ * RGBA (channels), depth 8 or 10; angle >= 0 writes an irot box;
+ * grid > 0 writes a grid of grid x grid cells of the image's size / grid.
+ */
+
+static avifImage *
+avif_image(const unsigned char *pix, unsigned w, unsigned h,
+    unsigned channels, unsigned depth, avifPixelFormat fmt)
+{
+    avifImage     *img;
+    avifRGBImage   rgb;
+
+    img = avifImageCreate(w, h, depth, fmt);
+    if (img == NULL) {
+        die("avifImageCreate");
+    }
+
+    img->yuvRange = AVIF_RANGE_FULL;
+    img->colorPrimaries = AVIF_COLOR_PRIMARIES_BT709;
+    img->transferCharacteristics = AVIF_TRANSFER_CHARACTERISTICS_SRGB;
+    img->matrixCoefficients = AVIF_MATRIX_COEFFICIENTS_BT601;
+
+    avifRGBImageSetDefaults(&rgb, img);
+    rgb.depth = 8;
+    rgb.format = (channels == 4) ? AVIF_RGB_FORMAT_RGBA : AVIF_RGB_FORMAT_RGB;
+    rgb.pixels = (uint8_t *) pix;
+    rgb.rowBytes = w * channels;
+
+    if (avifImageRGBToYUV(img, &rgb) != AVIF_RESULT_OK) {
+        die("avifImageRGBToYUV");
+    }
+
+    return img;
+}
+
+
+static avifEncoder *
+avif_encoder(void)
+{
+    avifEncoder  *enc;
+
+    enc = avifEncoderCreate();
+    if (enc == NULL) {
+        die("avifEncoderCreate");
+    }
+
+    enc->codecChoice = AVIF_CODEC_CHOICE_AOM;
+    enc->maxThreads = 1;
+    enc->speed = 9;
+    enc->minQuantizer = 10;
+    enc->maxQuantizer = 10;
+    enc->minQuantizerAlpha = 0;
+    enc->maxQuantizerAlpha = 0;
+
+    return enc;
+}
+
+
+static void
+write_avif(const char *name, const unsigned char *pix, unsigned w,
+    unsigned h, unsigned channels, unsigned depth, int angle,
+    const unsigned char *icc, size_t icc_len, unsigned grid)
+{
+    unsigned         i, cw, ch;
+    avifImage       *img, *cells[16];
+    avifRWData       out = AVIF_DATA_EMPTY;
+    avifEncoder     *enc;
+    avifCropRect     r;
+
+    img = avif_image(pix, w, h, channels, depth, AVIF_PIXEL_FORMAT_YUV420);
+
+    if (icc) {
+        avifImageSetProfileICC(img, icc, icc_len);
+    }
+
+    if (angle >= 0) {
+        img->transformFlags |= AVIF_TRANSFORM_IROT;
+        img->irot.angle = (uint8_t) angle;
+    }
+
+    enc = avif_encoder();
+
+    if (grid == 0) {
+        if (avifEncoderWrite(enc, img, &out) != AVIF_RESULT_OK) {
+            die("avifEncoderWrite");
+        }
+
+    } else {
+        cw = w / grid;
+        ch = h / grid;
+
+        for (i = 0; i < grid * grid; i++) {
+            r.x = (i % grid) * cw;
+            r.y = (i / grid) * ch;
+            r.width = cw;
+            r.height = ch;
+
+            cells[i] = avifImageCreateEmpty();
+            if (cells[i] == NULL
+                || avifImageSetViewRect(cells[i], img, &r) != AVIF_RESULT_OK)
+            {
+                die("avifImageSetViewRect");
+            }
+        }
+
+        if (avifEncoderAddImageGrid(enc, grid, grid,
+                                    (const avifImage * const *) cells,
+                                    AVIF_ADD_IMAGE_FLAG_SINGLE)
+            != AVIF_RESULT_OK
+            || avifEncoderFinish(enc, &out) != AVIF_RESULT_OK)
+        {
+            die("avifEncoderAddImageGrid");
+        }
+
+        for (i = 0; i < grid * grid; i++) {
+            avifImageDestroy(cells[i]);
+        }
+    }
+
+    write_file(name, out.data, out.size);
+
+    avifRWDataFree(&out);
+    avifEncoderDestroy(enc);
+    avifImageDestroy(img);
+}
+
+
+/* a sequence of two frames: the quads, then all green */
+
+static void
+write_avis(const char *name, unsigned w, unsigned h)
+{
+    avifImage       *img;
+    avifRWData       out = AVIF_DATA_EMPTY;
+    avifEncoder     *enc;
+    unsigned char   *pix;
+    size_t           i;
+
+    enc = avif_encoder();
+    enc->timescale = 10;
+
+    pix = quad_rgb(w, h);
+    img = avif_image(pix, w, h, 3, 8, AVIF_PIXEL_FORMAT_YUV420);
+
+    if (avifEncoderAddImage(enc, img, 1, AVIF_ADD_IMAGE_FLAG_NONE)
+        != AVIF_RESULT_OK)
+    {
+        die("avifEncoderAddImage");
+    }
+
+    avifImageDestroy(img);
+
+    for (i = 0; i < (size_t) w * h; i++) {
+        pix[i * 3] = 0;
+        pix[i * 3 + 1] = 255;
+        pix[i * 3 + 2] = 0;
+    }
+
+    img = avif_image(pix, w, h, 3, 8, AVIF_PIXEL_FORMAT_YUV420);
+
+    if (avifEncoderAddImage(enc, img, 1, AVIF_ADD_IMAGE_FLAG_NONE)
+        != AVIF_RESULT_OK
+        || avifEncoderFinish(enc, &out) != AVIF_RESULT_OK)
+    {
+        die("avifEncoderAddImage");
+    }
+
+    write_file(name, out.data, out.size);
+
+    avifRWDataFree(&out);
+    avifEncoderDestroy(enc);
+    avifImageDestroy(img);
+    free(pix);
+}
+
+
+static void
+write_avif_fixtures(const unsigned char *icc, size_t icc_len)
+{
+    unsigned        i, sw, sh;
+    unsigned char  *pix, *rgba;
+
+    /* quads 640x480, 8, 10 and 12 bits; 64x48 with the test ICC profile;
+     * a 2x2 grid of 320x240 cells, one quadrant each */
+
+    pix = quad_rgb(640, 480);
+    write_avif("quad-land.avif", pix, 640, 480, 3, 8, -1, NULL, 0, 0);
+    write_avif("quad10.avif", pix, 640, 480, 3, 10, -1, NULL, 0, 0);
+    write_avif("quad12.avif", pix, 640, 480, 3, 12, -1, NULL, 0, 0);
+    write_avif("grid.avif", pix, 640, 480, 3, 8, -1, NULL, 0, 2);
+    free(pix);
+
+    pix = quad_rgb(64, 48);
+    write_avif("icc.avif", pix, 64, 48, 3, 8, -1, icc, icc_len, 0);
+    free(pix);
+
+    /* stored as EXIF orientation 6 would store it, with irot 270 ccw
+     * (90 clockwise): upright it is the 160x120 quad image */
+
+    pix = oriented_rgb(160, 120, 6, &sw, &sh);
+    write_avif("irot.avif", pix, sw, sh, 3, 8, 3, NULL, 0, 0);
+    free(pix);
+
+    /* alpha 200x100: red, the left half opaque, the right transparent */
+
+    rgba = malloc(200 * 100 * 4);
+    if (rgba == NULL) {
+        die("malloc");
+    }
+    for (i = 0; i < 200 * 100; i++) {
+        rgba[i * 4 + 0] = 255;
+        rgba[i * 4 + 1] = 0;
+        rgba[i * 4 + 2] = 0;
+        rgba[i * 4 + 3] = (i % 200 < 100) ? 255 : 0;
+    }
+    write_avif("alpha.avif", rgba, 200, 100, 4, 8, -1, NULL, 0, 0);
+    free(rgba);
+
+    write_avis("anim.avif", 64, 48);
+}
+
+
 /* a 3000x2000 photo-like JPEG for the benchmark, and its progressive copy */
 
 static void
@@ -1622,6 +1848,7 @@ main(int argc, char **argv)
     write_png_fixtures(icc, icc_len);
     write_gif("tiny.gif", 7, 5);
     write_gif_fixtures();
+    write_avif_fixtures(icc, icc_len);
 
     write_big("big.jpg", "big-prog.jpg", 3000, 2000);
 

@@ -17,10 +17,14 @@
  *   the screen, LZW garbage, truncations, no image, no colour table;
  *   HEICs (gen_heic): hand-made HEIF boxes (huge ispe, grid bombs, boxes
  *   that lie about their size) and, with libheif, truncations and bit
- *   flips of a real one.
+ *   flips of a real one;
  *   animations (gen_anim): frame count bombs, canvas x frames over
  *   max_pixels, a later frame outside the screen or of LZW garbage,
- *   truncations, WebP animations with too many frames or cut short.
+ *   truncations, WebP animations with too many frames or cut short;
+ *   AVIFs (gen_avif): truncations, bit flips, box sizes that lie (past
+ *   the file, past the parent, zero, below the header), huge ispe and
+ *   grid dimensions, an ispe larger than the AV1 frame, grids of 256x256
+ *   cells, no pitm, no ispe.
  *
  * Besides the files it writes
  *
@@ -46,6 +50,7 @@
 #include <webp/encode.h>
 #include <webp/mux.h>
 #include <spng.h>
+#include <avif/avif.h>
 
 #if (TUNNY_TOOLS_HEIF)
 #include "heic-enc.h"
@@ -224,6 +229,14 @@ rd_le32(const unsigned char *p)
 {
     return (unsigned long) p[0] | (unsigned long) p[1] << 8
            | (unsigned long) p[2] << 16 | (unsigned long) p[3] << 24;
+}
+
+
+static unsigned long
+rd_be32(const unsigned char *p)
+{
+    return (unsigned long) p[0] << 24 | (unsigned long) p[1] << 16
+           | (unsigned long) p[2] << 8 | p[3];
 }
 
 
@@ -3669,6 +3682,325 @@ gen_anim(void)
 }
 
 
+/* AVIF: made with libavif and aom, then cut, flipped and patched */
+
+static buf_t
+avif_make(unsigned w, unsigned h, unsigned grid)
+{
+    buf_t          b;
+    unsigned       i;
+    avifImage     *img, *cells[4];
+    avifRWData     out = AVIF_DATA_EMPTY;
+    avifEncoder   *enc;
+    avifCropRect   r;
+    avifRGBImage   rgb;
+
+    img = avifImageCreate(w, h, 8, AVIF_PIXEL_FORMAT_YUV420);
+    if (img == NULL) {
+        die("avifImageCreate");
+    }
+
+    avifRGBImageSetDefaults(&rgb, img);
+    rgb.format = AVIF_RGB_FORMAT_RGB;
+    rgb.pixels = pix_rgb;
+    rgb.rowBytes = 320 * 3;
+
+    if (w > 320 || h > 240 || avifImageRGBToYUV(img, &rgb) != AVIF_RESULT_OK)
+    {
+        die("avifImageRGBToYUV");
+    }
+
+    enc = avifEncoderCreate();
+    if (enc == NULL) {
+        die("avifEncoderCreate");
+    }
+
+    enc->codecChoice = AVIF_CODEC_CHOICE_AOM;
+    enc->maxThreads = 1;
+    enc->speed = 10;
+    enc->minQuantizer = 30;
+    enc->maxQuantizer = 30;
+
+    if (grid == 0) {
+        if (avifEncoderWrite(enc, img, &out) != AVIF_RESULT_OK) {
+            die("avifEncoderWrite");
+        }
+
+    } else {
+        for (i = 0; i < 4; i++) {
+            r.x = (i % 2) * (w / 2);
+            r.y = (i / 2) * (h / 2);
+            r.width = w / 2;
+            r.height = h / 2;
+
+            cells[i] = avifImageCreateEmpty();
+            if (cells[i] == NULL
+                || avifImageSetViewRect(cells[i], img, &r) != AVIF_RESULT_OK)
+            {
+                die("avifImageSetViewRect");
+            }
+        }
+
+        if (avifEncoderAddImageGrid(enc, 2, 2,
+                                    (const avifImage * const *) cells,
+                                    AVIF_ADD_IMAGE_FLAG_SINGLE)
+            != AVIF_RESULT_OK
+            || avifEncoderFinish(enc, &out) != AVIF_RESULT_OK)
+        {
+            die("avifEncoderAddImageGrid");
+        }
+
+        for (i = 0; i < 4; i++) {
+            avifImageDestroy(cells[i]);
+        }
+    }
+
+    b.p = xmalloc(out.size);
+    memcpy(b.p, out.data, out.size);
+    b.n = out.size;
+
+    avifRWDataFree(&out);
+    avifEncoderDestroy(enc);
+    avifImageDestroy(img);
+
+    return b;
+}
+
+
+/* the offset of the nth box header of a type (its size field), or -1 */
+
+static long
+avif_find(buf_t b, const char *type, unsigned nth)
+{
+    size_t  i;
+
+    for (i = 4; i + 4 <= b.n; i++) {
+        if (memcmp(b.p + i, type, 4) == 0 && nth-- == 0) {
+            return (long) i - 4;
+        }
+    }
+
+    return -1;
+}
+
+
+/* the ispe box that says w x h: patched to nw x nh */
+
+static int
+avif_ispe(buf_t b, unsigned long w, unsigned long h, unsigned long nw,
+    unsigned long nh)
+{
+    long      at;
+    unsigned  i;
+
+    for (i = 0; (at = avif_find(b, "ispe", i)) >= 0; i++) {
+        if (rd_be32(b.p + at + 12) == w && rd_be32(b.p + at + 16) == h) {
+            be32(b.p + at + 12, nw);
+            be32(b.p + at + 16, nh);
+            return 1;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+gen_avif(void)
+{
+    char      name[128], desc[160];
+    long      at, meta;
+    buf_t     b, g, c;
+    size_t    cut, step, n;
+    unsigned  i, k, flips;
+
+    static const char  *boxes[] = {
+        "ftyp", "meta", "hdlr", "pitm", "iloc", "iinf", "infe", "iprp",
+        "ipco", "ispe", "av1C", "pixi", "ipma", "mdat", "colr"
+    };
+
+    b = avif_make(320, 240, 0);
+    emitb("avif-ok.avif", "ok", "AVIF 320x240", b);
+
+    g = avif_make(320, 240, 1);
+    emitb("avif-grid-ok.avif", "ok", "AVIF 320x240, a 2x2 grid", g);
+
+    /* truncations: every byte of the boxes before mdat, then the data */
+
+    at = avif_find(b, "mdat", 0);
+    if (at < 0) {
+        die("AVIF without mdat");
+    }
+
+    meta = at;
+    step = (size_t) meta / 40 + 1;
+
+    for (cut = 1; cut < b.n; cut += (cut < (size_t) meta) ? step
+                                    : (b.n - (size_t) meta) / 12 + 1)
+    {
+        snprintf(name, sizeof(name), "avif-cut-%05zu.avif", cut);
+        snprintf(desc, sizeof(desc), "AVIF cut at %zu of %zu", cut, b.n);
+        emit(name, "reject", desc, b.p, cut);
+    }
+
+    emit("avif-cut-last.avif", "reject", "AVIF without its last byte", b.p,
+         b.n - 1);
+
+    at = avif_find(g, "mdat", 0);
+    snprintf(desc, sizeof(desc), "AVIF grid cut in its second cell");
+    emit("avif-grid-cut.avif", "reject", desc, g.p,
+         (size_t) at + (g.n - (size_t) at) / 3);
+
+    /* bit flips: in the boxes, and anywhere */
+
+    for (i = 0; i < 24; i++) {
+        c = bdup(i < 12 ? b : g);
+        flips = 1 + i % 6;
+        n = (i % 2) ? c.n : (size_t) avif_find(c, "mdat", 0);
+
+        for (k = 0; k < flips; k++) {
+            at = 12 + rand32() % (n - 12);
+            c.p[at] ^= (unsigned char) (1u << (rand32() % 8));
+        }
+
+        snprintf(name, sizeof(name), "avif-flip-%02u.avif", i);
+        snprintf(desc, sizeof(desc), "AVIF%s with %u flipped bits%s",
+                 i < 12 ? "" : " grid", flips,
+                 (i % 2) ? "" : " in the boxes");
+        emitb(name, "any", desc, c);
+        free(c.p);
+    }
+
+    /* box sizes that lie: each box past the file, past its parent (by
+     * one), zero (to the end), one (a 64-bit size follows), below the
+     * header */
+
+    for (i = 0; i < sizeof(boxes) / sizeof(boxes[0]); i++) {
+        at = avif_find(b, boxes[i], 0);
+        if (at < 0) {
+            continue;
+        }
+
+        /* the probe walks every box up to meta and all of meta but not
+         * mdat, which libavif may never look at past the extents */
+
+        c = bdup(b);
+        be32(c.p + at, 0x7ffffff0UL);
+        snprintf(name, sizeof(name), "avif-box-%s-huge.avif", boxes[i]);
+        snprintf(desc, sizeof(desc), "AVIF %s box of 2 GB", boxes[i]);
+        emitb(name, strcmp(boxes[i], "mdat") == 0 ? "any" : "reject", desc,
+              c);
+
+        be32(c.p + at, rd_be32(b.p + at) + 1);
+        snprintf(name, sizeof(name), "avif-box-%s-plus1.avif", boxes[i]);
+        snprintf(desc, sizeof(desc), "AVIF %s box one byte too long",
+                 boxes[i]);
+        emitb(name, "any", desc, c);
+
+        be32(c.p + at, 0);
+        snprintf(name, sizeof(name), "avif-box-%s-zero.avif", boxes[i]);
+        snprintf(desc, sizeof(desc), "AVIF %s box of size 0", boxes[i]);
+        emitb(name, "any", desc, c);
+
+        be32(c.p + at, 1);
+        snprintf(name, sizeof(name), "avif-box-%s-large.avif", boxes[i]);
+        snprintf(desc, sizeof(desc), "AVIF %s box of size 1 (64-bit size "
+                 "from the payload)", boxes[i]);
+        emitb(name, "any", desc, c);
+
+        be32(c.p + at, 7);
+        snprintf(name, sizeof(name), "avif-box-%s-short.avif", boxes[i]);
+        snprintf(desc, sizeof(desc), "AVIF %s box of size 7", boxes[i]);
+        emitb(name, "any", desc, c);
+        free(c.p);
+    }
+
+    /* the type of a box renamed: no pitm, no ispe, no ipma */
+
+    for (i = 0; i < 3; i++) {
+        static const char  *gone[] = { "pitm", "ispe", "ipma" };
+
+        c = bdup(b);
+        at = avif_find(c, gone[i], 0);
+        if (at < 0) {
+            die("AVIF without %s", gone[i]);
+        }
+        memcpy(c.p + at + 4, "free", 4);
+        snprintf(name, sizeof(name), "avif-no-%s.avif", gone[i]);
+        snprintf(desc, sizeof(desc), "AVIF without %s", gone[i]);
+        emitb(name, "reject", desc, c);
+        free(c.p);
+    }
+
+    /* dimensions: a huge ispe, a zero one, one that differs from the
+     * AV1 frame */
+
+    c = bdup(b);
+    if (!avif_ispe(c, 320, 240, 100000, 100000)) {
+        die("AVIF ispe");
+    }
+    emitb("avif-huge-ispe.avif", "reject", "AVIF ispe 100000x100000", c);
+    avif_ispe(c, 100000, 100000, 0, 240);
+    emitb("avif-zero-ispe.avif", "reject", "AVIF ispe 0x240", c);
+    avif_ispe(c, 0, 240, 640, 480);
+    emitb("avif-ispe-lies.avif", "any", "AVIF ispe 640x480 of a 320x240 "
+          "frame (libavif scales the frame to the ispe, which max_pixels "
+          "bounds)", c);
+    free(c.p);
+
+    /* grids: the grid item's ispe huge, its grid box huge (the ispe as
+     * it was), 256x256 cells of the four there are */
+
+    c = bdup(g);
+    if (!avif_ispe(c, 320, 240, 60000, 60000)) {
+        die("AVIF grid ispe");
+    }
+    emitb("avif-grid-huge-ispe.avif", "reject", "AVIF grid, ispe "
+          "60000x60000", c);
+    free(c.p);
+
+    /* the ImageGrid payload (libavif puts it in mdat): version 0, flags 0
+     * (16-bit sizes), rows - 1, columns - 1, width 320, height 240 */
+
+    at = -1;
+    for (n = 0; n + 8 <= g.n; n++) {
+        if (memcmp(g.p + n, "\0\0\1\1\x01\x40\0\xf0", 8) == 0) {
+            at = (long) n;
+            break;
+        }
+    }
+
+    if (at < 0) {
+        die("AVIF grid without its ImageGrid payload");
+    }
+
+    c = bdup(g);
+    be16(c.p + at + 4, 60000);
+    be16(c.p + at + 6, 60000);
+    emitb("avif-grid-huge-dims.avif", "reject", "AVIF grid box "
+          "60000x60000 under an ispe of 320x240", c);
+    free(c.p);
+
+    c = bdup(g);
+    c.p[at + 2] = 255;
+    c.p[at + 3] = 255;
+    emitb("avif-grid-256x256.avif", "reject", "AVIF grid of 256x256 cells, "
+          "4 present", c);
+    free(c.p);
+
+    c = bdup(g);
+    if (!avif_ispe(c, 160, 120, 16000, 16000)) {
+        die("AVIF cell ispe");
+    }
+    emitb("avif-grid-huge-cell.avif", "any", "AVIF grid, a cell's ispe "
+          "16000x16000 (the grid's 320x240 bounds the output)", c);
+    free(c.p);
+
+    free(b.p);
+    free(g.p);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -3761,6 +4093,7 @@ main(int argc, char **argv)
 
     gen_params();
     gen_heic();
+    gen_avif();
 
     fclose(manifest);
 

@@ -22,6 +22,7 @@
 #include <webp/decode.h>
 #include <webp/demux.h>
 #include <spng.h>
+#include <avif/avif.h>
 
 #include "ngx_tunny_image_int.h"         /* ngx_tunny_image_pixels() */
 
@@ -99,7 +100,12 @@ load(const char *name)
     blob_t   b;
     long     n;
 
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    if (name[0] == '/') {
+        snprintf(path, sizeof(path), "%s", name);
+
+    } else {
+        snprintf(path, sizeof(path), "%s/%s", dir, name);
+    }
 
     b.data = NULL;
     b.len = 0;
@@ -139,6 +145,8 @@ params_init(ngx_tunny_image_params_t *p, unsigned ops, unsigned w,
     p->angle = angle;
     p->jpeg_quality = 80;
     p->webp_quality = 80;
+    p->avif_quality = 63;
+    p->avif_speed = 8;
     p->max_pixels = 50000000;
     p->max_frames = 200;
 }
@@ -261,6 +269,7 @@ decode_webp(const unsigned char *p, size_t len, decoded_t *d)
 
 
 static int decode_png(const unsigned char *p, size_t len, decoded_t *d);
+static int decode_avif(const unsigned char *p, size_t len, decoded_t *d);
 
 
 static int
@@ -278,6 +287,10 @@ decode(const ngx_tunny_image_result_t *res, decoded_t *d)
 
     if (res->type == NGX_TUNNY_IMAGE_PNG) {
         return decode_png(res->data, res->len, d);
+    }
+
+    if (res->type == NGX_TUNNY_IMAGE_AVIF) {
+        return decode_avif(res->data, res->len, d);
     }
 
     return -1;
@@ -1985,6 +1998,534 @@ test_png_cancel(ngx_tunny_image_state_t *st)
 }
 
 
+/* AVIF */
+
+static int
+decode_avif(const unsigned char *p, size_t len, decoded_t *d)
+{
+    int            rc;
+    avifImage     *img;
+    avifDecoder   *dec;
+    avifRGBImage   rgb;
+
+    img = avifImageCreateEmpty();
+    dec = avifDecoderCreate();
+    rc = -1;
+
+    if (img == NULL || dec == NULL
+        || avifDecoderReadMemory(dec, img, p, len) != AVIF_RESULT_OK)
+    {
+        goto done;
+    }
+
+    avifRGBImageSetDefaults(&rgb, img);
+    rgb.depth = 8;
+    rgb.format = img->alphaPlane ? AVIF_RGB_FORMAT_RGBA : AVIF_RGB_FORMAT_RGB;
+
+    d->w = img->width;
+    d->h = img->height;
+    d->ch = img->alphaPlane ? 4 : 3;
+    d->rgb = malloc((size_t) d->w * d->h * d->ch);
+    rgb.pixels = d->rgb;
+    rgb.rowBytes = d->w * d->ch;
+
+    if (d->rgb == NULL || avifImageYUVToRGB(img, &rgb) != AVIF_RESULT_OK) {
+        goto done;
+    }
+
+    if (img->icc.size) {
+        d->icc = malloc(img->icc.size);
+        memcpy(d->icc, img->icc.data, img->icc.size);
+        d->icc_len = (unsigned) img->icc.size;
+    }
+
+    rc = 0;
+
+done:
+
+    avifDecoderDestroy(dec);
+    avifImageDestroy(img);
+
+    return rc;
+}
+
+
+static double
+thread_cpu_ms(void)
+{
+    struct timespec  ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+
+    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+}
+
+
+static void
+test_avif_decode(ngx_tunny_image_state_t *st)
+{
+    int                        rc, flag;
+    blob_t                     b, icc;
+    decoded_t                  d;
+    ngx_tunny_image_info_t     info;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    ok(ngx_tunny_image_transforms(NGX_TUNNY_IMAGE_AVIF)
+       && ngx_tunny_image_encodes(NGX_TUNNY_IMAGE_AVIF),
+       "AVIF is transformed and written");
+
+    b = load("quad-land.avif");
+    rc = ngx_tunny_image_probe(b.data, b.len, &info);
+    ok(rc == 0 && info.type == NGX_TUNNY_IMAGE_AVIF && info.width == 640
+       && info.height == 480 && info.orientation == 1,
+       "quad-land.avif: probe AVIF 640x480");
+    free(b.data);
+
+    b = load("irot.avif");
+    rc = ngx_tunny_image_probe(b.data, b.len, &info);
+    ok(rc == 0 && info.width == 120 && info.height == 160
+       && info.orientation == 6,
+       "irot.avif: probe 120x160, irot 270 as orientation 6 (got %d)",
+       info.orientation);
+    free(b.data);
+
+    b = load("grid.avif");
+    rc = ngx_tunny_image_probe(b.data, b.len, &info);
+    ok(rc == 0 && info.width == 640 && info.height == 480,
+       "grid.avif: probe of the grid item 640x480 (got %ux%u)",
+       info.width, info.height);
+    free(b.data);
+
+    rc = png_run(st, "quad-land.avif", 100, 100, NGX_TUNNY_IMAGE_PNG, &res,
+                 &d);
+    ok(rc == 0 && d.w == 100 && d.h == 75
+       && quads(&d, RED, GREEN, BLUE, WHITE) && near(&d, 5, 5, RED, 12)
+       && near(&d, 94, 70, WHITE, 12),
+       "quad-land.avif to PNG: 100x75, quadrant colours");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "quad-land.avif", 100, 100, NGX_TUNNY_IMAGE_JPEG, &res,
+                 &d);
+    ok(rc == 0 && d.w == 100 && d.h == 75
+       && quads(&d, RED, GREEN, BLUE, WHITE),
+       "quad-land.avif to JPEG: 100x75, quadrant colours");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "quad-land.avif", 100, 100, NGX_TUNNY_IMAGE_WEBP, &res,
+                 &d);
+    ok(rc == 0 && d.w == 100 && d.h == 75
+       && quads(&d, RED, GREEN, BLUE, WHITE),
+       "quad-land.avif to WebP: 100x75, quadrant colours");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "quad10.avif", 100, 100, NGX_TUNNY_IMAGE_PNG, &res, &d);
+    ok(rc == 0 && d.w == 100 && d.h == 75
+       && quads(&d, RED, GREEN, BLUE, WHITE) && near(&d, 5, 5, RED, 12),
+       "quad10.avif (10 bits) to 8-bit PNG: 100x75, quadrant colours");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "quad12.avif", 100, 100, NGX_TUNNY_IMAGE_PNG, &res, &d);
+    ok(rc == 0 && d.w == 100 && d.h == 75
+       && quads(&d, RED, GREEN, BLUE, WHITE) && near(&d, 94, 70, WHITE, 12),
+       "quad12.avif (12 bits) to 8-bit PNG: 100x75, quadrant colours");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "grid.avif", 100, 100, NGX_TUNNY_IMAGE_PNG, &res, &d);
+    ok(rc == 0 && d.w == 100 && d.h == 75
+       && quads(&d, RED, GREEN, BLUE, WHITE) && near(&d, 5, 70, BLUE, 12),
+       "grid.avif (2x2 cells) to PNG: 100x75, quadrant colours");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "irot.avif", 200, 200, NGX_TUNNY_IMAGE_PNG, &res, &d);
+    ok(rc == 0 && d.w == 160 && d.h == 120
+       && quads(&d, RED, GREEN, BLUE, WHITE),
+       "irot.avif to PNG: upright 160x120, quadrant colours");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "alpha.avif", 50, 50, NGX_TUNNY_IMAGE_PNG, &res, &d);
+    ok(rc == 0 && d.w == 50 && d.h == 25 && d.ch == 4
+       && near(&d, 5, 12, RED, 12) && alpha_at(&d, 5, 12) >= 250
+       && alpha_at(&d, 45, 12) <= 5,
+       "alpha.avif to PNG: 50x25, alpha kept (left %u, right %u)",
+       d.ch == 4 ? alpha_at(&d, 5, 12) : 0,
+       d.ch == 4 ? alpha_at(&d, 45, 12) : 0);
+    decoded_free(&d);
+    free(res.data);
+
+    icc = load("test.icc");
+    rc = png_run(st, "icc.avif", 32, 32, NGX_TUNNY_IMAGE_PNG, &res, &d);
+    ok(rc == 0 && d.icc_len == icc.len
+       && memcmp(d.icc, icc.data, icc.len) == 0,
+       "icc.avif to PNG: the ICC profile kept (%u bytes)", d.icc_len);
+    decoded_free(&d);
+    free(res.data);
+    free(icc.data);
+
+    rc = png_run(st, "anim.avif", 32, 32, NGX_TUNNY_IMAGE_PNG, &res, &d);
+    ok(rc == 0 && d.w == 32 && d.h == 24
+       && quads(&d, RED, GREEN, BLUE, WHITE),
+       "anim.avif (a sequence): its first image, 32x24 quads");
+    decoded_free(&d);
+    free(res.data);
+
+    /* max_pixels before pixel memory, the cancel flag */
+
+    b = load("quad-land.avif");
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
+    p.max_pixels = 300000;
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_ELIMIT
+       && strstr(res.error, "640x480 image exceeds tunny_image_max_pixels"),
+       "quad-land.avif over max_pixels: ELIMIT \"%s\"", res.error);
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 100, 100, 0);
+    p.out_type = NGX_TUNNY_IMAGE_PNG;
+    flag = 1;
+    p.cancel = &flag;
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+    ok(rc == NGX_TUNNY_IMAGE_ECANCEL && res.data == NULL,
+       "AVIF with the cancel flag set: ECANCEL");
+    free(b.data);
+}
+
+
+static void
+test_avif_encode(ngx_tunny_image_state_t *st)
+{
+    int                        rc;
+    blob_t                     icc;
+    decoded_t                  d;
+    ngx_tunny_image_result_t   res;
+
+    rc = png_run(st, "quad-land.jpg", 100, 100, NGX_TUNNY_IMAGE_AVIF, &res,
+                 &d);
+    ok(rc == 0 && res.type == NGX_TUNNY_IMAGE_AVIF && d.w == 100
+       && d.h == 75 && d.ch == 3 && quads(&d, RED, GREEN, BLUE, WHITE),
+       "quad-land.jpg to AVIF: 100x75, quadrant colours, no alpha");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "quad-land.png", 100, 100, NGX_TUNNY_IMAGE_AVIF, &res,
+                 &d);
+    ok(rc == 0 && d.w == 100 && d.h == 75
+       && quads(&d, RED, GREEN, BLUE, WHITE),
+       "quad-land.png to AVIF: 100x75, quadrant colours");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "alpha.webp", 50, 50, NGX_TUNNY_IMAGE_AVIF, &res, &d);
+    ok(rc == 0 && d.w == 50 && d.h == 25 && d.ch == 4
+       && near(&d, 5, 12, RED, 16) && alpha_at(&d, 5, 12) >= 250
+       && alpha_at(&d, 45, 12) <= 5,
+       "alpha.webp to AVIF: 50x25, alpha kept");
+    decoded_free(&d);
+    free(res.data);
+
+    rc = png_run(st, "grey.png", 32, 32, NGX_TUNNY_IMAGE_AVIF, &res, &d);
+    ok(rc == 0 && d.w == 32 && d.h == 24
+       && near(&d, 16, 12, 0x60, 0x60, 0x60, 6),
+       "grey.png to AVIF: 32x24, grey 0x60");
+    decoded_free(&d);
+    free(res.data);
+
+    icc = load("test.icc");
+    rc = png_run(st, "icc.png", 32, 32, NGX_TUNNY_IMAGE_AVIF, &res, &d);
+    ok(rc == 0 && d.icc_len == icc.len
+       && memcmp(d.icc, icc.data, icc.len) == 0,
+       "icc.png to AVIF: the ICC profile kept (%u bytes)", d.icc_len);
+    decoded_free(&d);
+    free(res.data);
+    free(icc.data);
+
+    rc = png_run(st, "quad-land.avif", 1000, 1000, 0, &res, &d);
+    ok(rc == NGX_TUNNY_IMAGE_ASIS, "an AVIF within the box: as is");
+}
+
+
+/*
+ * The cost of AVIF encoding: one job of big.jpg (3000x2000) fit into
+ * 1024x1024 (1024x682) written as AVIF, against the same job written as
+ * PNG at level 0 (the decode and the resize; what is left is the
+ * encoder), in the thread's CPU time.  TUNNY_BENCH=avif prints the table
+ * of qualities and speeds the README quotes (sizes, PSNR, CPU), for
+ * big.jpg and the files named in TUNNY_AVIF_PHOTOS (absolute paths,
+ * separated by spaces).
+ */
+
+static double
+avif_psnr(const decoded_t *a, const decoded_t *b)
+{
+    size_t    i, n, k;
+    double    e, se;
+
+    if (a->w != b->w || a->h != b->h) {
+        return 0;
+    }
+
+    /* RGB of each pixel: the decoders give 3 or 4 channels */
+
+    n = (size_t) a->w * a->h;
+    se = 0;
+
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < 3; k++) {
+            e = (double) a->rgb[i * a->ch + k] - b->rgb[i * b->ch + k];
+            se += e * e;
+        }
+    }
+
+    return se == 0 ? 99 : 10 * log10(255.0 * 255.0 / (se / (n * 3)));
+}
+
+
+static double
+avif_job(ngx_tunny_image_state_t *st, const blob_t *b, int type, int q,
+    int speed, ngx_tunny_image_result_t *res, int *rc)
+{
+    double                     c0;
+    ngx_tunny_image_params_t   p;
+
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 1024, 1024, 0);
+    p.out_type = type;
+    p.png_compression = 0;
+    p.jpeg_quality = q;
+    p.webp_quality = q;
+    p.avif_quality = q;
+    p.avif_speed = speed;
+
+    c0 = thread_cpu_ms();
+    *rc = ngx_tunny_image_process(st, b->data, b->len, NULL, &p, res);
+
+    return thread_cpu_ms() - c0;
+}
+
+
+/* sizes, PSNR and encoder CPU over qualities and speeds (TUNNY_BENCH=avif) */
+
+static void
+avif_table(ngx_tunny_image_state_t *st, const char *name)
+{
+    int                        rc, q, s, i, nq;
+    double                     base, cpu, mp, psnr;
+    blob_t                     b;
+    decoded_t                  ref, d;
+    ngx_tunny_image_result_t   res;
+    static const int           qs[] = { 50, 55, 60, 63, 66, 70 };
+
+    nq = (int) (sizeof(qs) / sizeof(qs[0]));
+
+    b = load(name);
+
+    (void) avif_job(st, &b, NGX_TUNNY_IMAGE_PNG, 60, 7, &res, &rc);
+    memset(&ref, 0, sizeof(decoded_t));
+    if (rc != 0 || decode(&res, &ref) != 0) {
+        diag("%s: no reference (rc %d)", name, rc);
+        free(res.data);
+        free(b.data);
+        return;
+    }
+    free(res.data);
+
+    base = avif_job(st, &b, NGX_TUNNY_IMAGE_PNG, 60, 7, &res, &rc);
+    free(res.data);
+
+    mp = (double) ref.w * ref.h / 1e6;
+
+    diag("%s -> %ux%u (%.2f MP); decode + resize + PNG level 0: %.0f ms",
+         name, ref.w, ref.h, mp, base);
+
+    /* the module's JPEG and WebP defaults, for comparison */
+
+    for (s = 0; s < 2; s++) {
+        cpu = avif_job(st, &b, s ? NGX_TUNNY_IMAGE_WEBP : NGX_TUNNY_IMAGE_JPEG,
+                       s ? 80 : 75, 7, &res, &rc);
+        memset(&d, 0, sizeof(decoded_t));
+        psnr = (rc == 0 && decode(&res, &d) == 0) ? avif_psnr(&ref, &d) : 0;
+        diag("%s q %d: %7zu bytes, PSNR %.2f dB, job %.0f ms CPU",
+             s ? "webp" : "jpeg", s ? 80 : 75, res.len, psnr, cpu);
+        decoded_free(&d);
+        free(res.data);
+    }
+
+    /* the qualities at speeds 9 and 7, then the speeds at quality 63 */
+
+    for (i = 0; i < 2 * nq + 4; i++) {
+        q = (i < 2 * nq) ? qs[i % nq] : 63;
+        s = (i < nq) ? 9 : (i < 2 * nq) ? 7 : 4 + (i - 2 * nq);
+
+        if (i >= 2 * nq && s >= 7) {
+            s++;
+        }
+
+        cpu = avif_job(st, &b, NGX_TUNNY_IMAGE_AVIF, q, s, &res, &rc);
+        memset(&d, 0, sizeof(decoded_t));
+        psnr = (rc == 0 && decode(&res, &d) == 0) ? avif_psnr(&ref, &d) : 0;
+        diag("avif q %d speed %d: %7zu bytes, PSNR %.2f dB, job %.0f ms "
+             "CPU, encode %.0f ms per MP", q, s, res.len, psnr, cpu,
+             (cpu - base) / mp);
+        decoded_free(&d);
+        free(res.data);
+    }
+
+    decoded_free(&ref);
+    free(b.data);
+}
+
+
+/* sets the flag once the job thread has spent at_ms of CPU */
+
+typedef struct {
+    int          *flag;
+    clockid_t     clock;
+    double        at_ms;
+    double        cpu_ms;          /* the job thread's CPU at the flag */
+} avif_canceller_t;
+
+
+static void *
+avif_canceller(void *arg)
+{
+    avif_canceller_t  *a = arg;
+    struct timespec    ts;
+
+    for ( ;; ) {
+        clock_gettime(a->clock, &ts);
+        a->cpu_ms = ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+
+        if (a->cpu_ms >= a->at_ms) {
+            break;
+        }
+
+        usleep(1000);
+    }
+
+    __atomic_store_n(a->flag, 1, __ATOMIC_RELAXED);
+
+    return NULL;
+}
+
+
+static void
+test_avif_cost(ngx_tunny_image_state_t *st)
+{
+    int                        rc, table, flag;
+    char                       path[1024];
+    size_t                     n;
+    double                     base, cpu, mp, t0, t1, t2, t3, c0, c1, psnr;
+    blob_t                     b;
+    decoded_t                  ref, d;
+    pthread_t                  th;
+    avif_canceller_t           cc;
+    const char                *e;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    if (!bench) {
+        return;
+    }
+
+    e = getenv("TUNNY_BENCH");
+    table = (e && strcmp(e, "avif") == 0);
+
+    b = load("big.jpg");
+
+    /* the reference: the resized pixels, losslessly (PNG) */
+
+    base = avif_job(st, &b, NGX_TUNNY_IMAGE_PNG, 60, 7, &res, &rc);
+    memset(&ref, 0, sizeof(decoded_t));
+    if (rc != 0 || decode(&res, &ref) != 0) {
+        ok(0, "big.jpg to PNG for the AVIF reference: rc %d", rc);
+        free(b.data);
+        return;
+    }
+    free(res.data);
+
+    base = avif_job(st, &b, NGX_TUNNY_IMAGE_PNG, 60, 7, &res, &rc);
+    free(res.data);
+
+    mp = (double) ref.w * ref.h / 1e6;
+
+    cpu = avif_job(st, &b, NGX_TUNNY_IMAGE_AVIF, 63, 8, &res, &rc);
+    memset(&d, 0, sizeof(decoded_t));
+    psnr = (rc == 0 && decode(&res, &d) == 0) ? avif_psnr(&ref, &d) : 0;
+    ok(rc == 0 && res.width == 1024 && res.height == 682 && psnr > 20,
+       "big.jpg to AVIF 1024x682 at q63 speed 8: %zu bytes, PSNR %.1f dB",
+       res.len, psnr);
+    diag("AVIF encode at q63 speed 8: %.0f ms CPU per megapixel of output "
+         "(job %.0f ms, of which decode and resize %.0f ms, %.2f MP)",
+         (cpu - base) / mp, cpu, base, mp);
+    decoded_free(&d);
+    free(res.data);
+
+    /*
+     * cancellation: the flag comes in the encoder, once the job thread has
+     * spent the CPU of the decode and the resize (the PNG job) plus 20 ms;
+     * the job ends when the one avifEncoderWrite() call ends: the CPU
+     * after the flag is at most that call's (the README quotes it),
+     * checked against the whole uncancelled job, in CPU time (a busy
+     * machine stretches wall time, not the work)
+     */
+
+    t0 = now_ms();
+    cpu = avif_job(st, &b, NGX_TUNNY_IMAGE_AVIF, 63, 8, &res, &rc);
+    t1 = now_ms();
+    free(res.data);
+
+    flag = 0;
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 1024, 1024, 0);
+    p.out_type = NGX_TUNNY_IMAGE_AVIF;
+    p.cancel = &flag;
+
+    cc.flag = &flag;
+    pthread_getcpuclockid(pthread_self(), &cc.clock);
+
+    t2 = now_ms();
+    c0 = thread_cpu_ms();
+    cc.at_ms = c0 + base + 20;
+    pthread_create(&th, NULL, avif_canceller, &cc);
+    rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
+    c1 = thread_cpu_ms();
+    t3 = now_ms();
+    pthread_join(th, NULL);
+    free(res.data);
+
+    ok(rc == NGX_TUNNY_IMAGE_ECANCEL && c1 - cc.cpu_ms < cpu * 1.5 + 50,
+       "AVIF cancelled %.0f ms of CPU into the job (in the encoder): "
+       "ECANCEL after %.0f ms of CPU more (the uncancelled job: %.0f ms "
+       "CPU, %.0f ms wall; this one %.0f ms wall)", cc.cpu_ms - c0,
+       c1 - cc.cpu_ms, cpu, t1 - t0, t3 - t2);
+
+    decoded_free(&ref);
+    free(b.data);
+
+    if (!table) {
+        return;
+    }
+
+    avif_table(st, "big.jpg");
+
+    e = getenv("TUNNY_AVIF_PHOTOS");
+
+    while (e && *e) {
+        n = strcspn(e, " ");
+        if (n > 0 && n < sizeof(path)) {
+            memcpy(path, e, n);
+            path[n] = '\0';
+            avif_table(st, path);
+        }
+        e += n + (e[n] == ' ');
+    }
+}
+
+
 /*
  * The zlib bomb of gen-hostile: the IDAT of 2000x20000 (40 MB inflated)
  * under an IHDR of 2000x10.  libspng inflates the 10 rows and stops: the
@@ -3167,6 +3708,9 @@ main(int argc, char **argv)
     test_gif(st);
     test_heic(st);
     test_anim(st);
+    test_avif_decode(st);
+    test_avif_encode(st);
+    test_avif_cost(st);
 
     ngx_tunny_image_state_destroy(st);
 
