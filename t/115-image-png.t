@@ -2,12 +2,14 @@
 # colours of PNG -> PNG / JPEG / WebP, alpha kept and resized without a
 # dark halo, 16-bit, palette + tRNS, Adam7, iCCP kept, APNG as its first
 # frame, hostile PNGs answered 415 with a reason, and
-# tunny_image_png_compression.  PNG outputs are decoded here (png_decode:
-# a small decoder for what the encoder writes: 8-bit grey, RGB, RGBA, not
-# interlaced); the fixtures come from t/tools/gen-fixtures and
-# gen-hostile (TEST_NGINX_FIXTURE_DIR, set by ./ngx_tunny_module test).
+# tunny_image_png_compression.  PNG outputs are decoded by png_decode of
+# t/lib/TunnyImage.pm (a small decoder for what the encoder writes: 8-bit
+# grey, RGB, RGBA, not interlaced); the fixtures come from
+# t/tools/gen-fixtures and gen-hostile (TEST_NGINX_FIXTURE_DIR, set by
+# ./ngx_tunny_module test).
 use Test::Nginx::Socket 'no_plan';
 use TunnyTest;
+use TunnyImage qw(png_decode png_px png_quads png_edge size_class);
 use Compress::Zlib ();
 
 our $FX;
@@ -16,107 +18,6 @@ BEGIN {
     $FX = $ENV{TEST_NGINX_FIXTURE_DIR};
     die "115-image-png.t: no fixtures; run ./ngx_tunny_module test\n"
         if !$FX || !-f "$FX/edge.png";
-}
-
-# { w, h, ct, ch, icc, rows => [ row strings ] }, or a string on error
-sub png_decode ($) {
-    my ($b) = @_;
-    return 'not a PNG' if substr($b, 0, 8) ne "\x89PNG\r\n\x1a\n";
-
-    my ($pos, $z, %i) = (8, '');
-    while ($pos + 12 <= length $b) {
-        my ($len, $type) = unpack 'Na4', substr($b, $pos, 8);
-        my $d = substr($b, $pos + 8, $len);
-        if ($type eq 'IHDR') {
-            @i{qw(w h depth ct cm fm im)} = unpack 'NNCCCCC', $d;
-        } elsif ($type eq 'IDAT') {
-            $z .= $d;
-        } elsif ($type eq 'iCCP') {
-            $i{icc} = 1;
-        }
-        $pos += 12 + $len;
-    }
-
-    return "unsupported PNG (depth $i{depth}, interlace $i{im})"
-        if $i{depth} != 8 || $i{im} != 0;
-
-    $i{ch} = { 0 => 1, 2 => 3, 4 => 2, 6 => 4 }->{ $i{ct} }
-        or return "unsupported colour type $i{ct}";
-
-    my $raw = Compress::Zlib::uncompress($z);
-    return 'bad zlib data' if !defined $raw;
-
-    my ($bpp, $stride) = ($i{ch}, $i{w} * $i{ch});
-    my @prev = (0) x $stride;
-    my @rows;
-
-    for my $y (0 .. $i{h} - 1) {
-        my $f = ord substr($raw, $y * ($stride + 1), 1);
-        my @c = unpack 'C*', substr($raw, $y * ($stride + 1) + 1, $stride);
-        for my $x (0 .. $stride - 1) {
-            my $a = $x >= $bpp ? $c[$x - $bpp] : 0;
-            my $u = $prev[$x];
-            my $ul = $x >= $bpp ? $prev[$x - $bpp] : 0;
-            my $p;
-            if ($f == 0) { $p = 0 }
-            elsif ($f == 1) { $p = $a }
-            elsif ($f == 2) { $p = $u }
-            elsif ($f == 3) { $p = ($a + $u) >> 1 }
-            else {
-                my $q = $a + $u - $ul;
-                my ($pa, $pb, $pc) = (abs($q - $a), abs($q - $u),
-                                      abs($q - $ul));
-                $p = ($pa <= $pb && $pa <= $pc) ? $a
-                     : ($pb <= $pc) ? $u : $ul;
-            }
-            $c[$x] = ($c[$x] + $p) & 0xff;
-        }
-        push @rows, [@c];
-        @prev = @c;
-    }
-
-    $i{rows} = \@rows;
-    return \%i;
-}
-
-# "r,g,b,a" of a pixel
-sub png_px ($$$) {
-    my ($i, $x, $y) = @_;
-    my @p = @{ $i->{rows}[$y] }[$x * $i->{ch} .. ($x + 1) * $i->{ch} - 1];
-    @p = (@p[0, 0, 0], 255) if $i->{ch} == 1;
-    @p = (@p, 255) if $i->{ch} == 3;
-    return join ',', @p;
-}
-
-# "png WxH ctN [icc]" and the colours at the quadrant centres
-sub png_quads ($) {
-    my $i = png_decode($_[0]);
-    return "$i\n" if !ref $i;
-    my ($qx, $qy) = (int($i->{w} / 4), int($i->{h} / 4));
-    return "png $i->{w}x$i->{h} ct$i->{ct}" . ($i->{icc} ? ' icc' : '')
-           . "\n" . join(' ', map { png_px($i, $_->[0], $_->[1]) }
-                              [$qx, $qy], [3 * $qx, $qy],
-                              [$qx, 3 * $qy], [3 * $qx, 3 * $qy]) . "\n";
-}
-
-# the alpha edge of edge.png resized: the alpha at the far left and right,
-# and how many visible pixels are darker than 250 in any channel (a halo)
-sub png_edge ($) {
-    my $i = png_decode($_[0]);
-    return "$i\n" if !ref $i;
-    my ($halo, $partial) = (0, 0);
-    for my $y (0 .. $i->{h} - 1) {
-        for my $x (0 .. $i->{w} - 1) {
-            my ($r, $g, $b, $a) = split /,/, png_px($i, $x, $y);
-            $halo++ if $a > 0 && ($r < 250 || $g < 250 || $b < 250);
-            $partial++ if $a > 0 && $a < 255;
-        }
-    }
-    my (undef, undef, undef, $left) = split /,/, png_px($i, 2, 2);
-    my (undef, undef, undef, $right) = split /,/,
-        png_px($i, $i->{w} - 3, 2);
-    return "png $i->{w}x$i->{h} ct$i->{ct} left $left right $right "
-           . "halo $halo " . ($partial ? 'soft' : 'hard') . "\n";
 }
 
 # "jpeg WxH" / "webp WxH" of a JPEG (SOF0..2) or a WebP
@@ -142,11 +43,6 @@ sub img_size ($) {
         return 'webp ' . ($w & 0x3fff) . 'x' . ($h & 0x3fff) . "\n";
     }
     return 'other ' . length($b) . "\n";
-}
-
-sub size_class ($) {
-    my $n = length $_[0];
-    return ($n > 200000 ? 'large' : $n < 5000 ? 'small' : "size $n") . "\n";
 }
 
 repeat_each(1);

@@ -27,65 +27,6 @@ BEGIN {
     $HEIC = -f "$FX/heic-quad.heic" ? 1 : 0;
 }
 
-# { w, h, ct, ch, rows => [ [ bytes ] ] }, or a string on error
-sub png_decode ($) {
-    my ($b) = @_;
-    return 'not a PNG' if substr($b, 0, 8) ne "\x89PNG\r\n\x1a\n";
-
-    my ($pos, $z, %i) = (8, '');
-    while ($pos + 12 <= length $b) {
-        my ($len, $type) = unpack 'Na4', substr($b, $pos, 8);
-        my $d = substr($b, $pos + 8, $len);
-        if ($type eq 'IHDR') {
-            @i{qw(w h depth ct cm fm im)} = unpack 'NNCCCCC', $d;
-        } elsif ($type eq 'IDAT') {
-            $z .= $d;
-        }
-        $pos += 12 + $len;
-    }
-
-    return "unsupported PNG (depth $i{depth}, interlace $i{im})"
-        if $i{depth} != 8 || $i{im} != 0;
-
-    $i{ch} = { 0 => 1, 2 => 3, 4 => 2, 6 => 4 }->{ $i{ct} }
-        or return "unsupported colour type $i{ct}";
-
-    my $raw = Compress::Zlib::uncompress($z);
-    return 'bad zlib data' if !defined $raw;
-
-    my ($bpp, $stride) = ($i{ch}, $i{w} * $i{ch});
-    my @prev = (0) x $stride;
-    my @rows;
-
-    for my $y (0 .. $i{h} - 1) {
-        my $f = ord substr($raw, $y * ($stride + 1), 1);
-        my @c = unpack 'C*', substr($raw, $y * ($stride + 1) + 1, $stride);
-        for my $x (0 .. $stride - 1) {
-            my $a = $x >= $bpp ? $c[$x - $bpp] : 0;
-            my $u = $prev[$x];
-            my $ul = $x >= $bpp ? $prev[$x - $bpp] : 0;
-            my $p;
-            if ($f == 0) { $p = 0 }
-            elsif ($f == 1) { $p = $a }
-            elsif ($f == 2) { $p = $u }
-            elsif ($f == 3) { $p = ($a + $u) >> 1 }
-            else {
-                my $q = $a + $u - $ul;
-                my ($pa, $pb, $pc) = (abs($q - $a), abs($q - $u),
-                                      abs($q - $ul));
-                $p = ($pa <= $pb && $pa <= $pc) ? $a
-                     : ($pb <= $pc) ? $u : $ul;
-            }
-            $c[$x] = ($c[$x] + $p) & 0xff;
-        }
-        push @rows, [@c];
-        @prev = @c;
-    }
-
-    $i{rows} = \@rows;
-    return \%i;
-}
-
 # the name of a pixel's colour, within 24 of each channel's value (HEVC
 # is lossy, and 4:2:0): red green blue white, "clear" for alpha < 24,
 # else the values
@@ -105,7 +46,7 @@ sub px_name ($$$) {
 }
 
 # "png WxH ctN" and the colours at the quadrant centres
-sub png_quads ($) {
+sub heic_quads ($) {
     my $i = png_decode($_[0]);
     return "$i\n" if !ref $i;
     my ($qx, $qy) = (int($i->{w} / 4), int($i->{h} / 4));
@@ -190,7 +131,7 @@ __DATA__
 --- response_headers eval
 ["Content-Type: image/png", "Content-Type: image/png"]
 --- response_body_filters eval
-\&main::png_quads
+\&main::heic_quads
 --- response_body eval
 ["png 64x48 ct2 red green blue white\n",
  "png 64x38 ct2 red green blue white\n"]
@@ -213,7 +154,7 @@ __DATA__
  main::upload("/up", "heic-rot-exif.heic"),
  main::upload("/up", "heic-exif-only.heic")]
 --- response_body_filters eval
-\&main::png_quads
+\&main::heic_quads
 --- response_body eval
 ["png 48x64 ct2 green white red blue\n",
  "png 64x48 ct2 green red white blue\n",
@@ -242,7 +183,7 @@ __DATA__
 [main::upload("/up", "heic-rot90.heic"),
  main::upload("/rot", "heic-rot90.heic")]
 --- response_body_filters eval
-[[\&main::img_size], [\&main::png_quads]]
+[[\&main::img_size], [\&main::heic_quads]]
 --- response_body eval
 ["jpeg 480x640\n",
  "png 64x48 ct2 white blue green red\n"]
@@ -267,7 +208,7 @@ __DATA__
 [main::upload("/png", "heic-alpha.heic"),
  main::upload("/jpeg", "heic-alpha.heic")]
 --- response_body_filters eval
-[[\&main::png_quads], [\&main::img_size]]
+[[\&main::heic_quads], [\&main::img_size]]
 --- response_body eval
 ["png 32x24 ct6 red clear red clear\n", "jpeg 32x24\n"]
 --- no_error_log

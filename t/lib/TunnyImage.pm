@@ -4,8 +4,10 @@ package TunnyImage;
 # written by t/tools/gen-fixtures (TEST_NGINX_FIXTURE_DIR, exported by
 # ./ngx_tunny_module test), a parser of JPEG and WebP headers so that a
 # test checks an output image's type, size and markers from its bytes,
-# and the block defaults of those files.  Everything is exported into the
-# test file, where the blocks call it as main::img_size, main::fx_md5, ...
+# a decoder of the PNGs the module writes, and the block defaults of those
+# files.  @EXPORT goes into the test file, where the blocks call it as
+# main::img_size, main::fx_md5, ...; files with helpers of their own import
+# by name (use TunnyImage qw(png_decode png_px png_quads ...)).
 
 use strict;
 use warnings;
@@ -17,6 +19,7 @@ use TunnyTest ();
 
 our @EXPORT = qw(fx fx_md5 img_size img_tags img_parse upload png_decode
                  png_px png_quads);
+our @EXPORT_OK = qw(png_edge size_class);
 
 our $FX = $ENV{TEST_NGINX_FIXTURE_DIR};
 
@@ -216,6 +219,32 @@ sub png_quads ($) {
                                     [$qx, $qy], [3 * $qx, $qy],
                                     [$qx, 3 * $qy], [3 * $qx, 3 * $qy])
            . "\n";
+}
+
+# the alpha edge of edge.png resized: the alpha at the far left and right,
+# and how many visible pixels are darker than 250 in any channel (a halo)
+sub png_edge ($) {
+    my $i = png_decode($_[0]);
+    return "$i\n" if !ref $i;
+    my ($halo, $partial) = (0, 0);
+    for my $y (0 .. $i->{h} - 1) {
+        for my $x (0 .. $i->{w} - 1) {
+            my ($r, $g, $b, $a) = split /,/, png_px($i, $x, $y);
+            $halo++ if $a > 0 && ($r < 250 || $g < 250 || $b < 250);
+            $partial++ if $a > 0 && $a < 255;
+        }
+    }
+    my (undef, undef, undef, $left) = split /,/, png_px($i, 2, 2);
+    my (undef, undef, undef, $right) = split /,/,
+        png_px($i, $i->{w} - 3, 2);
+    return "png $i->{w}x$i->{h} ct$i->{ct} left $left right $right "
+           . "halo $halo " . ($partial ? 'soft' : 'hard') . "\n";
+}
+
+# "large", "small" or "size N": the size class of a body
+sub size_class ($) {
+    my $n = length $_[0];
+    return ($n > 200000 ? 'large' : $n < 5000 ? 'small' : "size $n") . "\n";
 }
 
 # a POST (or other method) request with a fixture as its body
