@@ -36,6 +36,16 @@
 #define NGX_TUNNY_IMAGE_OP_CROP   0x02
 #define NGX_TUNNY_IMAGE_OP_ROTATE 0x04
 
+/* params->colour: what becomes of the source's ICC profile */
+#define NGX_TUNNY_IMAGE_COLOUR_KEEP   0     /* copied to the output, pixels
+                                               untouched */
+#define NGX_TUNNY_IMAGE_COLOUR_SRGB   1     /* pixels converted to sRGB, no
+                                               profile written */
+#define NGX_TUNNY_IMAGE_COLOUR_STRIP  2     /* dropped, pixels untouched */
+
+/* params->background: set, and its colour 0xRRGGBB */
+#define NGX_TUNNY_IMAGE_BG_SET        0x1000000
+
 /* "-" in a dimension: any size */
 #define NGX_TUNNY_IMAGE_ANY       0
 
@@ -77,6 +87,12 @@ typedef struct {
     int            png_compression; /* zlib level 0..9 */
     int            interlace;       /* progressive JPEG output */
     int            sharpen;         /* percent, 0 = off */
+    int            colour;          /* NGX_TUNNY_IMAGE_COLOUR_*; CMYK JPEGs
+                                       are converted through their profile
+                                       whatever it says */
+    uint32_t       background;      /* JPEG output of a source with alpha
+                                       is flattened on it: BG_SET|0xRRGGBB;
+                                       0: white */
 
     uint64_t       max_pixels;      /* width*height limit of the input */
 

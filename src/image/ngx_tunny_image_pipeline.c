@@ -85,6 +85,16 @@ ngx_tunny_image_pixels(ngx_tunny_image_state_t *st,
     const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res,
     ngx_tunny_image_pix_t *pix)
 {
+    return ngx_tunny_image_pixels_at(st, in, len, params, res, pix, 0);
+}
+
+
+int
+ngx_tunny_image_pixels_at(ngx_tunny_image_state_t *st,
+    const unsigned char *in, size_t len,
+    const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res,
+    ngx_tunny_image_pix_t *pix, int early)
+{
     int                    rc;
     ngx_tunny_image_run_t  run;
 
@@ -96,6 +106,7 @@ ngx_tunny_image_pixels(ngx_tunny_image_state_t *st,
     run.in = in;
     run.len = in ? len : 0;
     run.pixels = 1;
+    run.colour_early = early;
 
     rc = ngx_tunny_image_call(&run, NULL);
 
@@ -218,6 +229,13 @@ ngx_tunny_image_check_params(const ngx_tunny_image_params_t *p,
         return ngx_tunny_image_error(res, NGX_TUNNY_IMAGE_EPARAM,
                                      "invalid PNG compression %d (0..9)",
                                      p->png_compression);
+    }
+
+    if (p->colour < NGX_TUNNY_IMAGE_COLOUR_KEEP
+        || p->colour > NGX_TUNNY_IMAGE_COLOUR_STRIP)
+    {
+        return ngx_tunny_image_error(res, NGX_TUNNY_IMAGE_EPARAM,
+                                     "invalid colour mode %d", p->colour);
     }
 
     if (p->sharpen < 0) {
@@ -551,12 +569,32 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
         return rc;
     }
 
+    /*
+     * The colour step (the source's profile to sRGB) runs on the output
+     * pixels, after the resampler and the cut: on a thumbnail it costs
+     * the output's pixels instead of the decoded ones (4-16 times more);
+     * t/bench/quality.sh measures both places, the difference in ΔE00
+     * and the time, with the early one for comparison only.
+     */
+
+    if (run->colour_early) {
+        rc = ngx_tunny_image_colour(run);
+        if (rc != NGX_TUNNY_IMAGE_OK) {
+            return rc;
+        }
+    }
+
     rc = ngx_tunny_image_resample(run, sw, sh, run->geo.tw, run->geo.th);
     if (rc != NGX_TUNNY_IMAGE_OK) {
         return rc;
     }
 
     rc = ngx_tunny_image_transform(run);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    rc = ngx_tunny_image_colour(run);
     if (rc != NGX_TUNNY_IMAGE_OK) {
         return rc;
     }
@@ -597,16 +635,31 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
 }
 
 
-/* JPEG has no alpha: flatten on white, in place */
+/*
+ * JPEG has no alpha: flatten on the background (white by default), in
+ * place.  The resampler worked on premultiplied pixels and gave back
+ * straight ones: c * a + bg * (1 - a) is the premultiplied composite.
+ */
 
 static void
 ngx_tunny_image_flatten(ngx_tunny_image_run_t *run)
 {
-    unsigned                x, y, a;
+    unsigned                x, y, a, bg[3];
+    uint32_t                b;
     unsigned char          *s;
     ngx_tunny_image_pix_t  *pix;
 
     pix = &run->pix;
+
+    b = run->params->background;
+
+    if (!(b & NGX_TUNNY_IMAGE_BG_SET)) {
+        b = 0xffffff;
+    }
+
+    bg[0] = (b >> 16) & 0xff;
+    bg[1] = (b >> 8) & 0xff;
+    bg[2] = b & 0xff;
 
     for (y = 0; y < pix->height; y++) {
         s = pix->data + y * pix->stride;
@@ -615,11 +668,11 @@ ngx_tunny_image_flatten(ngx_tunny_image_run_t *run)
             a = s[3];
 
             if (a != 255) {
-                s[0] = (unsigned char) ((s[0] * a + 255 * (255 - a)
+                s[0] = (unsigned char) ((s[0] * a + bg[0] * (255 - a)
                                          + 127) / 255);
-                s[1] = (unsigned char) ((s[1] * a + 255 * (255 - a)
+                s[1] = (unsigned char) ((s[1] * a + bg[1] * (255 - a)
                                          + 127) / 255);
-                s[2] = (unsigned char) ((s[2] * a + 255 * (255 - a)
+                s[2] = (unsigned char) ((s[2] * a + bg[2] * (255 - a)
                                          + 127) / 255);
                 s[3] = 255;
             }
@@ -885,6 +938,7 @@ ngx_tunny_image_state_destroy(ngx_tunny_image_state_t *st)
         free(st->buf[i].data);
     }
 
+    ngx_tunny_image_colour_free(st->colour);
     free(st);
 }
 
@@ -905,4 +959,8 @@ ngx_tunny_image_state_trim(ngx_tunny_image_state_t *st, size_t cap)
             st->buf[i].size = 0;
         }
     }
+
+    /* the transform cache stays: it is what makes the next job cheap */
+
+    ngx_tunny_image_colour_trim(st->colour);
 }
