@@ -102,6 +102,9 @@ typedef struct {
     ngx_int_t                    png_compression;
     ngx_flag_t                   interlace;
     ngx_int_t                    sharpen;
+    ngx_uint_t                   colour;       /* NGX_TUNNY_IMAGE_COLOUR_* */
+    ngx_uint_t                   background;   /* NGX_TUNNY_IMAGE_BG_SET |
+                                                  0xRRGGBB */
     size_t                       buffer_size;
     ngx_int_t                    max_pixels;
 } ngx_http_tunny_image_conf_t;

@@ -131,6 +131,8 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
     p->png_compression = (int) conf->png_compression;
     p->interlace = conf->interlace ? 1 : 0;
     p->sharpen = (int) conf->sharpen;
+    p->colour = (int) conf->colour;
+    p->background = (uint32_t) conf->background;
     p->max_pixels = (uint64_t) conf->max_pixels;
 
     return NGX_OK;
