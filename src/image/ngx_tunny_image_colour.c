@@ -19,6 +19,9 @@
  *       inversion (R = (1 - C)(1 - K), ...) that browsers apply to such
  *       files.
  *
+ * Where: the pipeline calls ngx_tunny_image_colour() on the decoded
+ * pixels, before the resampler (see ngx_tunny_image_steps()).
+ *
  * Threads: everything runs in the thread of ngx_tunny_image_process().
  * The lcms2 context, the output profiles and the transform cache belong
  * to the thread's ngx_tunny_image_state_t (created on first use, freed

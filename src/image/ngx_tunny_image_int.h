@@ -108,7 +108,7 @@ typedef struct {
 
     ngx_tunny_image_pix_t           pix;           /* the current pixels */
     int                             pixels;        /* stop before encoding */
-    int                             colour_early;  /* convert before the
+    int                             colour_late;   /* convert after the
                                                       resampler (measured,
                                                       not used: see the
                                                       pipeline) */
@@ -127,12 +127,12 @@ int ngx_tunny_image_pixels(ngx_tunny_image_state_t *st,
     const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res,
     ngx_tunny_image_pix_t *pix);
 
-/* the same, with the colour step before the resampler when early is 1:
- * the quality bench measures both places */
+/* the same, with the colour step after the resampler when late is 1 (it
+ * runs before it): the quality bench measures both places */
 int ngx_tunny_image_pixels_at(ngx_tunny_image_state_t *st,
     const unsigned char *in, size_t len,
     const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res,
-    ngx_tunny_image_pix_t *pix, int early);
+    ngx_tunny_image_pix_t *pix, int late);
 
 int ngx_tunny_image_error(ngx_tunny_image_result_t *res, int rc,
     const char *fmt, ...)
