@@ -24,11 +24,19 @@
  *       input buffer ctx->image and the output ctx->out are malloc()ed; a
  *       pool cleanup on r->pool frees whatever ctx still holds when the
  *       request goes away, and releases its max_memory reservation.
+ *   ctx->file: a file-backed body (a static file, a cache hit) is not
+ *       copied by the loop: it reads a prefix for the probe into
+ *       ctx->image and keeps a dup() of the descriptor; the thread reads
+ *       the rest into the same buffer (pread, the offset travels with
+ *       the task).  The descriptor moves with ctx->image, is the job's
+ *       while it runs and is closed by free() or the pool cleanup.
  *   the task's data (ngx_http_tunny_image_job_t, in the malloc()ed task):
  *       before ngx_http_tunny_task_post() succeeds it is the loop's;
  *       ctx->image and the reservation have been moved into it.  From then
  *       on the pool owns it: the thread reads in/in_len/info/params and
- *       writes rc/res.  done() moves in or res.data back into ctx; free()
+ *       writes rc/res, and frees in once the library is done with it
+ *       (unless the answer is the input as is: rc ASIS).  done() moves in
+ *       or res.data back into ctx; free()
  *       frees the rest and releases the reservation, also for a task whose
  *       request went away.  The data never points into nginx memory, so
  *       it may outlive the request.
@@ -78,6 +86,12 @@
  */
 #define NGX_HTTP_TUNNY_IMAGE_BUFFERED    0x08
 
+/* what the loop reads of a file-backed body: enough for any probe */
+#define NGX_HTTP_TUNNY_IMAGE_PREFIX      65536
+
+/* the job's rc when the thread could not read the file (a 500) */
+#define NGX_HTTP_TUNNY_IMAGE_EREAD       (-100)
+
 
 /*
  * A number of the configuration: a constant, checked and stored at
@@ -120,6 +134,10 @@ typedef struct {
     size_t                       size;         /* allocated */
     off_t                        received;     /* body bytes seen */
 
+    ngx_fd_t                     file;         /* dup()ed, or -1 */
+    off_t                        file_pos;     /* of the body's rest */
+    size_t                       file_rest;    /* bytes after image+len */
+
     u_char                      *out;          /* malloc()ed output */
     size_t                       out_len;
     int                          out_type;
@@ -145,6 +163,10 @@ typedef struct {
     u_char                      *in;           /* malloc()ed */
     size_t                       in_len;
 
+    ngx_fd_t                     file;         /* the thread reads the */
+    off_t                        file_pos;     /* last file_rest bytes */
+    size_t                       file_rest;    /* of in from here */
+
     int                          rc;           /* NGX_TUNNY_IMAGE_* result */
     ngx_tunny_image_result_t     res;
 
@@ -161,6 +183,7 @@ ngx_int_t ngx_http_tunny_image_reserve(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, size_t size);
 ngx_int_t ngx_http_tunny_image_append(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, u_char *p, size_t size);
+
 ngx_int_t ngx_http_tunny_image_decide(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx);
 ngx_int_t ngx_http_tunny_image_answer(ngx_http_request_t *r,

@@ -18,6 +18,10 @@ static ngx_int_t ngx_http_tunny_image_start(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, ngx_chain_t *in);
 static ngx_int_t ngx_http_tunny_image_read(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, ngx_chain_t *in);
+static ngx_int_t ngx_http_tunny_image_file(ngx_http_request_t *r,
+    ngx_http_tunny_image_ctx_t *ctx, ngx_buf_t *b);
+static ngx_int_t ngx_http_tunny_image_file_rest(ngx_http_request_t *r,
+    ngx_http_tunny_image_ctx_t *ctx);
 static ngx_int_t ngx_http_tunny_image_more(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx);
 static ngx_uint_t ngx_http_tunny_image_passes(ngx_http_request_t *r,
@@ -139,7 +143,12 @@ ngx_http_tunny_image_header_filter(ngx_http_request_t *r)
         r->headers_out.refresh->hash = 0;
     }
 
-    r->main_filter_need_in_memory = 1;
+    /*
+     * no r->main_filter_need_in_memory: with sendfile the copy filter
+     * hands over a static file or a cache hit as a file buffer, of which
+     * the loop reads only what the probe needs (ngx_http_tunny_image_file)
+     */
+
     r->allow_ranges = 0;
 
     /* hold the header back until the body has been seen */
@@ -229,7 +238,8 @@ ngx_http_tunny_image_start(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, ngx_chain_t *in)
 {
     int                           type;
-    size_t                        n;
+    off_t                         n;
+    u_char                       *p, head[32];
     ngx_buf_t                    *b;
     ngx_int_t                     rc;
     ngx_http_tunny_image_conf_t  *conf;
@@ -239,14 +249,26 @@ ngx_http_tunny_image_start(ngx_http_request_t *r,
     ctx->phase = NGX_HTTP_TUNNY_IMAGE_READ;
 
     b = in->buf;
-    n = ngx_buf_in_memory(b) ? (size_t) (b->last - b->pos) : 0;
+    p = b->pos;
+    n = ngx_buf_in_memory(b) ? b->last - b->pos : 0;
+
+    if (n == 0 && b->in_file) {
+        /* the first bytes of a file buffer, for the sniff alone */
+
+        p = head;
+        n = ngx_min(b->file_last - b->file_pos, (off_t) sizeof(head));
+
+        if (n > 0 && ngx_read_file(b->file, head, n, b->file_pos) != n) {
+            return ngx_http_tunny_image_finalize(r, ctx, NGX_ERROR);
+        }
+    }
 
     if (n < 16 && !(b->last_buf || b->last_in_chain)) {
         /* too little to tell; decide on the whole body */
         return NGX_DECLINED;
     }
 
-    type = ngx_tunny_image_sniff(b->pos, n);
+    type = ngx_tunny_image_sniff(p, (size_t) n);
 
     if (type == NGX_TUNNY_IMAGE_NONE) {
 
@@ -361,9 +383,14 @@ ngx_http_tunny_image_read(ngx_http_request_t *r,
             b->pos = b->last;
 
         } else if (b->in_file && b->file_last > b->file_pos) {
-            ngx_log_error(NGX_LOG_ALERT, r->connection->log, 0,
-                          "tunny_image: body buffer not in memory");
-            return NGX_ERROR;
+            ctx->received += b->file_last - b->file_pos;
+
+            if (ctx->phase == NGX_HTTP_TUNNY_IMAGE_READ) {
+                rc = ngx_http_tunny_image_file(r, ctx, b);
+                if (rc != NGX_AGAIN) {
+                    return rc;
+                }
+            }
         }
 
         b->file_pos = b->file_last;
@@ -375,6 +402,101 @@ ngx_http_tunny_image_read(ngx_http_request_t *r,
     }
 
     return ngx_http_tunny_image_more(r, ctx);
+}
+
+
+/*
+ * A file buffer (sendfile on: a static file, a cache hit, a temporary
+ * file of proxy buffering).  When it holds the whole body and more than
+ * the probe needs, the loop reads only the prefix and keeps a dup() of
+ * the descriptor: the pool thread reads the rest (ngx_http_tunny_image_run)
+ * and the loop never copies the megabytes of a big photo.  Other file
+ * buffers are read here, as the copy filter would.  NGX_AGAIN or a status.
+ */
+
+static ngx_int_t
+ngx_http_tunny_image_file(ngx_http_request_t *r,
+    ngx_http_tunny_image_ctx_t *ctx, ngx_buf_t *b)
+{
+    size_t     size, n;
+    ngx_int_t  rc;
+
+    size = (size_t) (b->file_last - b->file_pos);
+    n = size;
+
+    if (ctx->len == 0
+        && ctx->file == NGX_INVALID_FILE
+        && (b->last_buf || b->last_in_chain)
+        && size > NGX_HTTP_TUNNY_IMAGE_PREFIX)
+    {
+        n = NGX_HTTP_TUNNY_IMAGE_PREFIX;
+    }
+
+    /* the buffer and the reservation hold the whole body */
+
+    rc = ngx_http_tunny_image_reserve(r, ctx, size);
+    if (rc != NGX_OK) {
+        return rc;
+    }
+
+    if (ngx_read_file(b->file, ctx->image + ctx->len, n, b->file_pos)
+        != (ssize_t) n)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->len += n;
+
+    if (n == size) {
+        return NGX_AGAIN;
+    }
+
+    ctx->file = dup(b->file->fd);
+
+    if (ctx->file == NGX_INVALID_FILE) {
+        ngx_log_error(NGX_LOG_ALERT, r->connection->log, ngx_errno,
+                      "tunny_image: dup() of \"%V\" failed", &b->file->name);
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->file_pos = b->file_pos + n;
+    ctx->file_rest = size - n;
+
+    return NGX_AGAIN;
+}
+
+
+/* the loop reads the rest of a file-backed body after all: NGX_OK */
+
+static ngx_int_t
+ngx_http_tunny_image_file_rest(ngx_http_request_t *r,
+    ngx_http_tunny_image_ctx_t *ctx)
+{
+    ngx_file_t  file;
+
+    if (ctx->file == NGX_INVALID_FILE) {
+        return NGX_OK;
+    }
+
+    ngx_memzero(&file, sizeof(ngx_file_t));
+    file.fd = ctx->file;
+    file.log = r->connection->log;
+    ngx_str_set(&file.name, "image body");
+
+    if (ngx_read_file(&file, ctx->image + ctx->len, ctx->file_rest,
+                      ctx->file_pos)
+        != (ssize_t) ctx->file_rest)
+    {
+        return NGX_HTTP_INTERNAL_SERVER_ERROR;
+    }
+
+    ctx->len += ctx->file_rest;
+    ctx->file_rest = 0;
+
+    (void) ngx_close_file(ctx->file);
+    ctx->file = NGX_INVALID_FILE;
+
+    return NGX_OK;
 }
 
 
@@ -560,11 +682,29 @@ ngx_http_tunny_image_decide(ngx_http_request_t *r,
     ctx->probed = (ngx_tunny_image_probe(ctx->image, ctx->len, &ctx->info)
                    == NGX_TUNNY_IMAGE_OK);
 
+    if (!ctx->probed && ctx->file != NGX_INVALID_FILE) {
+        /* a header longer than the prefix, or a bad one: all of it here */
+
+        rc = ngx_http_tunny_image_file_rest(r, ctx);
+        if (rc != NGX_OK) {
+            return ngx_http_tunny_image_finalize(r, ctx, rc);
+        }
+
+        ctx->probed = (ngx_tunny_image_probe(ctx->image, ctx->len,
+                                             &ctx->info)
+                       == NGX_TUNNY_IMAGE_OK);
+    }
+
     if (conf->mode == NGX_HTTP_TUNNY_IMAGE_SIZE) {
         return ngx_http_tunny_image_json(r, ctx);
     }
 
     if (ngx_http_tunny_image_passes(r, conf, ctx->type)) {
+        rc = ngx_http_tunny_image_file_rest(r, ctx);
+        if (rc != NGX_OK) {
+            return ngx_http_tunny_image_finalize(r, ctx, rc);
+        }
+
         ctx->asis = 1;
         ctx->phase = NGX_HTTP_TUNNY_IMAGE_SEND;
 
@@ -803,6 +943,8 @@ ngx_http_tunny_image_create_ctx(ngx_http_request_t *r)
     cln->handler = ngx_http_tunny_image_cleanup;
     cln->data = ctx;
 
+    ctx->file = NGX_INVALID_FILE;
+
     ngx_http_set_ctx(r, ctx, ngx_http_tunny_image_filter_module);
 
     return ctx;
@@ -825,6 +967,12 @@ ngx_http_tunny_image_cleanup(void *data)
         ngx_free(ctx->out);
         ctx->out = NULL;
         ctx->out_len = 0;
+    }
+
+    if (ctx->file != NGX_INVALID_FILE) {
+        (void) ngx_close_file(ctx->file);
+        ctx->file = NGX_INVALID_FILE;
+        ctx->file_rest = 0;
     }
 
     if (ctx->reserved) {

@@ -24,6 +24,7 @@ static ngx_int_t ngx_http_tunny_image_result(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, ngx_http_tunny_image_job_t *j);
 static ngx_int_t ngx_http_tunny_image_run(ngx_http_tunny_task_t *task,
     void *data);
+static ngx_int_t ngx_http_tunny_image_pread(ngx_http_tunny_image_job_t *j);
 static void ngx_http_tunny_image_free(void *data);
 static void ngx_http_tunny_image_state_destroy(void *state);
 static void ngx_http_tunny_image_state_trim(void *state);
@@ -72,6 +73,7 @@ ngx_http_tunny_image_post(ngx_http_request_t *r,
     }
 
     j = task->data;
+    j->file = NGX_INVALID_FILE;
 
     rc = ngx_http_tunny_image_params(r, ctx, &j->params);
 
@@ -91,13 +93,18 @@ ngx_http_tunny_image_post(ngx_http_request_t *r,
     /* the input and its reservation move to the task */
 
     j->in = ctx->image;
-    j->in_len = ctx->len;
+    j->in_len = ctx->len + ctx->file_rest;
+    j->file = ctx->file;
+    j->file_pos = ctx->file_pos;
+    j->file_rest = ctx->file_rest;
     j->pcf = ctx->pcf;
     j->reserved = ctx->reserved;
 
     ctx->image = NULL;
     ctx->len = 0;
     ctx->size = 0;
+    ctx->file = NGX_INVALID_FILE;
+    ctx->file_rest = 0;
     ctx->reserved = 0;
 
     rc = ngx_http_tunny_task_post(r, task);
@@ -109,11 +116,14 @@ ngx_http_tunny_image_post(ngx_http_request_t *r,
     /* refused: the task is still ours, the input goes back */
 
     ctx->image = j->in;
-    ctx->len = j->in_len;
+    ctx->len = j->in_len - j->file_rest;
     ctx->size = j->in_len;
+    ctx->file = j->file;
+    ctx->file_rest = j->file_rest;
     ctx->reserved = j->reserved;
 
     j->in = NULL;
+    j->file = NGX_INVALID_FILE;
     j->reserved = 0;
 
     ngx_http_tunny_task_destroy(task);
@@ -249,11 +259,64 @@ ngx_http_tunny_image_run(ngx_http_tunny_task_t *task, void *data)
         ngx_http_tunny_task_set_state(task, j->key, st);
     }
 
+    if (j->file_rest && ngx_http_tunny_image_pread(j) != NGX_OK) {
+        return NGX_ERROR;
+    }
+
     j->rc = ngx_tunny_image_process(st, j->in, j->in_len, &j->info,
                                     &j->params, &j->res);
 
+    /* the input of a big photo is megabytes: unmapped here, not in the loop */
+
+    if (j->rc != NGX_TUNNY_IMAGE_ASIS) {
+        free(j->in);
+        j->in = NULL;
+    }
+
     if (j->rc != NGX_TUNNY_IMAGE_OK && j->rc != NGX_TUNNY_IMAGE_ASIS) {
         return NGX_ERROR;
+    }
+
+    return NGX_OK;
+}
+
+
+/* thread: the rest of a file-backed body (see ngx_http_tunny_image_file) */
+
+static ngx_int_t
+ngx_http_tunny_image_pread(ngx_http_tunny_image_job_t *j)
+{
+    int       err;
+    u_char   *p;
+    off_t     pos;
+    size_t    rest;
+    ssize_t   n;
+
+    p = j->in + (j->in_len - j->file_rest);
+    pos = j->file_pos;
+    rest = j->file_rest;
+
+    while (rest) {
+        n = pread(j->file, p, rest, pos);
+
+        if (n <= 0) {
+            err = (n == 0) ? 0 : errno;
+
+            if (err == EINTR) {
+                continue;
+            }
+
+            j->rc = NGX_HTTP_TUNNY_IMAGE_EREAD;
+            (void) snprintf(j->res.error, sizeof(j->res.error),
+                            err ? "pread() of the image file failed (%d)"
+                                : "image file truncated while read (%d)",
+                            err);
+            return NGX_ERROR;
+        }
+
+        p += n;
+        pos += n;
+        rest -= n;
     }
 
     return NGX_OK;
@@ -273,6 +336,10 @@ ngx_http_tunny_image_free(void *data)
 
     if (j->res.data) {
         ngx_free(j->res.data);
+    }
+
+    if (j->file != NGX_INVALID_FILE) {
+        (void) ngx_close_file(j->file);
     }
 
     ngx_http_tunny_release(j->pcf, j->reserved);

@@ -293,7 +293,20 @@ ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
 
     ctx->read_handler = r->read_event_handler;
 
-    if (tlcf->ignore_client_abort) {
+    if (r->upstream && r->upstream->cleanup) {
+
+        /*
+         * an upstream still runs (a filter posting as the body streams
+         * in): it watches the client itself (proxy_ignore_client_abort)
+         * and finalizes the request through its own finalization, which
+         * takes its cleanup out first.  ngx_http_test_reading() would
+         * terminate the request with that cleanup in place: run from
+         * ngx_http_terminate_request(), it frees the request (the
+         * client's EOF is seen), and the termination goes on in freed
+         * memory.
+         */
+
+    } else if (tlcf->ignore_client_abort) {
         r->read_event_handler = ngx_http_block_reading;
 
     } else {

@@ -22,7 +22,7 @@ static void ngx_tunny_pool_dispatch(ngx_tunny_pool_t *tp,
 static void ngx_tunny_pool_gauge(ngx_tunny_pool_t *tp, ngx_uint_t gauge,
     ngx_int_t delta);
 static uint64_t ngx_tunny_pool_predict(ngx_tunny_pool_t *tp, ngx_str_t *key);
-static void ngx_tunny_pool_show_wait(ngx_tunny_pool_t *tp);
+static void ngx_tunny_pool_show(ngx_tunny_pool_t *tp);
 static void ngx_tunny_pool_learn(ngx_tunny_job_t *job);
 static void ngx_tunny_pool_notify_handler(ngx_event_t *ev);
 static ngx_tunny_job_t *ngx_tunny_pool_take_done(ngx_tunny_pool_t *tp);
@@ -354,15 +354,19 @@ ngx_tunny_pool_predict(ngx_tunny_pool_t *tp, ngx_str_t *key)
 }
 
 
-/* loop: the predicted wait gauge, for the typical new job */
+/*
+ * loop: the gauges that are values, after every change of the queue: the
+ * predicted wait of the typical new job, and the live fair keys
+ */
 
 static void
-ngx_tunny_pool_show_wait(ngx_tunny_pool_t *tp)
+ngx_tunny_pool_show(ngx_tunny_pool_t *tp)
 {
     if (tp->gauges) {
         tp->gauges->set(tp->index, NGX_TUNNY_GAUGE_WAIT,
                         ngx_queue_empty(&tp->idle)
                         ? ngx_tunny_pool_predict(tp, NULL) : 0);
+        tp->gauges->set(tp->index, NGX_TUNNY_GAUGE_KEYS, tp->queue.nkeys);
     }
 }
 
@@ -416,7 +420,7 @@ ngx_tunny_job_post(ngx_tunny_pool_t *tp, ngx_tunny_job_t *job,
         ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_QUEUED, 1);
     }
 
-    ngx_tunny_pool_show_wait(tp);
+    ngx_tunny_pool_show(tp);
 
     return NGX_TUNNY_ADMITTED;
 }
@@ -459,7 +463,7 @@ ngx_tunny_job_cancel(ngx_tunny_job_t *job)
         ngx_tunny_queue_remove(&tp->queue, job);
 
         ngx_tunny_pool_gauge(tp, NGX_TUNNY_GAUGE_QUEUED, -1);
-        ngx_tunny_pool_show_wait(tp);
+        ngx_tunny_pool_show(tp);
 
         ngx_tunny_job_free(job);
 
@@ -625,7 +629,7 @@ ngx_tunny_pool_notify_handler(ngx_event_t *ev)
         }
     }
 
-    ngx_tunny_pool_show_wait(tp);
+    ngx_tunny_pool_show(tp);
 
     for (job = done; job; job = next) {
         next = job->next;

@@ -135,6 +135,7 @@ typedef struct {
 #define NGX_TUNNY_GAUGE_BUSY     1      /* threads running a job (delta) */
 #define NGX_TUNNY_GAUGE_MEMORY   2      /* bytes reserved (delta) */
 #define NGX_TUNNY_GAUGE_WAIT     3      /* predicted wait, ns (value) */
+#define NGX_TUNNY_GAUGE_KEYS     4      /* fair keys alive (value) */
 
 /* gauge hooks, set by the stats module; called by the event loop */
 typedef struct {

@@ -130,6 +130,7 @@ ngx_tunny_queue_push(ngx_tunny_queue_t *q, ngx_tunny_job_t *job,
         ngx_queue_init(&k->jobs);
 
         ngx_rbtree_insert(&q->keys, &k->sn.node);
+        q->nkeys++;
 
         k->rn.key = q->vclock;
     }
@@ -235,6 +236,7 @@ ngx_tunny_queue_unref(ngx_tunny_queue_t *q, ngx_tunny_queue_key_t *k)
 {
     if (--k->active == 0) {
         ngx_rbtree_delete(&q->keys, &k->sn.node);
+        q->nkeys--;
         ngx_free(k);
     }
 }

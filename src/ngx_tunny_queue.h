@@ -32,6 +32,7 @@ typedef struct {
     ngx_rbtree_t                ready;      /* by virtual time */
     ngx_rbtree_node_t           ready_sentinel;
     ngx_uint_t                  n;          /* jobs queued */
+    ngx_uint_t                  nkeys;      /* keys alive */
     uint64_t                    work;       /* their estimates, ns */
     uint64_t                    vclock;     /* virtual time */
 } ngx_tunny_queue_t;

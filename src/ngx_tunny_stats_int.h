@@ -101,7 +101,7 @@ typedef union {
 } ngx_tunny_stats_pool_t;
 
 
-#define NGX_TUNNY_STATS_NGAUGES    (NGX_TUNNY_GAUGE_WAIT + 1)
+#define NGX_TUNNY_STATS_NGAUGES    (NGX_TUNNY_GAUGE_KEYS + 1)
 
 typedef struct {
     ngx_atomic_t               configured;
@@ -152,6 +152,7 @@ typedef struct {
     ngx_atomic_uint_t          busy;
     ngx_atomic_uint_t          memory;       /* summed */
     ngx_atomic_uint_t          wait;         /* ns, the largest */
+    ngx_atomic_uint_t          keys;         /* summed */
     ngx_atomic_uint_t          jobs[NGX_TUNNY_OUTCOME_N];
     ngx_atomic_uint_t          rejections[NGX_TUNNY_REFUSED_N];
     ngx_atomic_uint_t          queue[NGX_TUNNY_STATS_NBUCKETS]; /* cumul. */

@@ -102,6 +102,7 @@ ngx_tunny_stats_snapshot(ngx_pool_t *pool, ngx_uint_t *n)
             busy += (ngx_atomic_int_t) g->value[NGX_TUNNY_GAUGE_BUSY];
             memory += (ngx_atomic_int_t) g->value[NGX_TUNNY_GAUGE_MEMORY];
             s->wait = ngx_max(s->wait, g->value[NGX_TUNNY_GAUGE_WAIT]);
+            s->keys += g->value[NGX_TUNNY_GAUGE_KEYS];
         }
 
         s->threads = threads > 0 ? threads : 0;
@@ -249,6 +250,9 @@ static ngx_tunny_stats_gauge_family_t  ngx_tunny_stats_gauge_families[] = {
     { "tunny_pool_predicted_wait_seconds", "Predicted queue wait of a new "
       "job, the largest over the worker processes",
       offsetof(ngx_tunny_stats_snap_t, wait), 1 },
+    { "tunny_pool_fair_keys", "tunny_fair_key values with jobs queued or "
+      "running, summed over the worker processes",
+      offsetof(ngx_tunny_stats_snap_t, keys), 0 },
     { NULL, NULL, 0, 0 }
 };
 
@@ -387,6 +391,7 @@ ngx_tunny_stats_prom_hist(u_char *p, u_char *last,
  * JSON:
  *   {"pools":{"NAME":{"threads":T,"queue_length":Q,"busy_threads":B,
  *     "max_queue":M,"memory_bytes":N,"predicted_wait_seconds":S,
+ *     "fair_keys":K,
  *     "jobs":{"ok":N,...,"closed":N},"rejections":{"queue":N,...},
  *     "queue_seconds":{"buckets":{"0.001":N,...,"+Inf":N},"sum":S,
  *     "count":N},"run_seconds":{...},"image_bytes":{"in":N,"out":N}},...}}
@@ -410,10 +415,11 @@ ngx_tunny_stats_json(u_char *p, u_char *last, ngx_tunny_stats_snap_t *snap,
                          "\"busy_threads\":%uA,\"max_queue\":%ui,"
                          "\"memory_bytes\":%uA,"
                          "\"predicted_wait_seconds\":%uA.%09uA,"
-                         "\"jobs\":{",
+                         "\"fair_keys\":%uA,\"jobs\":{",
                          i ? "," : "", &s->name, s->threads, s->queued,
                          s->busy, s->max_queue, s->memory,
-                         s->wait / 1000000000, s->wait % 1000000000);
+                         s->wait / 1000000000, s->wait % 1000000000,
+                         s->keys);
 
         for (o = NGX_TUNNY_OUTCOME_OK; o < NGX_TUNNY_OUTCOME_N; o++) {
             p = ngx_slprintf(p, last, "%s\"%V\":%uA",

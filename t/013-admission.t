@@ -136,19 +136,20 @@ GET /nothing
 
 
 === TEST 3: a flood from one key does not hold another key back
-Ten jobs of key "a" wait behind one running; a job of key "b" comes in
-last (within the first job's 400 ms) and is served right after the
-running one: fair queuing by key.
+Six jobs of key "a" come in (one runs, five wait); a job of key "b" comes
+in last (within the first job's second: long enough for the requests of a
+busy machine to arrive) and is served right after the running one: fair
+queuing by key.
 --- post_main_config
     tunny_pool p threads=1;
 --- config
     tunny_offload p;
     location = /f {
         tunny_fair_key $arg_k;
-        tunny_burn 400ms;
+        tunny_burn 1s;
     }
 --- init
-for (1 .. 10) {
+for (1 .. 6) {
     TunnyTest::bg_request('/f?k=a');
     Time::HiRes::sleep(0.01);
 }
@@ -158,15 +159,18 @@ TunnyTest::bg_collect();
 --- request
 GET /f?k=c
 --- response_body
-tunny_burn: pool "p" 400 ms
+tunny_burn: pool "p" 1000 ms
 --- grep_error_log eval
 qr/TUNNY \/f\?k=[ab] \d+/
 --- grep_error_log_out eval
-["TUNNY /f?k=a 200\nTUNNY /f?k=b 200\n" . ("TUNNY /f?k=a 200\n" x 9)]
+["TUNNY /f?k=a 200\nTUNNY /f?k=b 200\n" . ("TUNNY /f?k=a 200\n" x 5)]
 
 
 
 === TEST 4: tunny_fair_key_queue caps one key, not the others
+Five jobs of key "a" come in while the first runs (1.5 s: long enough for
+the five requests of a busy machine to arrive): one runs, two queue, two
+are refused for the key; key "b" is still admitted.
 --- post_main_config
     tunny_pool p threads=1;
 --- config
@@ -174,7 +178,7 @@ qr/TUNNY \/f\?k=[ab] \d+/
     location = /f {
         tunny_fair_key $arg_k;
         tunny_fair_key_queue 2;
-        tunny_burn 300ms;
+        tunny_burn 1500ms;
     }
 --- init
 for (1 .. 5) {
@@ -190,7 +194,7 @@ Test::More::is($bs, 200, 'key b admitted');
 --- request
 GET /f?k=c
 --- response_body
-tunny_burn: pool "p" 300 ms
+tunny_burn: pool "p" 1500 ms
 --- error_log eval
 [qr/TUNNY \/f\?k=a 503 rejected reason=key/,
 qr/tunny: pool "p" queue of this tunny_fair_key is full, answering 503/]
@@ -227,3 +231,49 @@ Test::More::like($m, qr/^tunny_pool_predicted_wait_seconds\{pool="p"\} \d+\.\d{9
 GET /q
 --- response_body
 tunny_burn: pool "p" 500 ms
+
+
+
+=== TEST 6: a flood of distinct keys stays bounded, and its keys go away
+Forty requests with forty distinct 1000-byte keys meet one thread and a
+queue of four: a key lives only while its jobs are queued or running, so
+at most five keys exist at any time (the gauge never shows more), the
+others are refused for the queue, and once the flood is over no key is
+left.
+--- post_main_config
+    tunny_pool p threads=1 max_queue=4;
+--- config
+    tunny_offload p;
+    location = /f {
+        tunny_fair_key $arg_k;
+        tunny_burn 500ms;
+    }
+    location = /metrics {
+        tunny_status;
+    }
+--- init
+my $keys = sub {
+    my $m = TunnyTest::metrics(TunnyTest::http_request('/metrics')->{body});
+    return $m->{'tunny_pool_fair_keys{pool="p"}'} // -1;
+};
+my $max = 0;
+for my $i (1 .. 40) {
+    TunnyTest::bg_request("/f?k=$i" . ('x' x 1000));
+    my $k = $keys->();
+    $max = $k if $k > $max;
+}
+my @st = map { $_->{status} } TunnyTest::bg_collect();
+my %n;
+$n{$_}++ for @st;
+Test::More::ok($max >= 1 && $max <= 5, "at most 5 keys alive (saw $max)");
+Test::More::ok(($n{503} // 0) >= 10 && ($n{200} // 0) >= 5
+               && ($n{200} // 0) + ($n{503} // 0) == 40,
+               'statuses: ' . join(' ', map { "$_ x$n{$_}" } sort keys %n));
+Test::More::ok(TunnyTest::wait_for(sub { $keys->() == 0 }),
+               'no key left after the flood');
+--- request
+GET /f?k=last
+--- response_body
+tunny_burn: pool "p" 500 ms
+--- error_log eval
+qr/TUNNY \/f\?k=\d+x+ 503 rejected reason=queue/

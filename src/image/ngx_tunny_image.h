@@ -30,6 +30,8 @@
 #define NGX_TUNNY_IMAGE_WEBP      2
 #define NGX_TUNNY_IMAGE_PNG       3
 #define NGX_TUNNY_IMAGE_GIF       4     /* decoded; written as PNG */
+#define NGX_TUNNY_IMAGE_HEIC      6     /* decoded (libheif, optional);
+                                           written as JPEG */
 
 /* operations: a bit set, as image_filter combines rotate with the others */
 #define NGX_TUNNY_IMAGE_OP_RESIZE 0x01
@@ -127,7 +129,7 @@ int ngx_tunny_image_sniff(const unsigned char *p, size_t len);
 
 /*
  * Does the library transform this type?  0: it passes through unchanged
- * (none of the four today).  The one place for the pass-through decision.
+ * (none today).  The one place for the pass-through decision.
  */
 int ngx_tunny_image_transforms(int type);
 
@@ -137,7 +139,8 @@ int ngx_tunny_image_transforms(int type);
  * (info->type still holds the sniffed type, NONE if unknown; width and
  * height are 0; info->error says why).  No pixel decoding, no allocation.
  * For JPEG and WebP the dimensions are read from SOFn / VP8 / VP8L / VP8X,
- * for PNG and GIF from their headers.
+ * for PNG and GIF from their headers, for HEIC from the primary item's
+ * ispe and irot (the displayed size; a grid's tiles checked against it).
  */
 int ngx_tunny_image_probe(const unsigned char *in, size_t len,
     ngx_tunny_image_info_t *info);
@@ -151,7 +154,10 @@ int ngx_tunny_image_probe(const unsigned char *in, size_t len,
 int ngx_tunny_image_check_pixels(const ngx_tunny_image_info_t *info,
     uint64_t max_pixels, char *error, size_t size);
 
-/* short lower-case name: "jpeg", "webp", "png", "gif" or "" */
+/* 1 when the library was built with libheif (HEIC decoding) */
+int ngx_tunny_image_heif_built(void);
+
+/* short lower-case name: "jpeg", "webp", "png", "gif", "heic" or "" */
 const char *ngx_tunny_image_type_name(int type);
 
 /* MIME type: "image/jpeg", ... */

@@ -153,12 +153,26 @@ void ngx_tunny_image_icc_check(ngx_tunny_image_run_t *run,
     unsigned channels);
 void ngx_tunny_image_icc_drop(ngx_tunny_image_run_t *run);
 
+/*
+ * ngx_tunny_image_heif.c: the HEIF boxes for the sniff and the probe (no
+ * library, no allocation), and libheif's reference count
+ */
+
+int ngx_tunny_image_heif_brands(const unsigned char *p, size_t len,
+    int *generic);
+int ngx_tunny_image_heif_is_hevc(const unsigned char *p, size_t len);
+int ngx_tunny_image_heif_probe(const unsigned char *p, size_t len,
+    ngx_tunny_image_info_t *info);
+void ngx_tunny_image_heif_init(void);
+void ngx_tunny_image_heif_deinit(void);
+
 /* the steps, in the order of the pipeline; each returns NGX_TUNNY_IMAGE_* */
 
 int ngx_tunny_image_jpeg_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_heif_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw,
     double sh, unsigned dw, unsigned dh);
 int ngx_tunny_image_transform(ngx_tunny_image_run_t *run);

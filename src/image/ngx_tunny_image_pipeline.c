@@ -320,6 +320,12 @@ ngx_tunny_image_plan(ngx_tunny_image_run_t *run)
 
     run->out_type = p->out_type ? p->out_type : type;
 
+    /* no HEIC encoder (nor a browser that shows one): JPEG, always */
+
+    if (run->out_type == NGX_TUNNY_IMAGE_HEIC) {
+        run->out_type = NGX_TUNNY_IMAGE_JPEG;
+    }
+
     if ((run->out_type == NGX_TUNNY_IMAGE_JPEG
          && (p->jpeg_quality < 1 || p->jpeg_quality > 100))
         || (run->out_type == NGX_TUNNY_IMAGE_WEBP
@@ -545,6 +551,9 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
     case NGX_TUNNY_IMAGE_GIF:
         rc = ngx_tunny_image_gif_decode(run);
         break;
+    case NGX_TUNNY_IMAGE_HEIC:
+        rc = ngx_tunny_image_heif_decode(run);
+        break;
     default:
         rc = ngx_tunny_image_webp_decode(run);
         break;
@@ -585,6 +594,18 @@ ngx_tunny_image_steps(ngx_tunny_image_run_t *run)
         if (rc != NGX_TUNNY_IMAGE_OK) {
             return rc;
         }
+    }
+
+    /* a HEIC's clean aperture (clap) cuts the ispe size the plan had */
+
+    if (run->info.type == NGX_TUNNY_IMAGE_HEIC
+        && (run->pix.width != run->info.width
+            || run->pix.height != run->info.height))
+    {
+        run->info.width = run->pix.width;
+        run->info.height = run->pix.height;
+        ngx_tunny_image_geometry(run->params, 1, run->info.width,
+                                 run->info.height, &run->geo);
     }
 
     rc = ngx_tunny_image_resample(run, sw, sh, run->geo.tw, run->geo.th);
@@ -926,7 +947,15 @@ ngx_tunny_image_icc_drop(ngx_tunny_image_run_t *run)
 ngx_tunny_image_state_t *
 ngx_tunny_image_state_create(void)
 {
-    return calloc(1, sizeof(ngx_tunny_image_state_t));
+    ngx_tunny_image_state_t  *st;
+
+    st = calloc(1, sizeof(ngx_tunny_image_state_t));
+
+    if (st != NULL) {
+        ngx_tunny_image_heif_init();
+    }
+
+    return st;
 }
 
 
@@ -945,6 +974,8 @@ ngx_tunny_image_state_destroy(ngx_tunny_image_state_t *st)
 
     ngx_tunny_image_colour_free(st->colour);
     free(st);
+
+    ngx_tunny_image_heif_deinit();
 }
 
 

@@ -36,9 +36,10 @@ static int ngx_tunny_image_probe_png(const unsigned char *p, size_t len,
     ngx_tunny_image_info_t *info);
 static int ngx_tunny_image_probe_gif(const unsigned char *p, size_t len,
     ngx_tunny_image_info_t *info);
+static int ngx_tunny_image_sniff_heic(const unsigned char *p, size_t len);
 
 
-/* indexed by NGX_TUNNY_IMAGE_NONE .. NGX_TUNNY_IMAGE_GIF */
+/* indexed by the type: NGX_TUNNY_IMAGE_NONE .. NGX_TUNNY_IMAGE_HEIC */
 
 static const ngx_tunny_image_type_t  ngx_tunny_image_types[] = {
     { "", "", 0, NULL, NULL },
@@ -49,7 +50,10 @@ static const ngx_tunny_image_type_t  ngx_tunny_image_types[] = {
     { "png", "image/png", 1, ngx_tunny_image_probe_png,
       "PNG with zero width or height" },
     { "gif", "image/gif", 1, ngx_tunny_image_probe_gif,
-      "GIF with zero width or height" }
+      "GIF with zero width or height" },
+    [NGX_TUNNY_IMAGE_HEIC] =
+    { "heic", "image/heic", 1, ngx_tunny_image_heif_probe,
+      "HEIC with zero width or height" }
 };
 
 
@@ -58,7 +62,8 @@ ngx_tunny_image_type(int type)
 {
     if (type < 0
         || type >= (int) (sizeof(ngx_tunny_image_types)
-                          / sizeof(ngx_tunny_image_types[0])))
+                          / sizeof(ngx_tunny_image_types[0]))
+        || ngx_tunny_image_types[type].name == NULL)
     {
         type = NGX_TUNNY_IMAGE_NONE;
     }
@@ -115,7 +120,30 @@ ngx_tunny_image_sniff(const unsigned char *p, size_t len)
         return NGX_TUNNY_IMAGE_GIF;
     }
 
+    if (ngx_tunny_image_sniff_heic(p, len)) {
+        return NGX_TUNNY_IMAGE_HEIC;
+    }
+
     return NGX_TUNNY_IMAGE_NONE;
+}
+
+
+/*
+ * HEIC: an ftyp with one of the HEVC brands (heic heix hevc hevx heim heis
+ * hevm hevs), or the generic mif1/msf1 (no AVIF brand) with an HEVC
+ * primary image when the meta box is within the bytes given
+ */
+
+static int
+ngx_tunny_image_sniff_heic(const unsigned char *p, size_t len)
+{
+    int  generic;
+
+    if (ngx_tunny_image_heif_brands(p, len, &generic)) {
+        return 1;
+    }
+
+    return generic && ngx_tunny_image_heif_is_hevc(p, len);
 }
 
 

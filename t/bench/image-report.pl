@@ -162,7 +162,9 @@ for my $w (@order) {
     out "|---|--:|--:|--:|--:|--:|--:|---|--:|--:|\n";
     for my $s (@SYSTEMS) {
         if (!$data{$w}{$s}) {
-            out "| $s | — | — | — | — | — | — | (no WebP output) | | |\n";
+            my $why = $d->{format} =~ /WebP/i && $s eq 'image_filter'
+                      ? 'no WebP output' : 'not measured: BENCH_SYSTEMS';
+            out "| $s | — | — | — | — | — | — | ($why) | | |\n";
             next;
         }
         my $m = $data{$w}{$s}{median};

@@ -41,7 +41,7 @@
 # machine req/s follow it: req/s = share x CPUs / CPU per image), and a
 # light static probe on the same server during the load
 # (t/bench/probe.pl: a 1 KiB file every 5 ms on one keep-alive
-# connection).  Before each run the servers are left to finish the
+# connection; BENCH_PROBE_RT below).  Before each run the servers are left to finish the
 # requests that the previous run cut off.  Before the rounds every system
 # answers every file of the corpus once (warms the page cache and checks
 # that the three do the same operation: type and WxH of every output agree
@@ -59,6 +59,8 @@
 #     e.g. 'tunny_pool default threads=2 nice=10;' (the default pool admits
 #     64 waiting jobs per worker: more BENCH_CONNECTIONS than that per
 #     worker get 503s, which fail the bench, unless max_queue is raised)
+# BENCH_SYSTEMS: the systems measured (default: every system a workload
+#     has), e.g. 'tunny sharp' for the contention study
 # BENCH_PORT (18100): tunny's port; image_filter +1, sharp +2.
 # BENCH_SHARP_VERSION (0.35.5, needs node >= 20.9).
 
@@ -82,6 +84,16 @@ HOG=${BENCH_HOG:-0}
 TUNNY_EXTRA=${BENCH_TUNNY_EXTRA:-}
 SHARP_VERSION=${BENCH_SHARP_VERSION:-0.35.5}
 PROBE_PERIOD_MS=5
+# BENCH_PROBE_RT=1: the probe stands for a client on another machine and
+# runs at a real-time priority (SCHED_FIFO 1; it sleeps 5 ms between
+# requests, so it takes little): its own wake-up on these busy CPUs does
+# not count in the server's latency (with autogroup, a woken client in
+# another session can wait for a CPU-bound session's slice).  Default: a
+# normal process, as the README's figures were measured.
+PROBE_PRIO=
+if [ "${BENCH_PROBE_RT:-0}" = 1 ] && chrt -f 1 true 2> /dev/null; then
+    PROBE_PRIO="chrt -f 1"
+fi
 IMAGE_FILTER=${IMAGE_FILTER_SO:-/usr/lib/nginx/modules/ngx_http_image_filter_module.so}
 if [ "$HOG" = 1 ]; then
     WORKLOADS=${BENCH_WORKLOADS:-big big-hog}
@@ -101,6 +113,17 @@ declare -A PORT_OF=([tunny]=$PORT [image_filter]=$((PORT + 1))
 # (the same on the three servers), the sources, the box the output fits
 # in and the output type
 workload() {
+    local line s keep
+    line=$(workload_all "$1") || return 1
+    set -- $line
+    keep="$1 $2 $3 $4"
+    shift 4
+    for s in "$@"; do
+        case " ${BENCH_SYSTEMS:-$*} " in *" $s "*) keep="$keep $s" ;; esac
+    done
+    echo "$keep"
+}
+workload_all() {
     case $1 in
         thumb) echo "/thumb/ $BUILD/bench-corpus 256 JPEG" \
                     "tunny sharp image_filter" ;;
@@ -109,10 +132,10 @@ workload() {
                     "tunny sharp image_filter" ;;
         webp)  echo "/webp/ $BUILD/bench-corpus 512 WEBP tunny sharp" ;;
         *) say "bench image: unknown workload '$1' (thumb big webp big-hog)"
-           exit 1 ;;
+           return 1 ;;
     esac
 }
-for w in $WORKLOADS; do workload "$w" > /dev/null; done
+for w in $WORKLOADS; do workload "$w" > /dev/null || exit 1; done
 
 
 # --- what the bench needs ---------------------------------------------------
@@ -426,8 +449,8 @@ run_one() {
         -- "$dir/LIST" > "$tag.wrk" &
     WRK_PID=$!
     sleep 1
-    perl "$BENCH/probe.pl" "${PORT_OF[$s]}" /1k.txt "$PROBE_PERIOD_MS" \
-        $((DUR - 2)) > "$tag.probe"
+    $PROBE_PRIO perl "$BENCH/probe.pl" "${PORT_OF[$s]}" /1k.txt \
+        "$PROBE_PERIOD_MS" $((DUR - 2)) > "$tag.probe"
     wait "$WRK_PID" || {
         say "bench image: wrk failed"; cat "$tag.wrk" >&2; exit 1; }
     WRK_PID=
@@ -470,21 +493,6 @@ run_one() {
         "$r" "$ROUNDS" "$w" "$s" "$rps" "$p50" "$p99" "$cpu" "$sp99" \
         "$share" "$others" "${hog:+  hog $hog% of a CPU}$([ "$quiet" = 1 ] \
                            || echo ' (servers not quiet before)')")"
-}
-
-# proc_cpu FILE: "PID TICKS COMMAND" of every process (its own and its
-# reaped children's CPU), to tell afterwards what else ran
-proc_cpu() {
-    local p f a cmd
-    for p in /proc/[0-9]*; do
-        f=$(cat "$p/stat" 2>/dev/null) || continue
-        read -r -a a <<< "${f##*) }"
-        # kernel threads have no command line: their name then
-        cmd=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-100)
-        [ -n "$cmd" ] || cmd="[$(cat "$p/comm" 2>/dev/null)]"
-        printf '%s %s %s\n' "${p#/proc/}" \
-            $((a[11] + a[12] + a[13] + a[14])) "$cmd"
-    done > "$1"
 }
 
 # calibrate: CPU ms per image of libjpeg-turbo's djpeg -scale 1/4 over the
@@ -531,11 +539,7 @@ elapsed=$(($(date +%s) - started))
 
 # what else ran: the processes that used most CPU during the rounds,
 # outside this script and its servers (their reaped children included)
-ours=" $$ $ALL_PIDS "
-awk -v ours="$ours" 'NR == FNR { t[$1] = $2; next }
-    index(ours, " " $1 " ") { next }
-    { d = $2 - ($1 in t ? t[$1] : 0); $2 = ""; if (d > 0) print d, $0 }' \
-    "$PREFIX/proc.before" "$PREFIX/proc.after" | sort -rn | head -8 \
+proc_others "$PREFIX/proc.before" "$PREFIX/proc.after" "$$ $ALL_PIDS" \
     > "$PREFIX/others.txt"
 
 {

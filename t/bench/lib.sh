@@ -116,4 +116,27 @@ sharp_install() {
         say "$who: sharp $version did not install"
         return 1
     }
+# proc_cpu FILE: "PID TICKS COMMAND" of every process (its own and its
+# reaped children's CPU), to tell afterwards what else ran
+proc_cpu() {
+    local p f a cmd
+    for p in /proc/[0-9]*; do
+        f=$(cat "$p/stat" 2>/dev/null) || continue
+        read -r -a a <<< "${f##*) }"
+        # kernel threads have no command line: their name then
+        cmd=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-100)
+        [ -n "$cmd" ] || cmd="[$(cat "$p/comm" 2>/dev/null)]"
+        printf '%s %s %s\n' "${p#/proc/}" \
+            $((a[11] + a[12] + a[13] + a[14])) "$cmd"
+    done > "$1"
+}
+
+# proc_others BEFORE AFTER "PID...": "TICKS PID COMMAND" of the 8
+# processes that used most CPU between two proc_cpu files, but for the
+# PIDs given (the bench and its servers)
+proc_others() {
+    awk -v ours=" $3 " 'NR == FNR { t[$1] = $2; next }
+        index(ours, " " $1 " ") { next }
+        { d = $2 - ($1 in t ? t[$1] : 0); $2 = ""; if (d > 0) print d, $0 }' \
+        "$1" "$2" | sort -rn | head -8
 }

@@ -13,7 +13,9 @@
 # should have been sent meanwhile (no coordinated omission), while a
 # merely slow answer does not pile up a backlog.  A connection the server
 # closes (keepalive_requests) is reopened; an answer that is not a 200 with
-# a body, or none within 30 s, is a failure.
+# a body, or none within 30 s, is a failure.  SIGTERM ends the probe
+# early (for a load of unknown length): the request then in flight is
+# still awaited and counted, no later one is sent.
 #
 # Prints one line: "n N fail F p50 MS p99 MS max MS" (N: slots).
 
@@ -73,10 +75,12 @@ sub exchange {
         }
 
         my $left = $deadline - time;
-        if ($left <= 0 || !$sel->can_read($left)) {
+        if ($left <= 0) {
             undef $sock;
             return 0;
         }
+        # (a signal cuts the wait short: wait again)
+        next if !$sel->can_read($left);
         my $got = sysread($sock, $buf, 65536, length $buf);
         if (!$got) {
             undef $sock;
@@ -87,12 +91,16 @@ sub exchange {
 
 my $t0 = time;
 my $k = 0;
+my $stop = 0;
 
-while ($k < $n) {
+$SIG{TERM} = sub { $stop = 1 };
+
+while ($k < $n && !$stop) {
     my $due = $t0 + $k * $period;
     my $wait = $due - time;
 
     sleep($wait) if $wait > 0;
+    last if $stop;
 
     my $ok = exchange();
     my $now = time;
@@ -120,4 +128,4 @@ sub pctl {
 }
 
 printf "n %d fail %d p50 %s p99 %s max %s\n",
-    $n, $fail, pctl(50), pctl(99), @lat ? sprintf('%.3f', $lat[-1]) : 'nan';
+    $k, $fail, pctl(50), pctl(99), @lat ? sprintf('%.3f', $lat[-1]) : 'nan';

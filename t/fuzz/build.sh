@@ -32,12 +32,19 @@ make -s --no-print-directory -C "$image" OUT="$work/image" CC=clang \
 clang $cflags -I"$image" fuzz_image.c "$work/image/libtunny_image.a" \
     $(make -s --no-print-directory -C "$image" libs) -o "$work/fuzz_image"
 
-make -s -C ../tools gen-fixtures gen-hostile CC="${CC:-cc}"
+make -s -C ../tools all CC="${CC:-cc}"
 
 # seeds: regenerated every run, read only for libFuzzer
 rm -rf "$work/seeds" "$work/gen"
 mkdir -p "$work/seeds" "$work/gen/hostile" "$work/corpus" "$work/artifacts"
 ../tools/gen-fixtures "$work/gen" >/dev/null
+# HEIC seeds when the library has libheif (gen-heic reads gen/test.icc)
+if [ -x ../tools/gen-heic ] && \
+   [ "$(make -s --no-print-directory -C ../tools heif)" = yes ]
+then
+    ../tools/gen-heic "$work/gen" >/dev/null
+    rm -f "$work/gen/heic-photo.heic"
+fi
 ../tools/gen-hostile "$work/gen/hostile" >/dev/null 2>&1
 i=0
 for f in "$work"/gen/* "$work"/gen/hostile/*; do

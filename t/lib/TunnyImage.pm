@@ -127,7 +127,8 @@ sub upload ($$;$) {
 
 # the block preprocessor of the image test files:
 #   add_block_preprocessor(\&TunnyImage::block_defaults);
-# the outcome and the reason of every request go into the error log too;
+# sendfile on; the outcome and the reason of every request go into the
+# error log too;
 # the client waits for an image as long as a busy machine may need (no
 # block measures latency with it); under valgrind the blocks whose outcome
 # depends on timing keep only their memory checks
@@ -154,7 +155,12 @@ sub block_defaults {
     $block->set_value('timeout', 10 * TunnyTest::slow())
         if !defined $block->timeout;
     if (!defined $block->http_config) {
+        # sendfile on, as in Debian's nginx.conf: static files reach the
+        # filter as file buffers, the thread reads them (the blocks with
+        # their own http_config, proxy_pass and uploads take the in-memory
+        # path)
         $block->set_value('http_config', <<'_EOC_');
+    sendfile on;
     log_format tunny 'TUNNY $uri $status $tunny_outcome "$tunny_error"';
     access_log logs/error.log tunny;
 _EOC_

@@ -14,7 +14,10 @@
  *   progressive "scan bomb"; PNGs (gen_png): truncations, bit flips,
  *   zlib bombs (IDAT inflating far past the IHDR size), lying chunk
  *   lengths, bad CRCs, huge dimensions; GIFs (gen_gif): frames outside
- *   the screen, LZW garbage, truncations, no image, no colour table.
+ *   the screen, LZW garbage, truncations, no image, no colour table;
+ *   HEICs (gen_heic): hand-made HEIF boxes (huge ispe, grid bombs, boxes
+ *   that lie about their size) and, with libheif, truncations and bit
+ *   flips of a real one.
  *
  * Besides the files it writes
  *
@@ -42,6 +45,9 @@
 #include <spng.h>
 
 #include "icc-make.h"
+#if (TUNNY_TOOLS_HEIF)
+#include "heic-enc.h"
+#endif
 
 
 typedef struct {
@@ -2973,6 +2979,638 @@ gen_icc_lcms(void)
     cmsDeleteContext(ctx);
 }
 
+/*
+ * HEIC (gen_heic): HEIF boxes made by hand (no encoder needed: the
+ * header probe answers before any decoding) -- huge ispe, grids over the
+ * pixel limit, grid work bombs (one tile listed a thousand times), too
+ * many tiles, boxes that lie about their sizes, no meta, no ispe, an AV1
+ * item under the generic brand; with libheif (TUNNY_TOOLS_HEIF) also a
+ * real HEIC, its truncations and bit flips.
+ */
+
+typedef struct {
+    unsigned char  *p;
+    size_t          n;
+    size_t          cap;
+    size_t          open[16];
+    int             depth;
+} hb_t;
+
+
+static void
+hb_put(hb_t *b, const void *d, size_t n)
+{
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 256;
+        b->p = realloc(b->p, b->cap);
+        if (b->p == NULL) {
+            die("realloc(%zu)", b->cap);
+        }
+    }
+
+    memcpy(b->p + b->n, d, n);
+    b->n += n;
+}
+
+
+static void
+hb_u8(hb_t *b, unsigned v)
+{
+    unsigned char  c = (unsigned char) v;
+
+    hb_put(b, &c, 1);
+}
+
+
+static void
+hb_u16(hb_t *b, unsigned v)
+{
+    unsigned char  c[2];
+
+    be16(c, v);
+    hb_put(b, c, 2);
+}
+
+
+static void
+hb_u32(hb_t *b, unsigned long v)
+{
+    unsigned char  c[4];
+
+    be32(c, v);
+    hb_put(b, c, 4);
+}
+
+
+static void
+hb_open(hb_t *b, const char *type)
+{
+    b->open[b->depth++] = b->n;
+    hb_u32(b, 0);
+    hb_put(b, type, 4);
+}
+
+
+static void
+hb_full(hb_t *b, const char *type, unsigned version, unsigned flags)
+{
+    hb_open(b, type);
+    hb_u32(b, (unsigned long) version << 24 | flags);
+}
+
+
+static void
+hb_close(hb_t *b)
+{
+    size_t  at;
+
+    at = b->open[--b->depth];
+    be32(b->p + at, (unsigned long) (b->n - at));
+}
+
+
+typedef struct {
+    const char     *major;          /* ftyp */
+    const char     *compat;         /* 4cc's, concatenated */
+    const char     *type;           /* of the primary item */
+    unsigned long   w, h;           /* its ispe; 0x0: none */
+    int             irot;           /* -1: none */
+    unsigned        tiles;          /* of a grid: dimg references */
+    unsigned        tile_items;     /* distinct tile items (1: repeated) */
+    unsigned long   tw, th;         /* the tiles' ispe */
+    const char     *tile_type;
+    unsigned long   sps_w, sps_h;   /* an hvcC with this SPS; 0: none */
+    unsigned long   grid_w, grid_h; /* the grid descriptor's output, 0:
+                                       the ispe */
+} heif_spec_t;
+
+
+/* an SPS NAL unit of the given coded size (H.265 7.3.2.2, up to the
+ * size), emulation prevention bytes put in */
+
+typedef struct {
+    unsigned char   b[64];
+    unsigned        bits;
+} bw_t;
+
+
+static void
+bw_put(bw_t *w, unsigned long v, unsigned n)
+{
+    while (n--) {
+        if ((v >> n) & 1) {
+            w->b[w->bits / 8] |= (unsigned char) (0x80 >> (w->bits % 8));
+        }
+        w->bits++;
+    }
+}
+
+
+static void
+bw_ue(bw_t *w, unsigned long v)
+{
+    unsigned  n;
+
+    for (n = 0; ((v + 1) >> n) > 1; n++) { /* void */ }
+
+    bw_put(w, 0, n);
+    bw_put(w, v + 1, n + 1);
+}
+
+
+static size_t
+hevc_sps(unsigned char *out, unsigned long width, unsigned long height)
+{
+    bw_t      w;
+    size_t    i, n, o, zeros;
+
+    memset(&w, 0, sizeof(w));
+
+    bw_put(&w, 0, 4);               /* vps id */
+    bw_put(&w, 0, 3);               /* max sub layers - 1 */
+    bw_put(&w, 1, 1);               /* temporal id nesting */
+    bw_put(&w, 0x01, 8);            /* Main profile */
+    bw_put(&w, 0x60000000, 32);     /* compatibility */
+    bw_put(&w, 0x9000, 16);         /* progressive, frame only */
+    bw_put(&w, 0, 32);
+    bw_put(&w, 93, 8);              /* level 3.1 */
+    bw_ue(&w, 0);                   /* sps id */
+    bw_ue(&w, 1);                   /* 4:2:0 */
+    bw_ue(&w, width);
+    bw_ue(&w, height);
+    bw_put(&w, 0, 8);               /* and more that nobody reads */
+
+    n = (w.bits + 7) / 8;
+
+    out[0] = 33 << 1;               /* NAL header: SPS */
+    out[1] = 1;
+    o = 2;
+    zeros = 0;
+
+    for (i = 0; i < n; i++) {
+        if (zeros >= 2 && w.b[i] <= 3) {
+            out[o++] = 3;
+            zeros = 0;
+        }
+
+        out[o++] = w.b[i];
+        zeros = w.b[i] ? 0 : zeros + 1;
+    }
+
+    return o;
+}
+
+
+/* ftyp, meta (hdlr, pitm, iinf, iref, iprp), and a small mdat */
+
+static buf_t
+heif_hand(const heif_spec_t *s)
+{
+    hb_t      b;
+    buf_t     r;
+    unsigned  i, items, k, nprops;
+
+    memset(&b, 0, sizeof(b));
+
+    items = 1 + s->tile_items;
+
+    hb_open(&b, "ftyp");
+    hb_put(&b, s->major, 4);
+    hb_u32(&b, 0);
+    hb_put(&b, s->compat, strlen(s->compat));
+    hb_close(&b);
+
+    hb_full(&b, "meta", 0, 0);
+
+    hb_full(&b, "hdlr", 0, 0);
+    hb_u32(&b, 0);
+    hb_put(&b, "pict", 4);
+    hb_u32(&b, 0);
+    hb_u32(&b, 0);
+    hb_u32(&b, 0);
+    hb_u8(&b, 0);
+    hb_close(&b);
+
+    hb_full(&b, "pitm", 0, 0);
+    hb_u16(&b, 1);
+    hb_close(&b);
+
+    hb_full(&b, "iinf", 0, 0);
+    hb_u16(&b, items);
+    for (i = 0; i < items; i++) {
+        hb_full(&b, "infe", 2, 0);
+        hb_u16(&b, 1 + i);
+        hb_u16(&b, 0);
+        hb_put(&b, i == 0 ? s->type : s->tile_type, 4);
+        hb_u8(&b, 0);
+        hb_close(&b);
+    }
+    hb_close(&b);
+
+    if (s->tiles) {
+        hb_full(&b, "iref", 0, 0);
+        hb_open(&b, "dimg");
+        hb_u16(&b, 1);
+        hb_u16(&b, s->tiles);
+        for (k = 0; k < s->tiles; k++) {
+            hb_u16(&b, 2 + k % s->tile_items);
+        }
+        hb_close(&b);
+        hb_close(&b);
+    }
+
+    /* properties: 1 ispe of the primary, 2 irot, 3 ispe of the tiles */
+
+    hb_open(&b, "iprp");
+    hb_open(&b, "ipco");
+    nprops = 0;
+
+    hb_full(&b, "ispe", 0, 0);
+    hb_u32(&b, s->w);
+    hb_u32(&b, s->h);
+    hb_close(&b);
+    nprops++;
+
+    hb_open(&b, "irot");
+    hb_u8(&b, s->irot < 0 ? 0 : (unsigned) s->irot);
+    hb_close(&b);
+    nprops++;
+
+    hb_full(&b, "ispe", 0, 0);
+    hb_u32(&b, s->tw);
+    hb_u32(&b, s->th);
+    hb_close(&b);
+    nprops++;
+
+    if (s->sps_w) {
+        unsigned char  sps[96];
+        size_t         sps_len;
+
+        sps_len = hevc_sps(sps, s->sps_w, s->sps_h);
+
+        hb_open(&b, "hvcC");
+        hb_u8(&b, 1);
+        hb_u8(&b, 0x01);
+        hb_u32(&b, 0x60000000);
+        hb_put(&b, "\x90\0\0\0\0\0", 6);
+        hb_u8(&b, 93);
+        hb_u16(&b, 0xf000);
+        hb_u8(&b, 0xfc);
+        hb_u8(&b, 0xfd);
+        hb_u8(&b, 0xf8);
+        hb_u8(&b, 0xf8);
+        hb_u16(&b, 0);
+        hb_u8(&b, 0x0f);
+        hb_u8(&b, 1);               /* one array: the SPS */
+        hb_u8(&b, 0x80 | 33);
+        hb_u16(&b, 1);
+        hb_u16(&b, (unsigned) sps_len);
+        hb_put(&b, sps, sps_len);
+        hb_close(&b);
+        nprops++;
+    }
+
+    hb_close(&b);
+
+    hb_full(&b, "ipma", 0, 0);
+    hb_u32(&b, items);
+    hb_u16(&b, 1);
+    hb_u8(&b, (s->w ? 1 : 0) + (s->irot >= 0 ? 1 : 0) + (s->sps_w ? 1 : 0));
+    if (s->w) {
+        hb_u8(&b, 0x81);
+    }
+    if (s->irot >= 0) {
+        hb_u8(&b, 0x02);
+    }
+    if (s->sps_w) {
+        hb_u8(&b, 0x84);
+    }
+    for (i = 1; i < items; i++) {
+        hb_u16(&b, 1 + i);
+        hb_u8(&b, 1);
+        hb_u8(&b, 0x83);
+    }
+    hb_close(&b);                   /* ipma */
+    hb_close(&b);                   /* iprp */
+
+    /* a grid's descriptor in idat, located by iloc (construction
+     * method 1): rows x columns = tiles, 32-bit output sizes */
+
+    if (strcmp(s->type, "grid") == 0) {
+        unsigned  rows;
+
+        for (rows = 1; rows < 256; rows++) {
+            if (s->tiles % rows == 0 && s->tiles / rows <= 256) {
+                break;
+            }
+        }
+
+        hb_open(&b, "idat");
+        hb_u8(&b, 0);
+        hb_u8(&b, 1);
+        hb_u8(&b, rows - 1);
+        hb_u8(&b, s->tiles ? s->tiles / rows - 1 : 0);
+        hb_u32(&b, s->grid_w ? s->grid_w : s->w);
+        hb_u32(&b, s->grid_h ? s->grid_h : s->h);
+        hb_close(&b);
+
+        hb_full(&b, "iloc", 1, 0);
+        hb_u8(&b, 0x44);            /* offset and length: 4 bytes */
+        hb_u8(&b, 0x00);            /* no base offset, no index */
+        hb_u16(&b, 1);
+        hb_u16(&b, 1);              /* item 1 */
+        hb_u16(&b, 1);              /* construction method 1: idat */
+        hb_u16(&b, 0);
+        hb_u16(&b, 1);
+        hb_u32(&b, 0);
+        hb_u32(&b, 12);
+        hb_close(&b);
+    }
+
+    hb_close(&b);                   /* meta */
+
+    hb_open(&b, "mdat");
+    hb_put(&b, "\0\0\0\0\0\0\0\0", 8);
+    hb_close(&b);
+
+    (void) nprops;
+
+    r.p = b.p;
+    r.n = b.n;
+
+    return r;
+}
+
+
+static void
+gen_heic(void)
+{
+    char           name[128], desc[160];
+    buf_t          b, c;
+    size_t         cut, at;
+    unsigned       i;
+    heif_spec_t    s, base;
+
+    memset(&base, 0, sizeof(base));
+    base.major = "heic";
+    base.compat = "mif1heic";
+    base.type = "hvc1";
+    base.w = 320;
+    base.h = 240;
+    base.irot = -1;
+    base.tile_type = "hvc1";
+
+    /* a valid header with no image data: libheif refuses it */
+
+    b = heif_hand(&base);
+    emitb("heic-no-data.heic", "reject", "HEIC header, no image data", b);
+
+    for (cut = 1; cut < b.n; cut += (cut < 40 ? 1 : 7)) {
+        snprintf(name, sizeof(name), "heic-hand-cut-%03zu.heic", cut);
+        snprintf(desc, sizeof(desc), "HEIC header cut at %zu of %zu", cut,
+                 b.n);
+        emit(name, "reject", desc, b.p, cut);
+    }
+
+    /* the meta box longer than the file; a box shorter than its header;
+     * a 64-bit size past the end */
+
+    c = bdup(b);
+    at = 24;                        /* ftyp is 24 bytes: meta follows */
+    be32(c.p + at, 0x7fffffff);
+    emitb("heic-meta-lie.heic", "reject", "HEIC meta box longer than the "
+          "file", c);
+    be32(c.p + at, 4);
+    emitb("heic-meta-tiny.heic", "reject", "HEIC meta box of 4 bytes", c);
+    free(c.p);
+
+    c = bsplice(b, at, 0, "\0\0\0\1free\xff\xff\xff\xff\0\0\0\0", 16);
+    emitb("heic-largesize.heic", "reject", "HEIF box with a 64-bit size "
+          "past the end", c);
+    free(c.p);
+    free(b.p);
+
+    s = base;
+    s.w = 65000;
+    s.h = 65000;
+    b = heif_hand(&s);
+    emitb("heic-huge.heic", "reject", "HEIC ispe 65000x65000", b);
+    free(b.p);
+
+    s = base;
+    s.w = 0;
+    s.h = 0;
+    b = heif_hand(&s);
+    emitb("heic-no-ispe.heic", "reject", "HEIC primary item without ispe",
+          b);
+    free(b.p);
+
+    s = base;
+    s.irot = 1;
+    s.w = 100000;
+    s.h = 20;
+    b = heif_hand(&s);
+    emitb("heic-irot-huge.heic", "reject", "HEIC 100000x20, irot 90", b);
+    free(b.p);
+
+    /* grids: over the pixel limit; a work bomb; too many tiles; tiles
+     * without a size; tiles that are not HEVC */
+
+    s = base;
+    s.type = "grid";
+    s.w = 30000;
+    s.h = 30000;
+    s.tiles = 4;
+    s.tile_items = 4;
+    s.tw = 15000;
+    s.th = 15000;
+    b = heif_hand(&s);
+    emitb("heic-grid-huge.heic", "reject", "HEIC grid 30000x30000", b);
+    free(b.p);
+
+    s.w = 512;
+    s.h = 512;
+    s.tiles = 1000;
+    s.tile_items = 1;
+    s.tw = 512;
+    s.th = 512;
+    b = heif_hand(&s);
+    emitb("heic-grid-bomb.heic", "reject", "HEIC grid 512x512 of one "
+          "512x512 tile listed 1000 times", b);
+    free(b.p);
+
+    s.tiles = 1100;
+    s.tile_items = 1100;
+    s.tw = 16;
+    s.th = 16;
+    b = heif_hand(&s);
+    emitb("heic-grid-many.heic", "reject", "HEIC grid of 1100 tiles", b);
+    free(b.p);
+
+    s.tiles = 4;
+    s.tile_items = 4;
+    s.tw = 0;
+    s.th = 0;
+    b = heif_hand(&s);
+    emitb("heic-grid-no-ispe.heic", "reject", "HEIC grid tiles without "
+          "ispe", b);
+    free(b.p);
+
+    s.tw = 256;
+    s.th = 256;
+    s.tile_type = "av01";
+    b = heif_hand(&s);
+    emitb("heic-grid-av01.heic", "reject", "HEIC grid of AV1 tiles", b);
+    free(b.p);
+
+    s.tile_type = "hvc1";
+    s.tiles = 0;
+    b = heif_hand(&s);
+    emitb("heic-grid-empty.heic", "reject", "HEIC grid without tiles", b);
+    free(b.p);
+
+    /* the descriptor sizes libheif's canvas: not over the ispe */
+
+    s.tiles = 4;
+    s.w = 640;
+    s.h = 480;
+    s.grid_w = 30000;
+    s.grid_h = 30000;
+    b = heif_hand(&s);
+    emitb("heic-grid-lie.heic", "reject", "HEIC grid ispe 640x480, "
+          "descriptor 30000x30000", b);
+    free(b.p);
+    s.grid_w = 0;
+    s.grid_h = 0;
+
+    /* the coded size (SPS) is what libde265 allocates: not over ispe */
+
+    s = base;
+    s.w = 64;
+    s.h = 64;
+    s.sps_w = 16384;
+    s.sps_h = 16384;
+    b = heif_hand(&s);
+    emitb("heic-sps-bomb.heic", "reject", "HEIC ispe 64x64, SPS "
+          "16384x16384", b);
+    free(b.p);
+
+    s.sps_w = 64;
+    s.sps_h = 64;
+    b = heif_hand(&s);
+    emitb("heic-sps-ok.heic", "reject", "HEIC ispe 64x64, SPS 64x64, no "
+          "data", b);
+    free(b.p);
+
+    /* the alpha (or any other item) larger than the image */
+
+    s = base;
+    s.tile_items = 1;
+    s.tw = 20000;
+    s.th = 20000;
+    b = heif_hand(&s);
+    emitb("heic-item-huge.heic", "reject", "HEIC 320x240 with a "
+          "20000x20000 item", b);
+    free(b.p);
+
+    /* the generic brand: HEVC is a HEIC, AV1 is not (not an image) */
+
+    s = base;
+    s.major = "mif1";
+    s.compat = "mif1miaf";
+    b = heif_hand(&s);
+    emitb("heic-mif1.heic", "reject", "mif1 HEIF with an HEVC item, no "
+          "data", b);
+    free(b.p);
+
+    s.type = "av01";
+    b = heif_hand(&s);
+    emitb("heic-mif1-av01.heic", "reject", "mif1 HEIF with an AV1 item",
+          b);
+    free(b.p);
+
+    /* an overlay (iovl: CVE-2024-41311's path in libheif) is not read */
+
+    s = base;
+    s.type = "iovl";
+    b = heif_hand(&s);
+    emitb("heic-overlay.heic", "reject", "HEIC whose primary item is an "
+          "overlay", b);
+    free(b.p);
+
+    /* a few random flips in a hand-made grid header */
+
+    s = base;
+    s.type = "grid";
+    s.w = 640;
+    s.h = 480;
+    s.tiles = 6;
+    s.tile_items = 6;
+    s.tw = 256;
+    s.th = 256;
+    b = heif_hand(&s);
+
+    for (i = 0; i < 16; i++) {
+        c = bdup(b);
+        at = 16 + rand32() % (c.n - 16);
+        c.p[at] ^= (unsigned char) (1u << (rand32() % 8));
+        snprintf(name, sizeof(name), "heic-hand-flip-%02u.heic", i);
+        snprintf(desc, sizeof(desc), "HEIC grid header, bit flip at %zu",
+                 at);
+        emitb(name, "reject", desc, c);
+        free(c.p);
+    }
+
+    free(b.p);
+
+#if (TUNNY_TOOLS_HEIF)
+    {
+        heic_opts_t     o;
+        heic_buf_t      h;
+        unsigned char  *pix;
+
+        pix = photo(320, 240, 3);
+        memset(&o, 0, sizeof(o));
+        h = heic_encode(pix, 320, 240, 3, &o);
+        free(pix);
+
+        b.p = h.p;
+        b.n = h.n;
+
+        emitb("heic-ok.heic", "ok", "HEIC 320x240", b);
+
+        for (i = 0; i < 40; i++) {
+            cut = 1 + (size_t) i * (b.n - 2) / 40;
+            snprintf(name, sizeof(name), "heic-cut-%05zu.heic", cut);
+            snprintf(desc, sizeof(desc), "HEIC cut at %zu of %zu", cut,
+                     b.n);
+            emit(name, "reject", desc, b.p, cut);
+        }
+
+        for (i = 0; i < 24; i++) {
+            unsigned  k, flips;
+
+            c = bdup(b);
+            flips = 1 + i % 8;
+
+            for (k = 0; k < flips; k++) {
+                at = 12 + rand32() % (c.n - 12);
+                c.p[at] ^= (unsigned char) (1u << (rand32() % 8));
+            }
+
+            snprintf(name, sizeof(name), "heic-flip-%02u.heic", i);
+            snprintf(desc, sizeof(desc), "HEIC with %u flipped bits",
+                     flips);
+            emitb(name, "any", desc, c);
+            free(c.p);
+        }
+
+        free(b.p);
+    }
+#endif
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -3063,6 +3701,7 @@ main(int argc, char **argv)
     gen_bitflips("lossless", ll_webp, "lossless WebP", 16, 12);
 
     gen_params();
+    gen_heic();
 
     fclose(manifest);
 

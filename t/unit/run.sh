@@ -10,7 +10,11 @@ make -s all CC="${CC:-cc}" >&2
 fixtures=$(mktemp -d "${TMPDIR:-/tmp}/tunny-fixtures.XXXXXX")
 trap 'rm -rf "$fixtures"' EXIT
 ../tools/gen-fixtures "$fixtures"
-make -s -C ../tools gen-hostile CC="${CC:-cc}" >&2
+make -s -C ../tools all CC="${CC:-cc}" >&2
+# the HEIC fixtures, when the library is built with libheif
+if [ "$(make -s --no-print-directory -C ../tools heif)" = yes ]; then
+    ../tools/gen-heic "$fixtures"
+fi
 mkdir -p "$fixtures/hostile"
 ../tools/gen-hostile "$fixtures/hostile" 2>/dev/null
 if [ -n "$TUNNY_ASAN" ]; then

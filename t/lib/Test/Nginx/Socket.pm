@@ -44,7 +44,10 @@ package Test::Nginx::Socket;
 #     with --log-file=servroot/logs/valgrind.<pid>.log; after every block
 #     nginx is stopped (as upstream does) and each valgrind error record
 #     (Invalid read/write/free, uninitialised, definitely/indirectly lost,
-#     ...) becomes one failing test "<name> - valgrind reported N error(s)".
+#     ...) becomes one failing test "<name> - valgrind reported N error(s)";
+#     an nginx that does not exit within 60 s of SIGQUIT (and then
+#     SIGTERM) is killed, and that fails the block too: valgrind's leak
+#     check runs at exit, a killed process has none.
 #     TEST_NGINX_VALGRIND_FILTER=<regex> restricts that to records
 #     matching the regex (e.g. "ngx_http_tunny").  Upstream only prints
 #     the valgrind output on stderr;
