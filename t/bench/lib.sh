@@ -116,6 +116,8 @@ sharp_install() {
         say "$who: sharp $version did not install"
         return 1
     }
+}
+
 # proc_cpu FILE: "PID TICKS COMMAND" of every process (its own and its
 # reaped children's CPU), to tell afterwards what else ran
 proc_cpu() {
