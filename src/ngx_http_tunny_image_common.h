@@ -126,6 +126,9 @@ typedef struct {
     ngx_flag_t                   interlace;
     ngx_flag_t                   fast;         /* the exact shortcuts */
     ngx_int_t                    sharpen;
+    ngx_uint_t                   colour;       /* NGX_TUNNY_IMAGE_COLOUR_* */
+    ngx_uint_t                   background;   /* NGX_TUNNY_IMAGE_BG_SET |
+                                                  0xRRGGBB */
     size_t                       buffer_size;
     ngx_int_t                    max_pixels;
     ngx_int_t                    max_frames;

@@ -18,6 +18,8 @@ static char *ngx_http_tunny_image_compile(ngx_conf_t *cf, ngx_str_t *value,
     const char *invalid);
 static char *ngx_http_tunny_image_quality_slot(ngx_conf_t *cf,
     ngx_command_t *cmd, void *conf);
+static char *ngx_http_tunny_image_background(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
 static char *ngx_http_tunny_image_upload(ngx_conf_t *cf, ngx_command_t *cmd,
     void *conf);
 static char *ngx_http_tunny_image_formats_slot(ngx_conf_t *cf,
@@ -35,6 +37,14 @@ static ngx_conf_enum_t  ngx_http_tunny_image_formats[] = {
     { ngx_string("png"), NGX_HTTP_TUNNY_IMAGE_PNG },
     { ngx_string("avif"), NGX_HTTP_TUNNY_IMAGE_AVIF },
     { ngx_string("auto"), NGX_HTTP_TUNNY_IMAGE_AUTO },
+    { ngx_null_string, 0 }
+};
+
+
+static ngx_conf_enum_t  ngx_http_tunny_image_colours[] = {
+    { ngx_string("srgb"), NGX_TUNNY_IMAGE_COLOUR_SRGB },
+    { ngx_string("keep"), NGX_TUNNY_IMAGE_COLOUR_KEEP },
+    { ngx_string("strip"), NGX_TUNNY_IMAGE_COLOUR_STRIP },
     { ngx_null_string, 0 }
 };
 
@@ -143,6 +153,20 @@ static ngx_command_t  ngx_http_tunny_image_filter_commands[] = {
       offsetof(ngx_http_tunny_image_conf_t, sharpen),
       &ngx_http_tunny_image_sharpen_bounds },
 
+    { ngx_string("tunny_image_colour"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_conf_set_enum_slot,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_image_conf_t, colour),
+      &ngx_http_tunny_image_colours },
+
+    { ngx_string("tunny_image_background"),
+      NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
+      ngx_http_tunny_image_background,
+      NGX_HTTP_LOC_CONF_OFFSET,
+      offsetof(ngx_http_tunny_image_conf_t, background),
+      NULL },
+
     { ngx_string("tunny_image_buffer"),
       NGX_HTTP_MAIN_CONF|NGX_HTTP_SRV_CONF|NGX_HTTP_LOC_CONF|NGX_CONF_TAKE1,
       ngx_conf_set_size_slot,
@@ -239,6 +263,8 @@ ngx_http_tunny_image_create_conf(ngx_conf_t *cf)
     conf->interlace = NGX_CONF_UNSET;
     conf->fast = NGX_CONF_UNSET;
     conf->sharpen = NGX_CONF_UNSET;
+    conf->colour = NGX_CONF_UNSET_UINT;
+    conf->background = NGX_CONF_UNSET_UINT;
     conf->buffer_size = NGX_CONF_UNSET_SIZE;
     conf->max_pixels = NGX_CONF_UNSET;
     conf->max_frames = NGX_CONF_UNSET;
@@ -326,6 +352,14 @@ ngx_http_tunny_image_merge_conf(ngx_conf_t *cf, void *parent, void *child)
     ngx_conf_merge_value(conf->interlace, prev->interlace, 0);
     ngx_conf_merge_value(conf->fast, prev->fast, 1);
     ngx_conf_merge_value(conf->sharpen, prev->sharpen, 0);
+
+    /* sRGB without a profile, as sharp and imgproxy: see README */
+    ngx_conf_merge_uint_value(conf->colour, prev->colour,
+                              NGX_TUNNY_IMAGE_COLOUR_SRGB);
+
+    /* white, as image_filter without transparency */
+    ngx_conf_merge_uint_value(conf->background, prev->background,
+                              NGX_TUNNY_IMAGE_BG_SET | 0xffffff);
     ngx_conf_merge_size_value(conf->buffer_size, prev->buffer_size,
                               10 * 1024 * 1024);
     ngx_conf_merge_value(conf->max_pixels, prev->max_pixels, 50000000);
@@ -514,6 +548,60 @@ ngx_http_tunny_image_quality_slot(ngx_conf_t *cf, ngx_command_t *cmd,
                                         ngx_http_tunny_image_quality,
                                         "invalid quality \"%V\", "
                                         "must be 1..100");
+}
+
+
+/*
+ * tunny_image_background RRGGBB | RGB, hex, with an optional "#" (which
+ * starts a comment in nginx.conf unless the value is quoted)
+ */
+
+static char *
+ngx_http_tunny_image_background(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    char  *p = conf;
+
+    ngx_int_t    n;
+    ngx_str_t   *value, hex;
+    ngx_uint_t  *bg;
+
+    bg = (ngx_uint_t *) (p + cmd->offset);
+
+    if (*bg != NGX_CONF_UNSET_UINT) {
+        return "is duplicate";
+    }
+
+    value = cf->args->elts;
+    hex = value[1];
+
+    if (hex.len && hex.data[0] == '#') {
+        hex.data++;
+        hex.len--;
+    }
+
+    n = NGX_ERROR;
+
+    if (hex.len == 3 || hex.len == 6) {
+        n = ngx_hextoi(hex.data, hex.len);
+    }
+
+    if (n == NGX_ERROR) {
+        ngx_conf_log_error(NGX_LOG_EMERG, cf, 0,
+                           "invalid colour \"%V\", must be RRGGBB or RGB "
+                           "in hex (\"#RRGGBB\" quoted)", &value[1]);
+        return NGX_CONF_ERROR;
+    }
+
+    if (hex.len == 3) {
+        /* abc is aabbcc */
+        n = ((n >> 8) & 0xf) * 0x110000 + ((n >> 4) & 0xf) * 0x1100
+            + (n & 0xf) * 0x11;
+    }
+
+    *bg = NGX_TUNNY_IMAGE_BG_SET | (ngx_uint_t) n;
+
+    return NGX_CONF_OK;
 }
 
 

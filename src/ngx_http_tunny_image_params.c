@@ -139,6 +139,8 @@ ngx_http_tunny_image_params(ngx_http_request_t *r,
     p->interlace = conf->interlace ? 1 : 0;
     p->fast_off = conf->fast ? 0 : NGX_TUNNY_IMAGE_FAST_ALL;
     p->sharpen = (int) conf->sharpen;
+    p->colour = (int) conf->colour;
+    p->background = (uint32_t) conf->background;
     p->max_pixels = (uint64_t) conf->max_pixels;
     p->max_frames = (unsigned) conf->max_frames;
 

@@ -147,11 +147,12 @@ Accept: image/jpeg,*/*
 
 
 
-=== TEST 7: ICC profile kept, EXIF, XMP and comments gone (JPEG)
+=== TEST 7: ICC profile kept (tunny_image_colour keep), EXIF, XMP and comments gone (JPEG)
 --- config
     location /img/ {
         alias $TEST_NGINX_FIXTURE_DIR/;
         tunny_image resize 100 100;
+        tunny_image_colour keep;
     }
 --- request
 GET /img/icc-exif.jpg
@@ -178,12 +179,13 @@ GET /raw/icc-exif.jpg
 
 
 
-=== TEST 9: ICC profile kept into WebP output
+=== TEST 9: ICC profile kept into WebP output (tunny_image_colour keep)
 --- config
     location /img/ {
         alias $TEST_NGINX_FIXTURE_DIR/;
         tunny_image resize 100 100;
         tunny_image_format webp;
+        tunny_image_colour keep;
     }
 --- request eval
 ["GET /img/icc-exif.jpg", "GET /img/icc.webp"]

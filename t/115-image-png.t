@@ -179,11 +179,12 @@ jpeg 50x25
 
 
 
-=== TEST 7: iCCP is kept in PNG output
+=== TEST 7: iCCP is kept in PNG output (tunny_image_colour keep)
 --- config
     location /png/ {
         alias $TEST_NGINX_FIXTURE_DIR/;
         tunny_image resize 32 32;
+        tunny_image_colour keep;
     }
 --- request
 GET /png/icc.png
@@ -195,12 +196,13 @@ png 32x24 ct2 icc
 
 
 
-=== TEST 8: the PNG's iCCP travels to JPEG as APP2
+=== TEST 8: the PNG's iCCP travels to JPEG as APP2 (tunny_image_colour keep)
 --- config
     location /jpeg/ {
         alias $TEST_NGINX_FIXTURE_DIR/;
         tunny_image resize 32 32;
         tunny_image_format jpeg;
+        tunny_image_colour keep;
     }
 --- request
 GET /jpeg/icc.png

@@ -216,10 +216,11 @@ __DATA__
 
 
 
-=== TEST 6: ICC (libheif): the HEIC's profile is kept in the JPEG
+=== TEST 6: ICC (libheif): the HEIC's profile is kept in the JPEG (tunny_image_colour keep)
 --- config
     location = /up {
         tunny_image resize 100 100;
+        tunny_image_colour keep;
         tunny_image_upload;
         client_body_buffer_size 1m;
     }

@@ -56,6 +56,16 @@
 #define NGX_TUNNY_IMAGE_FAST_REGION  0x02
 #define NGX_TUNNY_IMAGE_FAST_ALL     0x03
 
+/* params->colour: what becomes of the source's ICC profile */
+#define NGX_TUNNY_IMAGE_COLOUR_KEEP   0     /* copied to the output, pixels
+                                               untouched */
+#define NGX_TUNNY_IMAGE_COLOUR_SRGB   1     /* pixels converted to sRGB, no
+                                               profile written */
+#define NGX_TUNNY_IMAGE_COLOUR_STRIP  2     /* dropped, pixels untouched */
+
+/* params->background: set, and its colour 0xRRGGBB */
+#define NGX_TUNNY_IMAGE_BG_SET        0x1000000
+
 /* "-" in a dimension: any size */
 #define NGX_TUNNY_IMAGE_ANY       0
 
@@ -106,6 +116,12 @@ typedef struct {
     int            sharpen;         /* percent, 0 = off */
     unsigned       fast_off;        /* NGX_TUNNY_IMAGE_FAST_* not to use
                                        (0: all of them) */
+    int            colour;          /* NGX_TUNNY_IMAGE_COLOUR_*; CMYK JPEGs
+                                       are converted through their profile
+                                       whatever it says */
+    uint32_t       background;      /* JPEG output of a source with alpha
+                                       is flattened on it: BG_SET|0xRRGGBB;
+                                       0: white */
 
     uint64_t       max_pixels;      /* width*height limit of the input;
                                        of an animation: width * height *

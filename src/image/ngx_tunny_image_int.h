@@ -56,9 +56,23 @@ typedef struct {
 } ngx_tunny_image_buf_t;
 
 
+/* ngx_tunny_image_colour.c: lcms2's context and transforms of a thread */
+typedef struct ngx_tunny_image_colour_s  ngx_tunny_image_colour_t;
+
+
 struct ngx_tunny_image_state_s {
     ngx_tunny_image_buf_t           buf[NGX_TUNNY_IMAGE_NBUFS];
+    ngx_tunny_image_colour_t       *colour;        /* made on first use */
 };
+
+
+/* a CMYK JPEG's rows to sRGB RGB (ngx_tunny_image_cmyk_init()) */
+typedef struct {
+    void                           *xf;            /* lcms2 transform of the
+                                                      state, or NULL: plain
+                                                      inversion */
+    int                             inverted;      /* Adobe: 255 = no ink */
+} ngx_tunny_image_cmyk_t;
 
 
 /* pixels, 8 bits per channel: grey, RGB or RGBA */
@@ -143,6 +157,10 @@ typedef struct {
     unsigned                        fast;          /* shortcuts allowed */
     unsigned                        dec_w, dec_h;  /* the decoded frame */
     unsigned                        dec_x, dec_y;  /* pix's origin in it */
+    int                             colour_late;   /* convert after the
+                                                      resampler (measured,
+                                                      not used: see the
+                                                      pipeline) */
 } ngx_tunny_image_run_t;
 
 
@@ -169,6 +187,13 @@ int ngx_tunny_image_pixels_fast(ngx_tunny_image_state_t *st,
     const unsigned char *in, size_t len,
     const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res,
     ngx_tunny_image_pix_t *pix, unsigned fast);
+
+/* the same, with the colour step after the resampler when late is 1 (it
+ * runs before it): the quality bench measures both places */
+int ngx_tunny_image_pixels_at(ngx_tunny_image_state_t *st,
+    const unsigned char *in, size_t len,
+    const ngx_tunny_image_params_t *params, ngx_tunny_image_result_t *res,
+    ngx_tunny_image_pix_t *pix, int late);
 
 int ngx_tunny_image_error(ngx_tunny_image_result_t *res, int rc,
     const char *fmt, ...)
@@ -219,6 +244,7 @@ void ngx_tunny_image_resample_span(double extent, unsigned src,
     unsigned dst, unsigned from, unsigned n, unsigned *lo, unsigned *hi);
 void ngx_tunny_image_transform_window(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_transform(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_colour(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_sharpen(ngx_tunny_image_run_t *run, int percent);
 int ngx_tunny_image_jpeg_encode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_encode(ngx_tunny_image_run_t *run);
@@ -241,6 +267,16 @@ unsigned ngx_tunny_image_anim_count(const unsigned char *p, size_t len,
 /* ngx_tunny_image_pipeline.c: image_filter's geometry */
 void ngx_tunny_image_geometry(const ngx_tunny_image_params_t *p,
     int orientation, unsigned sw, unsigned sh, ngx_tunny_image_geo_t *g);
+
+/* ngx_tunny_image_colour.c: CMYK rows, the state's part */
+void ngx_tunny_image_cmyk_init(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_cmyk_t *ck, int inverted);
+void ngx_tunny_image_cmyk_row(const ngx_tunny_image_cmyk_t *ck,
+    const unsigned char *s, unsigned char *d, unsigned n);
+void ngx_tunny_image_colour_trim(ngx_tunny_image_colour_t *c);
+void ngx_tunny_image_colour_free(ngx_tunny_image_colour_t *c);
+/* lcms2's last error message in this state, for tests; "" if none */
+const char *ngx_tunny_image_colour_error(ngx_tunny_image_state_t *st);
 
 
 #endif /* _NGX_TUNNY_IMAGE_INT_H_INCLUDED_ */

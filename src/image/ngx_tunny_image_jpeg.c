@@ -2,9 +2,10 @@
 /*
  * ngx_tunny_module: JPEG decoding and encoding through the libjpeg API of
  * libjpeg-turbo: DCT scaling, scanline batches with cancel checkpoints
- * between them, ICC profiles, CMYK/YCCK to RGB, setjmp error handling,
- * and two exact shortcuts: the DC-only decode of a progressive JPEG at
- * 1/8, the decode of the region a crop needs.
+ * between them, ICC profiles, CMYK/YCCK to RGB (through the embedded
+ * profile: ngx_tunny_image_colour.c), setjmp error handling, and two
+ * exact shortcuts: the DC-only decode of a progressive JPEG at 1/8, the
+ * decode of the region a crop needs.
  *
  * Runs in the thread of ngx_tunny_image_process().  libjpeg reports every
  * error by calling error_exit, which longjmp()s back to the one setjmp(),
@@ -913,7 +914,9 @@ ngx_tunny_image_jpeg_header(ngx_tunny_image_jpeg_t *j, unsigned *cmyk)
         break;
     }
 
-    if (!*cmyk && jpeg_read_icc_profile(dinfo, &run->icc, &run->icc_len)) {
+    /* a CMYK profile is for ngx_tunny_image_cmyk_init(), which drops it */
+
+    if (jpeg_read_icc_profile(dinfo, &run->icc, &run->icc_len) && !*cmyk) {
         ngx_tunny_image_icc_check(run, run->pix.channels);
     }
 
@@ -952,37 +955,6 @@ ngx_tunny_image_jpeg_batch(ngx_tunny_image_jpeg_t *j, unsigned done,
     }
 
     return n;
-}
-
-
-static void
-ngx_tunny_image_cmyk_to_rgb(const unsigned char *s, unsigned char *d,
-    unsigned n, int inverted)
-{
-    unsigned  i, c, m, y, k;
-
-    for (i = 0; i < n; i++) {
-        c = s[0];
-        m = s[1];
-        y = s[2];
-        k = s[3];
-
-        if (!inverted) {
-            c = 255 - c;
-            m = 255 - m;
-            y = 255 - y;
-            k = 255 - k;
-        }
-
-        /* Adobe stores inverted values: 255 means no ink */
-
-        d[0] = (unsigned char) ((c * k + 127) / 255);
-        d[1] = (unsigned char) ((m * k + 127) / 255);
-        d[2] = (unsigned char) ((y * k + 127) / 255);
-
-        s += 4;
-        d += 3;
-    }
 }
 
 
@@ -1112,6 +1084,7 @@ ngx_tunny_image_jpeg_read(ngx_tunny_image_jpeg_t *j, unsigned cmyk)
     unsigned char          *data, *row, *line;
     j_decompress_ptr        dinfo;
     ngx_tunny_image_run_t  *run;
+    ngx_tunny_image_cmyk_t  ck;
 
     dinfo = &j->dinfo;
     run = j->run;
@@ -1137,6 +1110,15 @@ ngx_tunny_image_jpeg_read(ngx_tunny_image_jpeg_t *j, unsigned cmyk)
         return -1;
     }
 
+    /* CMYK: through the embedded profile with lcms2 (or the inversion) */
+
+    ck.xf = NULL;
+    ck.inverted = 0;
+
+    if (cmyk) {
+        ngx_tunny_image_cmyk_init(run, &ck, dinfo->saw_Adobe_marker);
+    }
+
     while (dinfo->output_scanline < bottom) {
 
         /* CMYK rows go through the row buffer, converted below */
@@ -1159,10 +1141,9 @@ ngx_tunny_image_jpeg_read(ngx_tunny_image_jpeg_t *j, unsigned cmyk)
 
         if (cmyk) {
             for (n = 0; i + n < dinfo->output_scanline; n++) {
-                ngx_tunny_image_cmyk_to_rgb(rows[n],
-                                            data + (i - top + n) * stride,
-                                            dinfo->output_width,
-                                            dinfo->saw_Adobe_marker);
+                ngx_tunny_image_cmyk_row(&ck, rows[n],
+                                         data + (i - top + n) * stride,
+                                         dinfo->output_width);
             }
         }
     }

@@ -197,27 +197,7 @@ done
 find_convert || { say "bench image: no ImageMagick convert"; exit 1; }
 IDENTIFY=${CONVERT/convert/identify}
 
-node -e 'const [a, b] = process.versions.node.split(".").map(Number);
-         process.exit(a > 20 || (a === 20 && b >= 9) ? 0 : 1)' || {
-    say "bench image: sharp $SHARP_VERSION needs node >= 20.9" \
-        "(BENCH_SHARP_VERSION=0.34.5 runs on node 18)"
-    exit 1
-}
-
-sharp_installed() {
-    node -p "require('$NODE_DIR/node_modules/sharp/package.json').version" \
-        2>/dev/null
-}
-if [ "$(sharp_installed)" != "$SHARP_VERSION" ]; then
-    say "bench image: npm install sharp@$SHARP_VERSION into $NODE_DIR"
-    mkdir -p "$NODE_DIR"
-    timeout 600 npm install --prefix "$NODE_DIR" --no-audit --no-fund \
-        --save-exact "sharp@$SHARP_VERSION" >&2
-    [ "$(sharp_installed)" = "$SHARP_VERSION" ] || {
-        say "bench image: sharp $SHARP_VERSION did not install"
-        exit 1
-    }
-fi
+sharp_install "$NODE_DIR" "$SHARP_VERSION" "bench image" || exit 1
 
 "$BENCH/image-corpus.sh" "$BUILD" "$CONVERT" "$NIMG"
 

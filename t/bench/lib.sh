@@ -1,6 +1,7 @@
 # Measurement helpers of `./ngx_tunny_module bench image` (sourced by
-# t/bench/image.sh): CPU time of server processes, idle detection, wrk
-# output parsing and the CPU hog of the contention scenario.
+# t/bench/image.sh, and by t/bench/quality.sh for sharp_install): CPU
+# time of server processes, idle detection, wrk output parsing, the CPU
+# hog of the contention scenario, the pinned sharp.
 
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -88,6 +89,33 @@ stop_hog() {
         wait "$HOG_PID" 2>/dev/null || true
         HOG_PID=
     fi
+}
+
+
+# sharp_install DIR VERSION WHO: the npm package sharp at VERSION in
+# DIR/node_modules (installed when another version or none is there);
+# fails, saying so as WHO, when node is too old or npm cannot install it
+sharp_install() {
+    local dir=$1 version=$2 who=$3 have
+    node -e 'const [a, b] = process.versions.node.split(".").map(Number);
+             process.exit(a > 20 || (a === 20 && b >= 9) ? 0 : 1)' || {
+        say "$who: sharp $version needs node >= 20.9" \
+            "(BENCH_SHARP_VERSION=0.34.5 runs on node 18)"
+        return 1
+    }
+    have=$(node -p "require('$dir/node_modules/sharp/package.json').version" \
+        2>/dev/null || true)
+    [ "$have" = "$version" ] && return 0
+    say "$who: npm install sharp@$version into $dir"
+    mkdir -p "$dir"
+    timeout 600 npm install --prefix "$dir" --no-audit --no-fund \
+        --save-exact "sharp@$version" >&2
+    have=$(node -p "require('$dir/node_modules/sharp/package.json').version" \
+        2>/dev/null || true)
+    [ "$have" = "$version" ] || {
+        say "$who: sharp $version did not install"
+        return 1
+    }
 }
 
 # proc_cpu FILE: "PID TICKS COMMAND" of every process (its own and its

@@ -22,6 +22,18 @@
 #                       (it needs ngx_tunny_image_pixels())
 #   QUALITY_OUT=DIR     where the tool and the outputs go (build/quality)
 #   BENCH_IMAGES=N      photos of the corpus (default 32)
+#   BENCH_COLOUR_IMAGES=N  photos of the colour part (default 8)
+#   BENCH_QUALITY_PARTS="geometry colour"  the parts to run (default both)
+#
+# The colour part: the first photos converted to Adobe RGB and ProPhoto
+# (lcms2, profiles embedded) and to CMYK (with a CMYK profile), thumbnails
+# by tunny (tunny_image_colour srgb, the colour step before the resampler
+# as shipped, and after it for comparison: "late") and sharp, against the
+# full-size decode through the profile to sRGB (lcms2, floating point)
+# resized by the same Lanczos-3: CIEDE2000 median of the per-image means
+# and the worst 95th percentile, CPU ms of the pixels (decode, colour,
+# resize), q80 JPEG bytes of tunny (srgb and keep) and sharp; then
+# cmsCreateTransform's cost and the transform's ns per pixel.
 
 set -euo pipefail
 
@@ -75,10 +87,17 @@ mkdir -p "$WORK"
 
 inputs=("$CORPUS"/img*.jpg "$WORK/zoneplate.jpg" "$WORK/stripes.jpg")
 
-# sharp (when the image bench installed it): fit inside / cover + centre
+# sharp, pinned as in the image bench (same directory): fit inside / cover
+# + centre; without node and npm the bench runs without it
 have_sharp=
-if [ -d "$SHARP" ] && command -v node >/dev/null; then
-    have_sharp=1
+if command -v node >/dev/null && command -v npm >/dev/null; then
+    # shellcheck source=t/bench/lib.sh
+    . "$TOP/t/bench/lib.sh"
+    if sharp_install "$BUILD/bench-node" "${BENCH_SHARP_VERSION:-0.35.5}" \
+        "bench quality" && [ -d "$SHARP" ]
+    then
+        have_sharp=1
+    fi
 fi
 
 sharp_run() {  # OP W H IN OUT.ppm
@@ -108,10 +127,16 @@ stats() {
         END { printf "%.4f %.4f", v[int((NR + 1) / 2)], v[1] }'
 }
 
-printf '%-10s %-9s %15s %15s %15s %7s %6s\n' case who \
-    'SSIM-Y med/min' 'PSNR-Y med/min' 'detail med/min' 'bytes' 'ms'
+PARTS=${BENCH_QUALITY_PARTS:-geometry colour}
+GEOMETRY_CASES=
+case " $PARTS " in *" geometry "*)
+    GEOMETRY_CASES="fit 256 256|fit 1024 1024|crop 300 300"
+    printf '%-10s %-9s %15s %15s %15s %7s %6s\n' case who \
+        'SSIM-Y med/min' 'PSNR-Y med/min' 'detail med/min' 'bytes' 'ms' ;;
+esac
 
-for c in "fit 256 256" "fit 1024 1024" "crop 300 300"; do
+IFS='|' read -r -a geometry_cases <<< "$GEOMETRY_CASES"
+for c in "${geometry_cases[@]}"; do
     set -- $c
     op=$1 w=$2 h=$3
     : > "$WORK/tunny.txt"
@@ -119,8 +144,8 @@ for c in "fit 256 256" "fit 1024 1024" "crop 300 300"; do
 
     for in in "${inputs[@]}"; do
         b=$WORK/$(basename "$in" .jpg)-$op$w
-        read -r ow oh rw rh cx cy bytes ms < <("$TOOL" run "$op" "$w" "$h" "$in" \
-                                        "$b.tunny.ppm")
+        read -r ow oh rw rh cx cy bytes ms pms < <("$TOOL" run "$op" "$w" \
+                                        "$h" "$in" "$b.tunny.ppm")
         "$CONVERT" "$in" -filter Lanczos -resize "${rw}x${rh}!" \
             -crop "${ow}x${oh}+${cx}+${cy}" +repage -depth 8 \
             "ppm:$b.ref.ppm"
@@ -159,4 +184,103 @@ for c in "fit 256 256" "fit 1024 1024" "crop 300 300"; do
         | grep -E '^(zoneplate|stripes)' \
         | awk -v c="$op $w" '{ printf "%-10s %-9s %15s %15s %15s %7s\n",
                                  c, substr($1, 1, 9), $2, $3, $4, $5 }'
+done
+
+
+# --- colour ------------------------------------------------------------------
+
+case " $PARTS " in *" colour "*) ;; *) exit 0 ;; esac
+
+NCOL=${BENCH_COLOUR_IMAGES:-8}
+CW=$WORK/colour
+mkdir -p "$CW"
+
+sharp_jpeg() {  # W H IN OUT.ppm: prints the bytes of sharp's q80 JPEG
+    NODE_PATH=$BUILD/bench-node/node_modules node -e '
+        const sharp = require("sharp"), fs = require("fs");
+        const [w, h, inp, out] = process.argv.slice(1);
+        const s = () => sharp(inp).resize(+w, +h, {fit: "inside",
+                                                   kernel: "lanczos3"});
+        Promise.all([s().jpeg({quality: 80}).toBuffer(),
+                     s().raw().toBuffer({resolveWithObject: true})])
+            .then(([j, {data, info}]) => {
+                if (info.channels !== 3) throw 1;
+                fs.writeFileSync(out, Buffer.concat([Buffer.from(
+                    `P6\n${info.width} ${info.height}\n255\n`), data]));
+                console.log(j.length);
+            });' "$@"
+}
+
+say "bench quality: colour part, $NCOL photos x Adobe RGB, ProPhoto, CMYK"
+printf '\n%-10s %-9s %-8s %13s %13s %11s %9s %9s %9s\n' case source who \
+    'dE00 med' 'dE00 p95 max' 'ms pixels' 'bytes' 'keep' 'sharp'
+
+for prof in adobe prophoto cmyk; do
+    for i in $(seq 1 "$NCOL"); do
+        src=$CORPUS/img$i.jpg
+        [ -f "$src" ] || continue
+        "$TOOL" colourize "$prof" "$src" "$CW/$prof-$i.jpg"
+        "$TOOL" tosrgb "$CW/$prof-$i.jpg" "$CW/$prof-$i.full.ppm"
+    done
+done
+
+for c in "fit 256 256" "fit 1024 1024"; do
+    set -- $c
+    op=$1 w=$2 h=$3
+    for prof in adobe prophoto cmyk; do
+        : > "$CW/tunny.txt"
+        : > "$CW/late.txt"
+        : > "$CW/sharp.txt"
+        for i in $(seq 1 "$NCOL"); do
+            in=$CW/$prof-$i.jpg
+            [ -f "$in" ] || continue
+            b=$CW/$prof-$i-$w
+            read -r ow oh _ _ _ _ bytes _ pms < <("$TOOL" run "$op" "$w" \
+                "$h" "$in" "$b.tunny.ppm" srgb)
+            read -r _ _ _ _ _ _ _ _ pms_l < <("$TOOL" run "$op" "$w" "$h" \
+                "$in" "$b.late.ppm" srgb late)
+            read -r _ _ _ _ _ _ keep _ _ < <("$TOOL" run "$op" "$w" "$h" \
+                "$in" "$b.keep.ppm" keep)
+            "$CONVERT" "$CW/$prof-$i.full.ppm" -filter Lanczos \
+                -resize "${ow}x${oh}!" -depth 8 "ppm:$b.ref.ppm"
+            echo "$("$TOOL" de "$b.ref.ppm" "$b.tunny.ppm") $pms $bytes $keep" \
+                >> "$CW/tunny.txt"
+            echo "$("$TOOL" de "$b.ref.ppm" "$b.late.ppm") $pms_l" \
+                >> "$CW/late.txt"
+            if [ -n "$have_sharp" ]; then
+                sb=$(sharp_jpeg "$w" "$h" "$in" "$b.sharp.ppm")
+                read -r sw sh < <(head -2 "$b.sharp.ppm" | tail -1)
+                if [ "$sw $sh" != "$ow $oh" ]; then
+                    "$CONVERT" "$CW/$prof-$i.full.ppm" -filter Lanczos \
+                        -resize "${sw}x${sh}!" -depth 8 "ppm:$b.sref.ppm"
+                else
+                    cp "$b.ref.ppm" "$b.sref.ppm"
+                fi
+                echo "$("$TOOL" de "$b.sref.ppm" "$b.sharp.ppm") $sb" \
+                    >> "$CW/sharp.txt"
+            fi
+        done
+        # mean column 1 (median over images), p95 column 2 (worst)
+        printf '%-10s %-9s %-8s %13s %13s %11s %9s %9s %9s\n' "$op $w" \
+            "$prof" tunny "$(median "$CW/tunny.txt" 1)" \
+            "$(sort -g -k2 "$CW/tunny.txt" | tail -1 | awk '{print $2}')" \
+            "$(median "$CW/tunny.txt" 4)" "$(median "$CW/tunny.txt" 5)" \
+            "$(median "$CW/tunny.txt" 6)" \
+            "$([ -s "$CW/sharp.txt" ] && median "$CW/sharp.txt" 4 || echo -)"
+        printf '%-10s %-9s %-8s %13s %13s %11s %9s %9s %9s\n' "$op $w" \
+            "$prof" late "$(median "$CW/late.txt" 1)" \
+            "$(sort -g -k2 "$CW/late.txt" | tail -1 | awk '{print $2}')" \
+            "$(median "$CW/late.txt" 4)" - - -
+        if [ -s "$CW/sharp.txt" ]; then
+            printf '%-10s %-9s %-8s %13s %13s %11s %9s %9s %9s\n' "$op $w" \
+                "$prof" sharp "$(median "$CW/sharp.txt" 1)" \
+                "$(sort -g -k2 "$CW/sharp.txt" | tail -1 | awk '{print $2}')" \
+                - "$(median "$CW/sharp.txt" 4)" - -
+        fi
+    done
+done
+
+printf '\n%-9s %22s %18s\n' profile 'cmsCreateTransform ms' 'transform ns/px'
+"$TOOL" xfcost | while read -r n ms ns; do
+    printf '%-9s %22s %18s\n' "$n" "$ms" "$ns"
 done

@@ -175,6 +175,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         p.out_type = NGX_TUNNY_IMAGE_PNG;
     }
 
+    /* the nginx default (profiles through lcms2) for two lengths in three,
+     * the profile copied for the third; flattening on a colour */
+    p.colour = (size % 3) ? NGX_TUNNY_IMAGE_COLOUR_SRGB
+                          : NGX_TUNNY_IMAGE_COLOUR_KEEP;
+    p.background = NGX_TUNNY_IMAGE_BG_SET | 0x336699;
+
     /* an odd length: the library probes for itself */
 
     if (ngx_tunny_image_process(st, data, size, (size & 1) ? NULL : &info, &p,

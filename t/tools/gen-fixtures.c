@@ -22,6 +22,8 @@
 #include <gif_lib.h>
 #include <avif/avif.h>
 
+#include "icc-make.h"
+
 
 static const char  *dir;
 
@@ -1636,6 +1638,166 @@ write_big(const char *name, const char *prog, unsigned w, unsigned h)
 }
 
 
+/*
+ * Colour management: the profiles of icc-make.h, the patch charts in
+ * them (6 x 4 patches of 64 px, each a flat colour of icc_patches or
+ * icc_cmyk_patches), and an alpha edge for tunny_image_background.
+ */
+
+static void
+write_colour_chart(const char *name, const unsigned char *icc,
+    size_t icc_len, int kind)
+{
+    unsigned        x, y, i, w, h, comps;
+    png_opts_t      po;
+    jpeg_opts_t     o;
+    unsigned char  *pix, *p;
+
+    w = ICC_PATCH * ICC_PATCH_COLS;
+    h = ICC_PATCH * ICC_PATCH_ROWS;
+    comps = (kind == 'c') ? 4 : (kind == 'g') ? 1 : 3;
+
+    pix = malloc((size_t) w * h * comps);
+    if (pix == NULL) {
+        die("malloc");
+    }
+
+    for (y = 0; y < h; y++) {
+        for (x = 0; x < w; x++) {
+            i = (y / ICC_PATCH) * ICC_PATCH_COLS + x / ICC_PATCH;
+            p = pix + ((size_t) y * w + x) * comps;
+
+            if (kind == 'c') {
+                /* Adobe's inverted CMYK, as libjpeg marks it: 255 = no ink */
+                p[0] = (unsigned char) (255 - icc_cmyk_patches[i][0]);
+                p[1] = (unsigned char) (255 - icc_cmyk_patches[i][1]);
+                p[2] = (unsigned char) (255 - icc_cmyk_patches[i][2]);
+                p[3] = (unsigned char) (255 - icc_cmyk_patches[i][3]);
+
+            } else if (kind == 'g') {
+                p[0] = icc_patches[i][1];
+
+            } else {
+                memcpy(p, icc_patches[i], 3);
+            }
+        }
+    }
+
+    if (kind == 'p') {
+        memset(&po, 0, sizeof(po));
+        po.w = w;
+        po.h = h;
+        po.color_type = SPNG_COLOR_TYPE_TRUECOLOR;
+        po.bit_depth = 8;
+        po.icc = icc;
+        po.icc_len = icc_len;
+        write_spng(name, &po, pix, (size_t) w * h * 3);
+
+    } else {
+        memset(&o, 0, sizeof(o));
+        o.quality = 100;
+        o.icc = icc;
+        o.icc_len = icc_len;
+        write_jpeg(name, pix, w, h, (int) comps,
+                   kind == 'c' ? JCS_CMYK : kind == 'g' ? JCS_GRAYSCALE
+                                                        : JCS_RGB, &o);
+    }
+
+    free(pix);
+}
+
+
+static void
+write_colour_fixtures(void)
+{
+    size_t          n[4];
+    unsigned        x, y;
+    png_opts_t      po;
+    cmsContext      ctx;
+    unsigned char  *icc[4], *rgba, *p;
+
+    ctx = cmsCreateContext(NULL, NULL);
+    if (ctx == NULL) {
+        die("cmsCreateContext");
+    }
+
+    icc[0] = icc_save(icc_adobe(ctx), &n[0]);
+    icc[1] = icc_save(icc_prophoto(ctx), &n[1]);
+    icc[2] = icc_save(icc_cmyk(ctx), &n[2]);
+    icc[3] = icc_save(icc_gray18(ctx), &n[3]);
+
+    if (!icc[0] || !icc[1] || !icc[2] || !icc[3]) {
+        die("lcms2 profiles");
+    }
+
+    write_file("adobe.icc", icc[0], n[0]);
+    write_file("prophoto.icc", icc[1], n[1]);
+    write_file("cmyk.icc", icc[2], n[2]);
+    write_file("gray18.icc", icc[3], n[3]);
+
+    write_colour_chart("patches-adobe.jpg", icc[0], n[0], 'j');
+    write_colour_chart("patches-plain.jpg", NULL, 0, 'j');
+    write_colour_chart("patches-prophoto.png", icc[1], n[1], 'p');
+    write_colour_chart("patches-cmyk.jpg", icc[2], n[2], 'c');
+    write_colour_chart("patches-gray18.jpg", icc[3], n[3], 'g');
+
+    /* noise with the Adobe RGB profile: a JPEG the profile is < 5% of */
+
+    {
+        jpeg_opts_t     o;
+        unsigned char  *noise;
+        unsigned long   r = 777;
+
+        noise = malloc(320 * 240 * 3);
+        if (noise == NULL) {
+            die("malloc");
+        }
+
+        for (x = 0; x < 320 * 240 * 3; x++) {
+            r = r * 1103515245UL + 12345UL;
+            noise[x] = (unsigned char) (r >> 16);
+        }
+
+        memset(&o, 0, sizeof(o));
+        o.icc = icc[0];
+        o.icc_len = n[0];
+        write_jpeg("noise-adobe.jpg", noise, 320, 240, 3, JCS_RGB, &o);
+        free(noise);
+    }
+
+    /* 64x32: the left half opaque red, the right half transparent black */
+
+    rgba = malloc(64 * 32 * 4);
+    if (rgba == NULL) {
+        die("malloc");
+    }
+
+    for (y = 0; y < 32; y++) {
+        for (x = 0; x < 64; x++) {
+            p = rgba + (y * 64 + x) * 4;
+            p[0] = (x < 32) ? 255 : 0;
+            p[1] = 0;
+            p[2] = 0;
+            p[3] = (x < 32) ? 255 : 0;
+        }
+    }
+
+    memset(&po, 0, sizeof(po));
+    po.w = 64;
+    po.h = 32;
+    po.color_type = SPNG_COLOR_TYPE_TRUECOLOR_ALPHA;
+    po.bit_depth = 8;
+    write_spng("alpha-edge.png", &po, rgba, 64 * 32 * 4);
+
+    free(rgba);
+    free(icc[0]);
+    free(icc[1]);
+    free(icc[2]);
+    free(icc[3]);
+    cmsDeleteContext(ctx);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -1851,6 +2013,7 @@ main(int argc, char **argv)
     write_avif_fixtures(icc, icc_len);
 
     write_big("big.jpg", "big-prog.jpg", 3000, 2000);
+    write_colour_fixtures();
 
     return 0;
 }

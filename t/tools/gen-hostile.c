@@ -52,6 +52,7 @@
 #include <spng.h>
 #include <avif/avif.h>
 
+#include "icc-make.h"
 #if (TUNNY_TOOLS_HEIF)
 #include "heic-enc.h"
 #endif
@@ -2860,6 +2861,264 @@ gen_gif(void)
 }
 
 
+
+/*
+ * Real profiles (made by lcms2, icc-make.h), then broken: cut, bit
+ * flips, tag offsets and sizes out of range, a header that lies about the
+ * size, a device link, and CLUTs that declare 255 grid points per input
+ * (a 99 MB 3-D table, a 25 GB 4-D one) in a profile of a few kB.  lcms2
+ * must fail on them (or succeed), within its memory cap; the image is
+ * answered as if it had no profile: "ok".
+ */
+
+static buf_t
+icc_lcms(cmsHPROFILE h)
+{
+    buf_t  b;
+
+    b.p = icc_save(h, &b.n);
+    if (b.p == NULL) {
+        die("lcms2 profile");
+    }
+
+    return b;
+}
+
+
+/* the offset of a tag's data, 0 if absent */
+
+static size_t
+icc_tag(buf_t b, const char *sig)
+{
+    size_t  i, n, off;
+
+    n = ((size_t) b.p[128] << 24) | (b.p[129] << 16) | (b.p[130] << 8)
+        | b.p[131];
+
+    for (i = 0; i < n && 132 + i * 12 + 12 <= b.n; i++) {
+        if (memcmp(b.p + 132 + i * 12, sig, 4) == 0) {
+            off = ((size_t) b.p[136 + i * 12] << 24)
+                  | (b.p[137 + i * 12] << 16) | (b.p[138 + i * 12] << 8)
+                  | b.p[139 + i * 12];
+            return off < b.n ? off : 0;
+        }
+    }
+
+    return 0;
+}
+
+
+static void
+icc_emit(const char *name, const char *what, buf_t icc, int cmyk)
+{
+    buf_t   c;
+    jopt_t  o;
+
+    memset(&o, 0, sizeof(o));
+    o.icc = icc.p;
+    o.icc_len = icc.n;
+
+    c = cmyk ? jpeg(pix_cmyk, 320, 240, 4, JCS_CMYK, &o)
+             : jpeg(pix_rgb, 320, 240, 3, JCS_RGB, &o);
+    emitb(name, "ok", what, c);
+    free(c.p);
+}
+
+
+static void
+gen_icc_lcms(void)
+{
+    char            name[64], what[128];
+    buf_t           a, b, cm, c;
+    size_t          i, k, off, n;
+    unsigned        v;
+    cmsStage       *clut;
+    cmsContext      ctx;
+    cmsPipeline    *lut;
+    cmsHPROFILE     h;
+
+    ctx = cmsCreateContext(NULL, NULL);
+    if (ctx == NULL) {
+        die("cmsCreateContext");
+    }
+
+    a = icc_lcms(icc_adobe(ctx));
+    cm = icc_lcms(icc_cmyk(ctx));
+
+    icc_emit("icc-lcms-adobe.jpg", "a valid Adobe RGB profile", a, 0);
+    icc_emit("icc-lcms-cmyk.jpg", "a valid CMYK profile, CMYK image", cm, 1);
+
+    /* cut short; the header still says the whole size */
+
+    for (k = 0; k < 4; k++) {
+        static const size_t  cuts[4] = { 132, 200, 300, 0 };
+
+        b.n = cuts[k] ? cuts[k] : a.n / 2;
+        b.p = a.p;
+        snprintf(name, sizeof(name), "icc-lcms-cut-%zu.jpg", b.n);
+        snprintf(what, sizeof(what), "Adobe RGB profile cut to %zu of %zu "
+                 "bytes", b.n, a.n);
+        icc_emit(name, what, b, 0);
+    }
+
+    b.n = cm.n / 3;
+    b.p = cm.p;
+    icc_emit("icc-lcms-cmyk-cut.jpg", "CMYK profile cut to a third", b, 1);
+
+    /* bit flips everywhere but the signature */
+
+    for (k = 0; k < 8; k++) {
+        b.n = (k < 4) ? a.n : cm.n;
+        b.p = xmalloc(b.n);
+        memcpy(b.p, k < 4 ? a.p : cm.p, b.n);
+
+        for (i = 40 + k * 13; i < b.n; i += 29 + k) {
+            b.p[i] ^= (unsigned char) (1u << ((i + k) % 8));
+        }
+
+        snprintf(name, sizeof(name), "icc-lcms-flip-%zu.jpg", k);
+        snprintf(what, sizeof(what), "%s profile, bit flips from byte %zu",
+                 k < 4 ? "Adobe RGB" : "CMYK", 40 + k * 13);
+        icc_emit(name, what, b, k >= 4);
+        free(b.p);
+    }
+
+    /* every tag offset, then every tag size, far out of range */
+
+    for (k = 0; k < 2; k++) {
+        b.n = a.n;
+        b.p = xmalloc(b.n);
+        memcpy(b.p, a.p, b.n);
+
+        n = ((size_t) b.p[128] << 24) | (b.p[129] << 16) | (b.p[130] << 8)
+            | b.p[131];
+
+        for (i = 0; i < n && 132 + i * 12 + 12 <= b.n; i++) {
+            be32(b.p + 136 + i * 12 + k * 4, 0xfffffff0UL - i);
+        }
+
+        icc_emit(k ? "icc-lcms-tag-sizes.jpg" : "icc-lcms-tag-offsets.jpg",
+                 k ? "every tag size 4 GB" : "every tag offset past 4 GB",
+                 b, 0);
+        free(b.p);
+    }
+
+    /* the header: 2 GB long; a device link; a tag count of 2^32 - 1 */
+
+    for (k = 0; k < 3; k++) {
+        b.n = a.n;
+        b.p = xmalloc(b.n);
+        memcpy(b.p, a.p, b.n);
+
+        if (k == 0) {
+            be32(b.p, 0x7fffffffUL);
+        } else if (k == 1) {
+            memcpy(b.p + 12, "link", 4);
+        } else {
+            be32(b.p + 128, 0xffffffffUL);
+        }
+
+        icc_emit(k == 0 ? "icc-lcms-size-lie.jpg"
+                 : k == 1 ? "icc-lcms-link.jpg" : "icc-lcms-tag-count.jpg",
+                 k == 0 ? "header size 2 GB, a few kB present"
+                 : k == 1 ? "an RGB profile claiming to be a device link"
+                 : "tag count 2^32 - 1", b, 0);
+        free(b.p);
+    }
+
+    /* an RGB profile with a 9^3 lut16 A2B0, then 255 grid points */
+
+    h = cmsCreateProfilePlaceholder(ctx);
+    cmsSetProfileVersion(h, 2.1);
+    cmsSetDeviceClass(h, cmsSigInputClass);
+    cmsSetColorSpace(h, cmsSigRgbData);
+    cmsSetPCS(h, cmsSigLabData);
+    lut = cmsPipelineAlloc(ctx, 3, 3);
+    clut = cmsStageAllocCLut16bit(ctx, 9, 3, 3, NULL);
+    if (lut == NULL || clut == NULL
+        || !cmsPipelineInsertStage(lut, cmsAT_END, clut)
+        || !cmsWriteTag(h, cmsSigAToB0Tag, lut)
+        || !cmsWriteTag(h, cmsSigMediaWhitePointTag, cmsD50_XYZ()))
+    {
+        die("lcms2 lut profile");
+    }
+    cmsPipelineFree(lut);
+
+    b = icc_lcms(h);
+    off = icc_tag(b, "A2B0");
+    if (off == 0 || off + 12 > b.n || memcmp(b.p + off, "mft2", 4) != 0) {
+        die("lcms2 wrote no mft2 A2B0");
+    }
+
+    icc_emit("icc-lcms-lut16.jpg", "an RGB profile with a 9^3 lut16", b, 0);
+    b.p[off + 10] = 255;
+    icc_emit("icc-lcms-clut-bomb.jpg", "lut16 claiming 255^3 grid points "
+             "(99 MB) in a few kB", b, 0);
+    free(b.p);
+
+    /* the CMYK profile's mAB CLUT: 255 grid points in each of 4 inputs */
+
+    b.n = cm.n;
+    b.p = xmalloc(b.n);
+    memcpy(b.p, cm.p, b.n);
+
+    off = icc_tag(b, "A2B0");
+    if (off == 0 || off + 28 > b.n || memcmp(b.p + off, "mAB ", 4) != 0) {
+        die("lcms2 wrote no mAB A2B0");
+    }
+
+    v = ((unsigned) b.p[off + 24] << 24) | (b.p[off + 25] << 16)
+        | (b.p[off + 26] << 8) | b.p[off + 27];
+    if (v == 0 || off + v + 4 > b.n) {
+        die("mAB without a CLUT");
+    }
+
+    memset(b.p + off + v, 255, 4);
+    icc_emit("icc-lcms-cmyk-clut-bomb.jpg", "CMYK mAB claiming 255^4 grid "
+             "points (25 GB)", b, 1);
+    free(b.p);
+
+    /* floating-point DToB0 with 3000 identity matrices: a chain lcms2
+     * would evaluate at every grid point (refused by the library) */
+
+    {
+        static const double  id[9] = { 1, 0, 0, 0, 1, 0, 0, 0, 1 };
+
+        h = icc_adobe(ctx);
+        lut = cmsPipelineAlloc(ctx, 3, 3);
+        for (k = 0; lut != NULL && k < 3000; k++) {
+            if (!cmsPipelineInsertStage(lut, cmsAT_END,
+                                        cmsStageAllocMatrix(ctx, 3, 3, id,
+                                                            NULL)))
+            {
+                die("lcms2 matrix stage");
+            }
+        }
+        if (lut == NULL || !cmsWriteTag(h, cmsSigDToB0Tag, lut)) {
+            die("lcms2 DToB0");
+        }
+        cmsPipelineFree(lut);
+
+        b = icc_lcms(h);
+        icc_emit("icc-lcms-mpet.jpg", "Adobe RGB with a DToB0 chain of 3000 "
+                 "matrices", b, 0);
+        free(b.p);
+    }
+
+    /* WebP: the cut Adobe profile */
+
+    b.n = a.n / 2;
+    b.p = a.p;
+    c = webp_mux(base_webp, b, (buf_t) { NULL, 0 }, (buf_t) { NULL, 0 });
+    emitb("icc-lcms-cut.webp", "ok", "WebP with an Adobe RGB profile cut "
+          "in half", c);
+    free(c.p);
+
+    free(a.p);
+    free(cm.p);
+    cmsDeleteContext(ctx);
+}
+
 /*
  * HEIC (gen_heic): HEIF boxes made by hand (no encoder needed: the
  * header probe answers before any decoding) -- huge ispe, grids over the
@@ -4074,6 +4333,7 @@ main(int argc, char **argv)
     gen_bombs();
     gen_exif();
     gen_icc();
+    gen_icc_lcms();
     gen_webp();
     gen_png();
     gen_gif();

@@ -1257,6 +1257,8 @@ test_hostile(ngx_tunny_image_state_t *st)
                                 |NGX_TUNNY_IMAGE_OP_ROTATE, 150, 150, 90);
                 p.out_type = NGX_TUNNY_IMAGE_WEBP;
                 p.sharpen = 50;
+                /* profiles through lcms2, as the nginx default */
+                p.colour = NGX_TUNNY_IMAGE_COLOUR_SRGB;
             }
 
             rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
@@ -3656,6 +3658,8 @@ test_anim(ngx_tunny_image_state_t *st)
         }
     }
 }
+/* colour management and the background: their own file */
+#include "test_colour.c"
 
 
 int
@@ -3706,6 +3710,7 @@ main(int argc, char **argv)
     test_png_cancel(st);
     test_png_bomb(st);
     test_gif(st);
+    test_colour(st);
     test_heic(st);
     test_anim(st);
     test_avif_decode(st);

@@ -16,6 +16,28 @@
  *       prints "ssim psnr detail": SSIM-Y (Gaussian window, sigma 1.5),
  *       PSNR-Y in dB, and the detail kept: the energy of the Laplacian of
  *       OUT over that of REF
+ *
+ * Colour (lcms2; the profiles of t/tools/icc-make.h):
+ *
+ *   tunny-quality run OP W H IN OUT.ppm srgb|keep [late]
+ *       as run, with tunny_image_colour srgb or keep; late: the colour
+ *       step after the resampler instead of before it (for comparison);
+ *       a ninth number: the CPU ms of the pixels alone (decode, colour,
+ *       resize: no encoder), best of 3
+ *   tunny-quality colourize adobe|prophoto|cmyk IN.jpg OUT.jpg
+ *       an sRGB JPEG converted to Adobe RGB or ProPhoto (lcms2, floating
+ *       point) and written at q95 with the profile; cmyk: the inversion
+ *       with 50% grey replacement, written with the CMYK profile (which
+ *       then says what those inks look like)
+ *   tunny-quality tosrgb IN.jpg OUT.ppm
+ *       the full-size decode through the embedded profile to sRGB with
+ *       lcms2's floating-point transform, clipped: the reference viewed
+ *       as sRGB
+ *   tunny-quality de REF.ppm OUT.ppm
+ *       prints "mean p95 max" of CIEDE2000 between the two (as sRGB)
+ *   tunny-quality xfcost
+ *       per profile: the CPU ms of cmsCreateTransform (8-bit, perceptual,
+ *       as the library builds it) and ns per pixel of cmsDoTransform
  */
 
 
@@ -25,7 +47,11 @@
 #include <string.h>
 #include <time.h>
 
+#include <jpeglib.h>
+#include <lcms2.h>
+
 #include "ngx_tunny_image_int.h"
+#include "../../tools/icc-make.h"
 
 
 typedef struct {
@@ -327,13 +353,25 @@ cmd_gen(const char *what, unsigned w, unsigned h, const char *out)
 }
 
 
+static double
+cpu_ms(void)
+{
+    struct timespec  t;
+
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+
 static int
 cmd_run(const char *op, unsigned w, unsigned h, const char *in,
-    const char *out)
+    const char *out, int colour, int late)
 {
-    int                        rc;
+    int                        rc, i;
     size_t                     len, bytes;
-    unsigned                   rw, rh, cx, cy;
+    double                     t, pms;
+    unsigned                   rw, rh, cx, cy, rw0, rh0;
     unsigned char             *data;
     struct timespec            t0, t1;
     ngx_tunny_image_pix_t      pix;
@@ -355,6 +393,7 @@ cmd_run(const char *op, unsigned w, unsigned h, const char *in,
     p.height = h;
     p.jpeg_quality = 80;
     p.webp_quality = 80;
+    p.colour = colour;
 
     st = ngx_tunny_image_state_create();
     if (st == NULL) {
@@ -363,7 +402,7 @@ cmd_run(const char *op, unsigned w, unsigned h, const char *in,
 
     /* the pixels first: the timed run finds the buffers allocated */
 
-    rc = ngx_tunny_image_pixels(st, data, len, &p, &res, &pix);
+    rc = ngx_tunny_image_pixels_at(st, data, len, &p, &res, &pix, late);
     if (rc != NGX_TUNNY_IMAGE_OK) {
         fprintf(stderr, "tunny-quality: %s: %s\n", in, res.error);
         return 1;
@@ -371,6 +410,8 @@ cmd_run(const char *op, unsigned w, unsigned h, const char *in,
 
     write_pnm(out, pix.data, pix.width, pix.height, pix.channels,
               pix.stride);
+    rw0 = pix.width;
+    rh0 = pix.height;
 
     /* the resized size of the reference: fit inside, or cover the box */
 
@@ -404,9 +445,20 @@ cmd_run(const char *op, unsigned w, unsigned h, const char *in,
     bytes = res.len;
     free(res.data);
 
-    printf("%u %u %u %u %u %u %zu %.2f\n", pix.width, pix.height, rw, rh,
+    /* the pixels alone, with the colour step where asked: best of 3 */
+
+    pms = 1e9;
+
+    for (i = 0; i < 3; i++) {
+        t = cpu_ms();
+        rc = ngx_tunny_image_pixels_at(st, data, len, &p, &res, &pix, late);
+        t = cpu_ms() - t;
+        pms = (rc == NGX_TUNNY_IMAGE_OK && t < pms) ? t : pms;
+    }
+
+    printf("%u %u %u %u %u %u %zu %.2f %.2f\n", rw0, rh0, rw, rh,
            cx, cy, bytes, (t1.tv_sec - t0.tv_sec) * 1e3
-               + (t1.tv_nsec - t0.tv_nsec) / 1e6);
+               + (t1.tv_nsec - t0.tv_nsec) / 1e6, pms);
 
     ngx_tunny_image_state_destroy(st);
     free(data);
@@ -414,6 +466,409 @@ cmd_run(const char *op, unsigned w, unsigned h, const char *in,
     return 0;
 }
 
+
+
+/* colour: a JPEG decoded at full size, its profile */
+
+typedef struct {
+    unsigned char  *pix;
+    unsigned        w, h, ch;      /* 3 RGB, 4 CMYK as stored */
+    int             inverted;
+    unsigned char  *icc;
+    unsigned        icc_len;
+} jpeg_full_t;
+
+
+static void
+jpeg_full(const char *name, jpeg_full_t *j)
+{
+    size_t                         len;
+    JSAMPROW                       row;
+    unsigned char                 *in;
+    struct jpeg_error_mgr          jerr;
+    struct jpeg_decompress_struct  d;
+
+    in = slurp(name, &len);
+
+    d.err = jpeg_std_error(&jerr);
+    jpeg_create_decompress(&d);
+    jpeg_mem_src(&d, in, (unsigned long) len);
+    jpeg_save_markers(&d, JPEG_APP0 + 2, 0xffff);
+    jpeg_read_header(&d, TRUE);
+
+    j->icc = NULL;
+    j->icc_len = 0;
+    (void) jpeg_read_icc_profile(&d, &j->icc, &j->icc_len);
+
+    if (d.jpeg_color_space == JCS_CMYK || d.jpeg_color_space == JCS_YCCK) {
+        d.out_color_space = JCS_CMYK;
+        j->ch = 4;
+    } else {
+        d.out_color_space = JCS_RGB;
+        j->ch = 3;
+    }
+
+    jpeg_start_decompress(&d);
+
+    j->w = d.output_width;
+    j->h = d.output_height;
+    j->inverted = d.saw_Adobe_marker;
+    j->pix = malloc((size_t) j->w * j->h * j->ch);
+    if (j->pix == NULL) {
+        die("malloc");
+    }
+
+    while (d.output_scanline < d.output_height) {
+        row = j->pix + (size_t) d.output_scanline * j->w * j->ch;
+        jpeg_read_scanlines(&d, &row, 1);
+    }
+
+    jpeg_finish_decompress(&d);
+    jpeg_destroy_decompress(&d);
+    free(in);
+}
+
+
+static void
+jpeg_write(const char *name, const unsigned char *pix, unsigned w,
+    unsigned h, unsigned ch, const unsigned char *icc, size_t icc_len)
+{
+    FILE                         *f;
+    JSAMPROW                      row;
+    struct jpeg_error_mgr         jerr;
+    struct jpeg_compress_struct   c;
+
+    f = fopen(name, "wb");
+    if (f == NULL) {
+        die(name);
+    }
+
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_stdio_dest(&c, f);
+
+    c.image_width = w;
+    c.image_height = h;
+    c.input_components = (int) ch;
+    c.in_color_space = ch == 4 ? JCS_CMYK : JCS_RGB;
+
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 95, TRUE);
+    jpeg_start_compress(&c, TRUE);
+    jpeg_write_icc_profile(&c, icc, (unsigned) icc_len);
+
+    while (c.next_scanline < h) {
+        row = (JSAMPROW) pix + (size_t) c.next_scanline * w * ch;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    fclose(f);
+}
+
+
+static int
+cmd_colourize(const char *what, const char *in, const char *out)
+{
+    int             q;
+    size_t          i, n, icc_len;
+    double          v[3], k, c[3];
+    jpeg_full_t     j;
+    cmsHPROFILE     srgb, dst;
+    cmsHTRANSFORM   xf;
+    unsigned char  *icc, *pix;
+
+    jpeg_full(in, &j);
+    free(j.icc);
+
+    if (j.ch != 3) {
+        die("colourize: an RGB JPEG");
+    }
+
+    n = (size_t) j.w * j.h;
+
+    if (strcmp(what, "cmyk") == 0) {
+        /* the inversion with half the grey component as black; inverted
+         * as libjpeg's Adobe marker says (255 = no ink) */
+        icc = icc_save(icc_cmyk(NULL), &icc_len);
+        pix = malloc(n * 4);
+        if (icc == NULL || pix == NULL) {
+            die("cmyk");
+        }
+
+        for (i = 0; i < n; i++) {
+            c[0] = 1 - j.pix[i * 3] / 255.0;
+            c[1] = 1 - j.pix[i * 3 + 1] / 255.0;
+            c[2] = 1 - j.pix[i * 3 + 2] / 255.0;
+            k = c[0] < c[1] ? c[0] : c[1];
+            k = (k < c[2] ? k : c[2]) * 0.5;
+
+            pix[i * 4] = (unsigned char) lrint(255 * (1 - (c[0] - k)));
+            pix[i * 4 + 1] = (unsigned char) lrint(255 * (1 - (c[1] - k)));
+            pix[i * 4 + 2] = (unsigned char) lrint(255 * (1 - (c[2] - k)));
+            pix[i * 4 + 3] = (unsigned char) lrint(255 * (1 - k));
+        }
+
+        jpeg_write(out, pix, j.w, j.h, 4, icc, icc_len);
+        free(pix);
+        free(icc);
+        free(j.pix);
+
+        return 0;
+    }
+
+    dst = strcmp(what, "adobe") == 0 ? icc_adobe(NULL) : icc_prophoto(NULL);
+    srgb = cmsCreate_sRGBProfile();
+    xf = cmsCreateTransform(srgb, TYPE_RGB_DBL, dst, TYPE_RGB_DBL,
+                            INTENT_PERCEPTUAL, cmsFLAGS_NOOPTIMIZE);
+    if (xf == NULL) {
+        die("transform");
+    }
+
+    for (i = 0; i < n; i++) {
+        v[0] = j.pix[i * 3] / 255.0;
+        v[1] = j.pix[i * 3 + 1] / 255.0;
+        v[2] = j.pix[i * 3 + 2] / 255.0;
+        cmsDoTransform(xf, v, c, 1);
+
+        for (q = 0; q < 3; q++) {
+            c[q] = c[q] < 0 ? 0 : c[q] > 1 ? 1 : c[q];
+            j.pix[i * 3 + q] = (unsigned char) lrint(c[q] * 255);
+        }
+    }
+
+    cmsDeleteTransform(xf);
+    cmsCloseProfile(srgb);
+    icc = icc_save(dst, &icc_len);
+
+    jpeg_write(out, j.pix, j.w, j.h, 3, icc, icc_len);
+    free(icc);
+    free(j.pix);
+
+    return 0;
+}
+
+
+static int
+cmd_tosrgb(const char *in, const char *out)
+{
+    size_t           i, n, k;
+    double           v[4], o[3];
+    jpeg_full_t      j;
+    cmsHPROFILE      src, srgb;
+    cmsHTRANSFORM    xf;
+    unsigned char   *rgb;
+
+    jpeg_full(in, &j);
+
+    src = j.icc ? cmsOpenProfileFromMem(j.icc, j.icc_len) : NULL;
+    if (src == NULL) {
+        die("tosrgb: no usable profile");
+    }
+
+    srgb = cmsCreate_sRGBProfile();
+    xf = cmsCreateTransform(src, j.ch == 4 ? TYPE_CMYK_DBL : TYPE_RGB_DBL,
+                            srgb, TYPE_RGB_DBL, INTENT_PERCEPTUAL,
+                            cmsFLAGS_NOOPTIMIZE);
+    if (xf == NULL) {
+        die("tosrgb: transform");
+    }
+
+    n = (size_t) j.w * j.h;
+    rgb = malloc(n * 3);
+    if (rgb == NULL) {
+        die("malloc");
+    }
+
+    for (i = 0; i < n; i++) {
+        for (k = 0; k < j.ch; k++) {
+            v[k] = j.pix[i * j.ch + k] / 255.0;
+            if (j.ch == 4) {
+                /* lcms2's CMYK doubles are % ink */
+                v[k] = (j.inverted ? 1 - v[k] : v[k]) * 100;
+            }
+        }
+
+        cmsDoTransform(xf, v, o, 1);
+
+        for (k = 0; k < 3; k++) {
+            o[k] = o[k] < 0 ? 0 : o[k] > 1 ? 1 : o[k];
+            rgb[i * 3 + k] = (unsigned char) lrint(o[k] * 255);
+        }
+    }
+
+    write_pnm(out, rgb, j.w, j.h, 3, (size_t) j.w * 3);
+
+    cmsDeleteTransform(xf);
+    cmsCloseProfile(src);
+    cmsCloseProfile(srgb);
+    free(rgb);
+    free(j.pix);
+    free(j.icc);
+
+    return 0;
+}
+
+
+/* P6 only, for ΔE */
+
+static unsigned char *
+read_p6(const char *name, unsigned *w, unsigned *h)
+{
+    int             off;
+    size_t          len;
+    unsigned        maxv;
+    unsigned char  *p, *q;
+
+    p = slurp(name, &len);
+
+    if (sscanf((char *) p, "P6 %u %u %u%n", w, h, &maxv, &off) != 3
+        || maxv != 255
+        || (size_t) off + 1 + (size_t) *w * *h * 3 > len)
+    {
+        die("not an 8-bit P6 file");
+    }
+
+    q = malloc((size_t) *w * *h * 3);
+    if (q == NULL) {
+        die("malloc");
+    }
+
+    memcpy(q, p + off + 1, (size_t) *w * *h * 3);
+    free(p);
+
+    return q;
+}
+
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double  x = *(const double *) a, y = *(const double *) b;
+
+    return (x > y) - (x < y);
+}
+
+
+static int
+cmd_de(const char *ref_name, const char *out_name)
+{
+    size_t          i, n;
+    double          v[3], *de, sum;
+    unsigned        w, h, w2, h2;
+    cmsCIELab       la, lb;
+    cmsHPROFILE     srgb, lab;
+    cmsHTRANSFORM   xf;
+    unsigned char  *a, *b;
+
+    a = read_p6(ref_name, &w, &h);
+    b = read_p6(out_name, &w2, &h2);
+
+    if (w != w2 || h != h2) {
+        fprintf(stderr, "tunny-quality: %ux%u vs %ux%u\n", w, h, w2, h2);
+        return 1;
+    }
+
+    srgb = cmsCreate_sRGBProfile();
+    lab = cmsCreateLab4Profile(NULL);
+    xf = cmsCreateTransform(srgb, TYPE_RGB_DBL, lab, TYPE_Lab_DBL,
+                            INTENT_RELATIVE_COLORIMETRIC, cmsFLAGS_NOOPTIMIZE);
+
+    n = (size_t) w * h;
+    de = malloc(n * sizeof(double));
+    if (de == NULL || xf == NULL) {
+        die("de");
+    }
+
+    sum = 0;
+
+    for (i = 0; i < n; i++) {
+        v[0] = a[i * 3] / 255.0;
+        v[1] = a[i * 3 + 1] / 255.0;
+        v[2] = a[i * 3 + 2] / 255.0;
+        cmsDoTransform(xf, v, &la, 1);
+        v[0] = b[i * 3] / 255.0;
+        v[1] = b[i * 3 + 1] / 255.0;
+        v[2] = b[i * 3 + 2] / 255.0;
+        cmsDoTransform(xf, v, &lb, 1);
+        de[i] = cmsCIE2000DeltaE(&la, &lb, 1, 1, 1);
+        sum += de[i];
+    }
+
+    qsort(de, n, sizeof(double), cmp_double);
+
+    printf("%.3f %.3f %.3f\n", sum / n, de[n * 95 / 100], de[n - 1]);
+
+    cmsDeleteTransform(xf);
+    cmsCloseProfile(srgb);
+    cmsCloseProfile(lab);
+    free(de);
+    free(a);
+    free(b);
+
+    return 0;
+}
+
+
+static int
+cmd_xfcost(void)
+{
+    int              i, k;
+    double           t, best, ns;
+    size_t           n;
+    cmsHPROFILE      in, srgb;
+    cmsHTRANSFORM    xf;
+    unsigned char   *src, *dst;
+    static const char  *names[3] = { "adobe", "prophoto", "cmyk" };
+
+    n = 1 << 20;
+    src = malloc(n * 4);
+    dst = malloc(n * 3);
+    if (src == NULL || dst == NULL) {
+        die("malloc");
+    }
+
+    for (i = 0; i < (int) (n * 4); i++) {
+        src[i] = (unsigned char) (i * 2654435761u >> 24);
+    }
+
+    srgb = cmsCreate_sRGBProfile();
+
+    for (k = 0; k < 3; k++) {
+        in = k == 0 ? icc_adobe(NULL) : k == 1 ? icc_prophoto(NULL)
+                                               : icc_cmyk(NULL);
+        best = 1e9;
+        xf = NULL;
+
+        for (i = 0; i < 10; i++) {
+            if (xf) {
+                cmsDeleteTransform(xf);
+            }
+
+            t = cpu_ms();
+            xf = cmsCreateTransform(in, k == 2 ? TYPE_CMYK_8_REV : TYPE_RGB_8,
+                                    srgb, TYPE_RGB_8, INTENT_PERCEPTUAL, 0);
+            t = cpu_ms() - t;
+            best = t < best ? t : best;
+        }
+
+        t = cpu_ms();
+        cmsDoTransform(xf, src, dst, (cmsUInt32Number) n);
+        ns = (cpu_ms() - t) * 1e6 / n;
+
+        printf("%s %.3f %.2f\n", names[k], best, ns);
+
+        cmsDeleteTransform(xf);
+        cmsCloseProfile(in);
+    }
+
+    cmsCloseProfile(srgb);
+    free(src);
+    free(dst);
+
+    return 0;
+}
 
 int
 main(int argc, char **argv)
@@ -427,9 +882,29 @@ main(int argc, char **argv)
                        (unsigned) atoi(argv[4]), argv[5]);
     }
 
-    if (argc == 7 && strcmp(argv[1], "run") == 0) {
+    if (argc >= 7 && argc <= 9 && strcmp(argv[1], "run") == 0) {
         return cmd_run(argv[2], (unsigned) atoi(argv[3]),
-                       (unsigned) atoi(argv[4]), argv[5], argv[6]);
+                       (unsigned) atoi(argv[4]), argv[5], argv[6],
+                       argc > 7 && strcmp(argv[7], "srgb") == 0
+                       ? NGX_TUNNY_IMAGE_COLOUR_SRGB
+                       : NGX_TUNNY_IMAGE_COLOUR_KEEP,
+                       argc > 8 && strcmp(argv[8], "late") == 0);
+    }
+
+    if (argc == 5 && strcmp(argv[1], "colourize") == 0) {
+        return cmd_colourize(argv[2], argv[3], argv[4]);
+    }
+
+    if (argc == 4 && strcmp(argv[1], "tosrgb") == 0) {
+        return cmd_tosrgb(argv[2], argv[3]);
+    }
+
+    if (argc == 4 && strcmp(argv[1], "de") == 0) {
+        return cmd_de(argv[2], argv[3]);
+    }
+
+    if (argc == 2 && strcmp(argv[1], "xfcost") == 0) {
+        return cmd_xfcost();
     }
 
     fprintf(stderr, "usage: tunny-quality gen|run|cmp ... (see source)\n");
