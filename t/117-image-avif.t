@@ -215,8 +215,10 @@ keep it (an alpha item, and back in PNG: red left, clear right)
 
 
 === TEST 7: the ICC profile: AVIF to PNG (iCCP) and JPEG (APP2); PNG and
-JPEG to AVIF (a colr box of type prof)
+JPEG to AVIF (a colr box of type prof), with tunny_image_colour keep (the
+default, srgb, converts the pixels and writes no profile: t/119)
 --- config
+    tunny_image_colour keep;
     location /png/ {
         alias $TEST_NGINX_FIXTURE_DIR/;
         tunny_image resize 32 32;
