@@ -49,15 +49,7 @@ repeat_each(1);
 no_shuffle();
 log_level('info');
 
-add_block_preprocessor(sub {
-    my $block = shift;
-    if (!defined $block->http_config) {
-        $block->set_value('http_config', <<'_EOC_');
-    log_format tunny 'TUNNY $uri $status $tunny_outcome "$tunny_error"';
-    access_log logs/error.log tunny;
-_EOC_
-    }
-});
+add_block_preprocessor(\&TunnyImage::block_defaults);
 
 run_tests();
 
