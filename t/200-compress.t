@@ -266,6 +266,13 @@ add_block_preprocessor(sub {
         $block->set_value('skip_eval', '1: 1');
         $block->set_value('init', undef);
     }
+    # a block that does not test tunny_timeout gets the round trips' one
+    # (600 s under memcheck, where a first brotli 11 task can pass 30 s)
+    if (defined $block->config && $block->config !~ /tunny_timeout/) {
+        $block->set_value('config', "    tunny_timeout "
+                          . "\$TEST_NGINX_COMPRESS_TIMEOUT;\n"
+                          . $block->config);
+    }
     # the block's own request: as long as a busy machine (or memcheck)
     # may need for a brotli 11 answer
     $block->set_value('timeout', 10 * TunnyTest::slow())
