@@ -721,6 +721,8 @@ ngx_tunny_exit_process(ngx_cycle_t *cycle)
         return;
     }
 
+    ngx_tunny_stats_unready();
+
     tcf = ngx_tunny_get_conf(cycle);
 
     if (tcf == NULL) {

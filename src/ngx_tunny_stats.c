@@ -469,6 +469,21 @@ ngx_tunny_stats_ready(void)
 }
 
 
+/*
+ * worker exit_process, before the pools stop: health no longer counts
+ * this process, whose threads are about to end (threads write no "ready")
+ */
+
+void
+ngx_tunny_stats_unready(void)
+{
+    if (ngx_tunny_stats_slot) {
+        ngx_tunny_stats_slot->d.u.s.ready = 0;
+        ngx_memory_barrier();
+    }
+}
+
+
 void
 ngx_tunny_stats_exit_process(ngx_cycle_t *cycle)
 {

@@ -15,6 +15,7 @@
  *   ngx_tunny_stats_add_zone()       configuration (http postconfiguration)
  *   ngx_tunny_stats_init_process()   worker init_process, before the pools
  *                                    start
+ *   ngx_tunny_stats_unready()        worker exit_process, before the pools stop
  *   ngx_tunny_stats_exit_process()   worker exit_process, after the pools
  *                                    stopped
  *   ngx_tunny_stats_ready()          worker init_process, after the pools
@@ -89,6 +90,7 @@ ngx_int_t ngx_tunny_stats_init_process(ngx_cycle_t *cycle,
 
 /* Worker init_process, once every pool started: health counts us now */
 void ngx_tunny_stats_ready(void);
+void ngx_tunny_stats_unready(void);
 
 /*
  * Worker exit_process, after every pool was stopped and its threads joined:
