@@ -3,9 +3,8 @@
 #     the deadline and the pool thread stops within 50 ms of CPU (x3 under
 #     ASan) after it (counted in the thread's CPU time, so that a contended
 #     machine that delays the thread does not change the answer; WebP: a
-#     16 KB lossless
-#     file of 16383x3051 made by "gen-hostile --webp-slow"; JPEG: big.jpg
-#     rotated);
+#     16 KB lossless file of 16383x3051 made by "gen-hostile --webp-slow";
+#     JPEG: big.jpg rotated);
 #   - progressive JPEGs past the scan budget are 415 with the reason;
 #   - a JPEG missing only its final EOI is an image (200), one cut in its
 #     data is 415 with the reason.
