@@ -180,12 +180,15 @@ ngx_tunny_queue_pop(ngx_tunny_queue_t *q)
     q->n--;
     q->work -= job->est_ns;
 
-    /* the job starts at the key's time, the key pays for it */
+    /*
+     * the job starts at the key's time, the key pays for it;
+     * ngx_rbtree_delete() zeroes the node's key: the tag is kept aside
+     */
 
     q->vclock = k->rn.key;
 
     ngx_rbtree_delete(&q->ready, &k->rn);
-    k->rn.key += ngx_max(job->est_ns, 1);
+    k->rn.key = q->vclock + ngx_max(job->est_ns, 1);
 
     if (k->queued) {
         ngx_rbtree_insert(&q->ready, &k->rn);
@@ -200,6 +203,7 @@ ngx_tunny_queue_pop(ngx_tunny_queue_t *q)
 void
 ngx_tunny_queue_remove(ngx_tunny_queue_t *q, ngx_tunny_job_t *job)
 {
+    ngx_rbtree_key_t        tag;
     ngx_tunny_queue_key_t  *k;
 
     k = job->qkey;
@@ -213,7 +217,10 @@ ngx_tunny_queue_remove(ngx_tunny_queue_t *q, ngx_tunny_job_t *job)
     q->work -= job->est_ns;
 
     if (k->queued == 0) {
+        /* not ready any more; its next job still starts at this tag */
+        tag = k->rn.key;
         ngx_rbtree_delete(&q->ready, &k->rn);
+        k->rn.key = tag;
     }
 
     ngx_tunny_queue_unref(q, k);

@@ -277,3 +277,38 @@ GET /f?k=last
 tunny_burn: pool "p" 500 ms
 --- error_log eval
 qr/TUNNY \/f\?k=\d+x+ 503 rejected reason=queue/
+
+
+
+=== TEST 7: a key served many times keeps paying for each job
+Six jobs of key "a" come in (one runs, five wait); once the first is over
+and the second runs, a job of key "b" comes in: it is served next, before
+the third job of "a".  (The start tag of a key must grow with every job
+it is served; a tag that fell back after each job let a busy key tie with
+a new one and go first.)
+--- post_main_config
+    tunny_pool p threads=1;
+--- config
+    tunny_offload p;
+    location = /f {
+        tunny_fair_key $arg_k;
+        tunny_burn 1s;
+    }
+--- init
+for (1 .. 6) {
+    TunnyTest::bg_request('/f?k=a');
+    Time::HiRes::sleep(0.01);
+}
+Test::More::ok(TunnyTest::wait_log(qr/TUNNY \/f\?k=a 200/),
+               'the first job of "a" is over');
+TunnyTest::bg_request('/f?k=b');
+TunnyTest::bg_collect();
+--- request
+GET /f?k=c
+--- response_body
+tunny_burn: pool "p" 1000 ms
+--- grep_error_log eval
+qr/TUNNY \/f\?k=[ab] \d+/
+--- grep_error_log_out eval
+["TUNNY /f?k=a 200\nTUNNY /f?k=a 200\nTUNNY /f?k=b 200\n"
+ . ("TUNNY /f?k=a 200\n" x 4)]
