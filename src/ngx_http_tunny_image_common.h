@@ -195,6 +195,8 @@ ngx_int_t ngx_http_tunny_image_reserve(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, size_t size);
 ngx_int_t ngx_http_tunny_image_append(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx, u_char *p, size_t size);
+ngx_int_t ngx_http_tunny_image_read_file(ngx_http_request_t *r,
+    ngx_file_t *file, u_char *buf, size_t size, off_t offset);
 
 ngx_int_t ngx_http_tunny_image_decide(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx);

@@ -258,7 +258,11 @@ ngx_http_tunny_image_start(ngx_http_request_t *r,
         p = head;
         n = ngx_min(b->file_last - b->file_pos, (off_t) sizeof(head));
 
-        if (n > 0 && ngx_read_file(b->file, head, n, b->file_pos) != n) {
+        if (n > 0
+            && ngx_http_tunny_image_read_file(r, b->file, head, (size_t) n,
+                                              b->file_pos)
+               != NGX_OK)
+        {
             return ngx_http_tunny_image_finalize(r, ctx, NGX_ERROR);
         }
     }
@@ -439,8 +443,9 @@ ngx_http_tunny_image_file(ngx_http_request_t *r,
         return rc;
     }
 
-    if (ngx_read_file(b->file, ctx->image + ctx->len, n, b->file_pos)
-        != (ssize_t) n)
+    if (ngx_http_tunny_image_read_file(r, b->file, ctx->image + ctx->len,
+                                       n, b->file_pos)
+        != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -483,9 +488,9 @@ ngx_http_tunny_image_file_rest(ngx_http_request_t *r,
     file.log = r->connection->log;
     ngx_str_set(&file.name, "image body");
 
-    if (ngx_read_file(&file, ctx->image + ctx->len, ctx->file_rest,
-                      ctx->file_pos)
-        != (ssize_t) ctx->file_rest)
+    if (ngx_http_tunny_image_read_file(r, &file, ctx->image + ctx->len,
+                                       ctx->file_rest, ctx->file_pos)
+        != NGX_OK)
     {
         return NGX_HTTP_INTERNAL_SERVER_ERROR;
     }
@@ -539,6 +544,34 @@ ngx_http_tunny_image_more(ngx_http_request_t *r,
     }
 
     return NGX_HTTP_BAD_GATEWAY;
+}
+
+
+/*
+ * size bytes of file at offset into buf, in the event loop: NGX_OK, or
+ * NGX_ERROR logged (ngx_read_file() logs a failed read, not a short one:
+ * a file that shrank since it was opened)
+ */
+
+ngx_int_t
+ngx_http_tunny_image_read_file(ngx_http_request_t *r, ngx_file_t *file,
+    u_char *buf, size_t size, off_t offset)
+{
+    ssize_t  n;
+
+    n = ngx_read_file(file, buf, size, offset);
+
+    if (n == (ssize_t) size) {
+        return NGX_OK;
+    }
+
+    if (n != NGX_ERROR) {
+        ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
+                      "tunny_image: read %z of %uz bytes at %O from \"%V\"",
+                      n, size, offset, &file->name);
+    }
+
+    return NGX_ERROR;
 }
 
 

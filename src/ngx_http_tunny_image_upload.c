@@ -100,7 +100,6 @@ ngx_http_tunny_image_upload_read(ngx_http_request_t *r,
     ngx_http_tunny_image_ctx_t *ctx)
 {
     off_t                         size;
-    ssize_t                       n;
     ngx_int_t                     rc;
     ngx_buf_t                    *b;
     ngx_chain_t                  *cl;
@@ -136,17 +135,15 @@ ngx_http_tunny_image_upload_read(ngx_http_request_t *r,
                 return rc;
             }
 
-            n = ngx_read_file(b->file, ctx->image + ctx->len, (size_t) size,
-                              b->file_pos);
-
-            if (n != (ssize_t) size) {
-                ngx_log_error(NGX_LOG_ERR, r->connection->log, 0,
-                              "tunny_image: read %z of %O bytes from \"%V\"",
-                              n, size, &b->file->name);
+            if (ngx_http_tunny_image_read_file(r, b->file,
+                                               ctx->image + ctx->len,
+                                               (size_t) size, b->file_pos)
+                != NGX_OK)
+            {
                 return NGX_HTTP_INTERNAL_SERVER_ERROR;
             }
 
-            ctx->len += (size_t) n;
+            ctx->len += (size_t) size;
 
             continue;
         }
