@@ -116,7 +116,8 @@ void ngx_http_tunny_task_destroy(ngx_http_tunny_task_t *task);
  * The cancel flag itself, for nginx-free code that polls it with
  * __atomic_load_n(flag, __ATOMIC_RELAXED) (the image library does)
  */
-#define ngx_http_tunny_task_cancel_flag(task)  ((const int *) &(task)->job.cancel)
+#define ngx_http_tunny_task_cancel_flag(task)                               \
+    ((const int *) &(task)->job.cancel)
 
 /* Pool thread, in run(): the thread's state for a ngx_tunny_state_key() */
 #define ngx_http_tunny_task_state(task, key)                                \

@@ -289,34 +289,35 @@ ngx_http_tunny_post(ngx_http_request_t *r, ngx_tunny_job_t *job,
 
     ngx_add_timer(&ctx->timer, tlcf->timeout);
 
-    /* watch the client while the job waits or runs; then as before */
+    /*
+     * watch the client while the job waits or runs; then as before.
+     *
+     * Not while an upstream still runs (a filter posting as the body
+     * streams in): it watches the client itself (proxy_ignore_client_abort)
+     * and finalizes the request through its own finalization, which takes
+     * its cleanup out first.  ngx_http_test_reading() would terminate the
+     * request with that cleanup in place: run from
+     * ngx_http_terminate_request(), it frees the request (the client's EOF
+     * is seen), and the termination goes on in freed memory.
+     */
 
     ctx->read_handler = r->read_event_handler;
 
     if (r->upstream && r->upstream->cleanup) {
+        return NGX_OK;
+    }
 
-        /*
-         * an upstream still runs (a filter posting as the body streams
-         * in): it watches the client itself (proxy_ignore_client_abort)
-         * and finalizes the request through its own finalization, which
-         * takes its cleanup out first.  ngx_http_test_reading() would
-         * terminate the request with that cleanup in place: run from
-         * ngx_http_terminate_request(), it frees the request (the
-         * client's EOF is seen), and the termination goes on in freed
-         * memory.
-         */
-
-    } else if (tlcf->ignore_client_abort) {
+    if (tlcf->ignore_client_abort) {
         r->read_event_handler = ngx_http_block_reading;
+        return NGX_OK;
+    }
 
-    } else {
-        r->read_event_handler = ngx_http_test_reading;
+    r->read_event_handler = ngx_http_test_reading;
 
-        /* an EOF that arrived before is not signalled again (EPOLLET) */
+    /* an EOF that arrived before is not signalled again (EPOLLET) */
 
-        if (c->read->ready) {
-            ngx_post_event(c->read, &ngx_posted_events);
-        }
+    if (c->read->ready) {
+        ngx_post_event(c->read, &ngx_posted_events);
     }
 
     return NGX_OK;
