@@ -21,12 +21,10 @@
 #include <zstd.h>
 #include <zlib.h>
 
+#include "tap.h"
 #include "ngx_tunny_compress.h"
 
 
-static int  tests;
-static int  failures;
-static int  bench = 1;
 
 static const int  encodings[] = {
     NGX_TUNNY_COMPRESS_BROTLI, NGX_TUNNY_COMPRESS_ZSTD, NGX_TUNNY_COMPRESS_GZIP
@@ -36,26 +34,6 @@ static const int  encodings[] = {
 static const int  best[] = { 11, 19, 9 };
 static const int  fast[] = { 5, 3, 6 };
 
-
-static int
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    printf("%sok %d - ", cond ? "" : "not ", ++tests);
-
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-
-    printf("\n");
-
-    if (!cond) {
-        failures++;
-    }
-
-    return cond;
-}
 
 
 static double
@@ -785,12 +763,7 @@ report_cancel_latency(void)
 int
 main(void)
 {
-    const char  *env;
-
-    env = getenv("TUNNY_BENCH");
-    if (env && strcmp(env, "0") == 0) {
-        bench = 0;
-    }
+    tap_init();
 
     test_names();
     test_params();
@@ -804,7 +777,5 @@ main(void)
         report_cancel_latency();
     }
 
-    printf("1..%d\n", tests);
-
-    return failures ? 1 : 0;
+    return tap_done();
 }

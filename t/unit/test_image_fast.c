@@ -31,47 +31,12 @@
 
 #include <jpeglib.h>
 
+#include "tap.h"
 #include "ngx_tunny_image_int.h"
 
 
-static int          tests;
-static int          failures;
-static int          bench = 1;
 
 
-static int
-ok(int cond, const char *fmt, ...)
-{
-    va_list  args;
-
-    printf("%sok %d - ", cond ? "" : "not ", ++tests);
-
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-
-    printf("\n");
-    fflush(stdout);
-
-    if (!cond) {
-        failures++;
-    }
-
-    return cond;
-}
-
-
-static void
-diag(const char *fmt, ...)
-{
-    va_list  args;
-
-    printf("# ");
-    va_start(args, fmt);
-    vprintf(fmt, args);
-    va_end(args);
-    printf("\n");
-}
 
 
 typedef struct {
@@ -993,13 +958,9 @@ test_region_truncated(ngx_tunny_image_state_t *st)
 int
 main(int argc, char **argv)
 {
-    const char               *e;
     ngx_tunny_image_state_t  *st;
 
-    e = getenv("TUNNY_BENCH");
-    if (e && strcmp(e, "0") == 0) {
-        bench = 0;
-    }
+    tap_init();
 
     st = ngx_tunny_image_state_create();
     if (st == NULL) {
@@ -1019,7 +980,5 @@ main(int argc, char **argv)
 
     ngx_tunny_image_state_destroy(st);
 
-    printf("1..%d\n", tests);
-
-    return failures ? 1 : 0;
+    return tap_done();
 }
