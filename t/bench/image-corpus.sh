@@ -31,6 +31,14 @@ IDENTIFY=${CONVERT/convert/identify}
 
 say() { printf '%s\n' "$*" >&2; }
 
+# jpegtran makes the progressive copies; every bench that takes a corpus
+# from here (image, overload, quality) comes through this line
+if ! command -v jpegtran > /dev/null; then
+    say "image-corpus: installing libjpeg-turbo-progs (jpegtran)"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+        --no-install-recommends libjpeg-turbo-progs >&2
+fi
+
 
 # --- thumbnails corpus ------------------------------------------------------
 

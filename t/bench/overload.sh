@@ -79,7 +79,10 @@ pid logs/nginx.pid;
 tunny_pool img max_memory=256M;
 events { worker_connections 4096; }
 http {
-    access_log off;
+    log_format bench '\$msec \$uri t=\$arg_t \$status rt=\$request_time '
+                     'q=\$tunny_queue_time run=\$tunny_run_time '
+                     '\$tunny_reject_reason';
+    access_log logs/access.log bench;
     server {
         listen 127.0.0.1:$PORT backlog=4096;
         tunny_offload img;
