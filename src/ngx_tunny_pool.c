@@ -392,7 +392,7 @@ ngx_tunny_job_post(ngx_tunny_pool_t *tp, ngx_tunny_job_t *job,
     job->next = NULL;
     job->qkey = NULL;
     job->cost = adm->cost;
-    job->est_ns = adm->cost ? adm->cost->est_ns : 0;
+    job->est_ns = adm->cost ? ngx_tunny_cost_predict(adm->cost) : 0;
     job->cancel = 0;
     job->failed = 0;
     job->t_post = ngx_tunny_now_ns();
@@ -517,7 +517,7 @@ ngx_tunny_pool_release(ngx_tunny_pool_t *tp, size_t size)
 static void
 ngx_tunny_pool_learn(ngx_tunny_job_t *job)
 {
-    uint64_t           run;
+    uint64_t           run, dev;
     ngx_tunny_cost_t  *cost;
 
     cost = job->cost;
@@ -531,11 +531,18 @@ ngx_tunny_pool_learn(ngx_tunny_job_t *job)
 
     if (cost->samples++ == 0) {
         cost->est_ns = run;
+        cost->dev_ns = 0;
         return;
     }
 
-    /* EWMA, weight 1/4: follows a change of cost within a few jobs */
+    /*
+     * EWMAs, weight 1/4: they follow a change of cost within a few jobs
+     * (the deviation first, from the old mean, as TCP's RTT variance)
+     */
 
+    dev = run > cost->est_ns ? run - cost->est_ns : cost->est_ns - run;
+
+    cost->dev_ns = cost->dev_ns - cost->dev_ns / 4 + dev / 4;
     cost->est_ns = cost->est_ns - cost->est_ns / 4 + run / 4;
 }
 
