@@ -349,3 +349,65 @@ invalid value "adobe"
 --- must_die
 --- error_log
 invalid colour "white", must be RRGGBB or RGB in hex ("#RRGGBB" quoted)
+
+
+
+=== TEST 13: srgb: every frame of an animated WebP is converted (the last one read), no profile written
+--- config
+    location /img/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 192 128;
+        tunny_image_webp_quality 95;
+    }
+--- request
+GET /img/patches-prophoto-anim.webp
+--- response_body_filters eval
+main::chart($main::SRGB{prophoto}, 6)
+--- response_body
+webp 192x128 icc=0 frames=2
+1 ok
+6 ok
+7 ok
+8 ok
+17 ok
+18 ok
+
+
+
+=== TEST 14: keep: an animated WebP keeps its profile and its pixels
+--- config
+    tunny_image_colour keep;
+    location /img/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 192 128;
+        tunny_image_webp_quality 95;
+    }
+--- request
+GET /img/patches-prophoto-anim.webp
+--- response_body_filters eval
+main::chart(\%main::SRC, 6)
+--- response_body eval
+"webp 192x128 icc=" . (-s "$ENV{TEST_NGINX_FIXTURE_DIR}/prophoto.icc")
+. " frames=2\n1 ok\n6 ok\n7 ok\n8 ok\n17 ok\n18 ok\n"
+
+
+
+=== TEST 15: srgb: the first frame of an animated WebP as a still PNG is converted
+--- config
+    location /img/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 192 128;
+        tunny_image_format png;
+    }
+--- request
+GET /img/patches-prophoto-anim.webp
+--- response_body_filters eval
+main::chart($main::SRGB{prophoto}, 6)
+--- response_body
+png 192x128 icc=0
+1 ok
+6 ok
+7 ok
+8 ok
+17 ok
+18 ok

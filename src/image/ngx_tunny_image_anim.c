@@ -279,6 +279,10 @@ ngx_tunny_image_anim(ngx_tunny_image_run_t *run)
         }
     }
 
+    /* the frames are sRGB now, or the profile goes with them (keep) */
+
+    ngx_tunny_image_colour_end(run);
+
     if (!WebPAnimEncoderAdd(enc, NULL, (int) ts, NULL)) {
         rc = ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
                                    "WebP encode failed: %s",
@@ -451,6 +455,11 @@ ngx_tunny_image_anim_webp_open(ngx_tunny_image_run_t *run,
 
     WebPDemuxDelete(dmux);
 
+    /* its profile, for the colour step of each frame (or of the first) */
+
+    ngx_tunny_image_webp_icc(run);
+    ngx_tunny_image_icc_check(run, 3);
+
     if (src->width != run->info.width || src->height != run->info.height) {
         return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EINPUT,
                                      "WebP decode failed: "
@@ -590,24 +599,36 @@ ngx_tunny_image_anim_frame(ngx_tunny_image_run_t *run, WebPAnimEncoder *enc,
 
     pix = &run->pix;
 
+    /* the source's profile to sRGB, into a frame of ours (a copy) */
+
+    rc = ngx_tunny_image_colour_frame(run);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
     if (pix->width != run->geo.tw || pix->height != run->geo.th) {
 
-        /*
-         * the resampler premultiplies its source in place: it gets a copy,
-         * the canvas stays as the next frame needs it
-         */
+        if (pix->buf == NGX_TUNNY_IMAGE_BUF_DEC) {
 
-        size = pix->stride * pix->height;
+            /*
+             * the resampler premultiplies its source in place: it gets a
+             * copy, the canvas stays as the next frame needs it
+             */
 
-        copy = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_B, size);
-        if (copy == NULL) {
-            return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
-                                         "out of memory resampling");
+            size = pix->stride * pix->height;
+
+            copy = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_B,
+                                           size);
+            if (copy == NULL) {
+                return ngx_tunny_image_error(run->res,
+                                             NGX_TUNNY_IMAGE_ENOMEM,
+                                             "out of memory resampling");
+            }
+
+            memcpy(copy, pix->data, size);
+            pix->data = copy;
+            pix->buf = NGX_TUNNY_IMAGE_BUF_B;
         }
-
-        memcpy(copy, pix->data, size);
-        pix->data = copy;
-        pix->buf = NGX_TUNNY_IMAGE_BUF_B;
 
         ngx_tunny_image_decoded_whole(run);
 
@@ -667,6 +688,7 @@ ngx_tunny_image_anim_frame(ngx_tunny_image_run_t *run, WebPAnimEncoder *enc,
 static int
 ngx_tunny_image_anim_output(ngx_tunny_image_run_t *run, WebPAnimEncoder *enc)
 {
+    int       rc;
     WebPData  out;
 
     WebPDataInit(&out);
@@ -677,21 +699,11 @@ ngx_tunny_image_anim_output(ngx_tunny_image_run_t *run, WebPAnimEncoder *enc)
                                      WebPAnimEncoderGetError(enc));
     }
 
-    run->res->data = malloc(out.size);
-
-    if (run->res->data != NULL) {
-        memcpy(run->res->data, out.bytes, out.size);
-        run->res->len = out.size;
-    }
+    rc = ngx_tunny_image_webp_output(run, out.bytes, out.size, 1);
 
     WebPDataClear(&out);
 
-    if (run->res->data == NULL) {
-        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
-                                     "out of memory encoding WebP");
-    }
-
-    return NGX_TUNNY_IMAGE_OK;
+    return rc;
 }
 
 

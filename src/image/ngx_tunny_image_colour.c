@@ -83,6 +83,7 @@ static void *ngx_tunny_image_lcms_realloc(cmsContext id, void *p,
     cmsUInt32Number n);
 static void ngx_tunny_image_lcms_error(cmsContext id, cmsUInt32Number code,
     const char *text);
+static int ngx_tunny_image_colour_convert(ngx_tunny_image_run_t *run);
 static ngx_tunny_image_colour_t *ngx_tunny_image_colour_get(
     ngx_tunny_image_state_t *st);
 static cmsHTRANSFORM ngx_tunny_image_colour_xf(ngx_tunny_image_colour_t *c,
@@ -107,12 +108,7 @@ static cmsPluginMemHandler  ngx_tunny_image_lcms_mem = {
 int
 ngx_tunny_image_colour(ngx_tunny_image_run_t *run)
 {
-    int                        rc;
-    unsigned                   y;
-    cmsHTRANSFORM              xf;
-    cmsUInt32Number            fmt;
-    ngx_tunny_image_pix_t      out, *pix;
-    ngx_tunny_image_colour_t  *c;
+    int  rc;
 
     if (run->params->colour == NGX_TUNNY_IMAGE_COLOUR_KEEP
         || run->icc == NULL)
@@ -120,10 +116,63 @@ ngx_tunny_image_colour(ngx_tunny_image_run_t *run)
         return NGX_TUNNY_IMAGE_OK;
     }
 
-    if (run->params->colour == NGX_TUNNY_IMAGE_COLOUR_STRIP) {
-        ngx_tunny_image_icc_drop(run);
+    rc = NGX_TUNNY_IMAGE_OK;
+
+    if (run->params->colour == NGX_TUNNY_IMAGE_COLOUR_SRGB) {
+        rc = ngx_tunny_image_colour_convert(run);
+    }
+
+    /* the output is sRGB, or the profile was unusable or stripped */
+
+    ngx_tunny_image_icc_drop(run);
+
+    return rc;
+}
+
+
+/*
+ * The colour step of an animation: each frame on its way to the encoder
+ * (srgb converts it, the profile stays for the next one), then
+ * ngx_tunny_image_colour_end() after the last frame
+ */
+
+int
+ngx_tunny_image_colour_frame(ngx_tunny_image_run_t *run)
+{
+    if (run->params->colour != NGX_TUNNY_IMAGE_COLOUR_SRGB
+        || run->icc == NULL)
+    {
         return NGX_TUNNY_IMAGE_OK;
     }
+
+    return ngx_tunny_image_colour_convert(run);
+}
+
+
+void
+ngx_tunny_image_colour_end(ngx_tunny_image_run_t *run)
+{
+    if (run->params->colour != NGX_TUNNY_IMAGE_COLOUR_KEEP) {
+        ngx_tunny_image_icc_drop(run);
+    }
+}
+
+
+/*
+ * run->pix through run->icc to sRGB, into the other pipeline frame (the
+ * source stays as it is: an animation's canvas is the next frame's base);
+ * an unusable profile leaves the pixels untouched
+ */
+
+static int
+ngx_tunny_image_colour_convert(ngx_tunny_image_run_t *run)
+{
+    int                        rc;
+    unsigned                   y;
+    cmsHTRANSFORM              xf;
+    cmsUInt32Number            fmt;
+    ngx_tunny_image_pix_t      out, *pix;
+    ngx_tunny_image_colour_t  *c;
 
     pix = &run->pix;
 
@@ -146,11 +195,6 @@ ngx_tunny_image_colour(ngx_tunny_image_run_t *run)
     }
 
     xf = ngx_tunny_image_colour_xf(c, run->icc, run->icc_len, fmt);
-
-    /* the output is sRGB, or the profile was unusable: none is written */
-
-    ngx_tunny_image_icc_drop(run);
-
     if (xf == NULL) {
         return NGX_TUNNY_IMAGE_OK;
     }

@@ -245,9 +245,14 @@ void ngx_tunny_image_resample_span(double extent, unsigned src,
 void ngx_tunny_image_transform_window(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_transform(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_colour(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_colour_frame(ngx_tunny_image_run_t *run);
+void ngx_tunny_image_colour_end(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_sharpen(ngx_tunny_image_run_t *run, int percent);
 int ngx_tunny_image_jpeg_encode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_encode(ngx_tunny_image_run_t *run);
+void ngx_tunny_image_webp_icc(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_webp_output(ngx_tunny_image_run_t *run,
+    const unsigned char *bytes, size_t size, int anim);
 int ngx_tunny_image_png_encode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_avif_encode(ngx_tunny_image_run_t *run);
 

@@ -49,9 +49,6 @@ static int ngx_tunny_image_webp_feed(ngx_tunny_image_run_t *run,
     WebPDecoderConfig *config);
 static size_t ngx_tunny_image_webp_step(size_t step, int64_t ns);
 static int64_t ngx_tunny_image_webp_now(void);
-static void ngx_tunny_image_webp_icc(ngx_tunny_image_run_t *run);
-static int ngx_tunny_image_webp_output(ngx_tunny_image_run_t *run,
-    const WebPMemoryWriter *wr);
 
 
 static const char *
@@ -297,7 +294,9 @@ ngx_tunny_image_webp_now(void)
 }
 
 
-static void
+/* the source's ICCP chunk into run->icc (a still or an animation) */
+
+void
 ngx_tunny_image_webp_icc(ngx_tunny_image_run_t *run)
 {
     WebPData           data;
@@ -407,7 +406,7 @@ ngx_tunny_image_webp_encode(ngx_tunny_image_run_t *run)
 
     WebPPictureFree(&pic);
 
-    rc = ngx_tunny_image_webp_output(run, &wr);
+    rc = ngx_tunny_image_webp_output(run, wr.mem, wr.size, 0);
 
     WebPMemoryWriterClear(&wr);
 
@@ -415,11 +414,14 @@ ngx_tunny_image_webp_encode(ngx_tunny_image_run_t *run)
 }
 
 
-/* the encoded image into res->data, with the ICCP chunk if there is one */
+/*
+ * The encoded image (a still, or an animation assembled by
+ * WebPAnimEncoder) into res->data, with the ICCP chunk if there is one
+ */
 
-static int
+int
 ngx_tunny_image_webp_output(ngx_tunny_image_run_t *run,
-    const WebPMemoryWriter *wr)
+    const unsigned char *enc, size_t enc_len, int anim)
 {
     size_t          size;
     WebPMux        *mux;
@@ -428,19 +430,28 @@ ngx_tunny_image_webp_output(ngx_tunny_image_run_t *run,
 
     WebPDataInit(&out);
     mux = NULL;
-    bytes = wr->mem;
-    size = wr->size;
+    bytes = enc;
+    size = enc_len;
 
     if (run->icc) {
-        img.bytes = wr->mem;
-        img.size = wr->size;
+        img.bytes = enc;
+        img.size = enc_len;
         icc.bytes = run->icc;
         icc.size = run->icc_len;
 
-        mux = WebPMuxNew();
+        if (anim) {
+            mux = WebPMuxCreate(&img, 0);
+
+        } else {
+            mux = WebPMuxNew();
+
+            if (mux != NULL && WebPMuxSetImage(mux, &img, 0) != WEBP_MUX_OK) {
+                WebPMuxDelete(mux);
+                mux = NULL;
+            }
+        }
 
         if (mux != NULL
-            && WebPMuxSetImage(mux, &img, 0) == WEBP_MUX_OK
             && WebPMuxSetChunk(mux, "ICCP", &icc, 0) == WEBP_MUX_OK
             && WebPMuxAssemble(mux, &out) == WEBP_MUX_OK)
         {

@@ -1644,13 +1644,10 @@ write_big(const char *name, const char *prog, unsigned w, unsigned h)
  * icc_cmyk_patches), and an alpha edge for tunny_image_background.
  */
 
-static void
-write_colour_chart(const char *name, const unsigned char *icc,
-    size_t icc_len, int kind)
+static unsigned char *
+colour_chart(int kind, unsigned *pw, unsigned *ph, unsigned *pcomps)
 {
     unsigned        x, y, i, w, h, comps;
-    png_opts_t      po;
-    jpeg_opts_t     o;
     unsigned char  *pix, *p;
 
     w = ICC_PATCH * ICC_PATCH_COLS;
@@ -1683,6 +1680,25 @@ write_colour_chart(const char *name, const unsigned char *icc,
         }
     }
 
+    *pw = w;
+    *ph = h;
+    *pcomps = comps;
+
+    return pix;
+}
+
+
+static void
+write_colour_chart(const char *name, const unsigned char *icc,
+    size_t icc_len, int kind)
+{
+    unsigned        w, h, comps;
+    png_opts_t      po;
+    jpeg_opts_t     o;
+    unsigned char  *pix;
+
+    pix = colour_chart(kind, &w, &h, &comps);
+
     if (kind == 'p') {
         memset(&po, 0, sizeof(po));
         po.w = w;
@@ -1703,6 +1719,90 @@ write_colour_chart(const char *name, const unsigned char *icc,
                                                         : JCS_RGB, &o);
     }
 
+    free(pix);
+}
+
+
+/*
+ * An animated WebP of the RGB chart in that profile (ICCP): two lossless
+ * frames, the second with patch 0 black (so that the encoder keeps it)
+ */
+
+static void
+write_colour_anim(const char *name, const unsigned char *icc,
+    size_t icc_len)
+{
+    int                      i;
+    unsigned                 w, h, comps, y;
+    WebPMux                 *mux;
+    WebPData                 anim, prof, out;
+    WebPConfig               config;
+    WebPPicture              pic;
+    unsigned char           *pix;
+    WebPAnimEncoder         *enc;
+    WebPAnimEncoderOptions   opts;
+
+    pix = colour_chart('j', &w, &h, &comps);
+
+    if (!WebPAnimEncoderOptionsInit(&opts) || !WebPConfigInit(&config)) {
+        die("WebP init");
+    }
+
+    config.lossless = 1;
+
+    enc = WebPAnimEncoderNew((int) w, (int) h, &opts);
+    if (enc == NULL) {
+        die("WebPAnimEncoderNew");
+    }
+
+    for (i = 0; i < 2; i++) {
+        if (i) {
+            for (y = 0; y < ICC_PATCH; y++) {
+                memset(pix + (size_t) y * w * 3, 0, ICC_PATCH * 3);
+            }
+        }
+
+        WebPPictureInit(&pic);
+        pic.width = (int) w;
+        pic.height = (int) h;
+        pic.use_argb = 1;
+
+        if (!WebPPictureImportRGB(&pic, pix, (int) w * 3)
+            || !WebPAnimEncoderAdd(enc, &pic, i * 100, &config))
+        {
+            die("WebPAnimEncoderAdd");
+        }
+
+        WebPPictureFree(&pic);
+    }
+
+    WebPDataInit(&anim);
+    WebPDataInit(&out);
+
+    if (!WebPAnimEncoderAdd(enc, NULL, 200, NULL)
+        || !WebPAnimEncoderAssemble(enc, &anim))
+    {
+        die("WebPAnimEncoderAssemble");
+    }
+
+    prof.bytes = icc;
+    prof.size = icc_len;
+
+    mux = WebPMuxCreate(&anim, 0);
+
+    if (mux == NULL
+        || WebPMuxSetChunk(mux, "ICCP", &prof, 0) != WEBP_MUX_OK
+        || WebPMuxAssemble(mux, &out) != WEBP_MUX_OK)
+    {
+        die("WebPMux");
+    }
+
+    write_file(name, out.bytes, out.size);
+
+    WebPMuxDelete(mux);
+    WebPDataClear(&out);
+    WebPDataClear(&anim);
+    WebPAnimEncoderDelete(enc);
     free(pix);
 }
 
@@ -1738,6 +1838,7 @@ write_colour_fixtures(void)
     write_colour_chart("patches-adobe.jpg", icc[0], n[0], 'j');
     write_colour_chart("patches-plain.jpg", NULL, 0, 'j');
     write_colour_chart("patches-prophoto.png", icc[1], n[1], 'p');
+    write_colour_anim("patches-prophoto-anim.webp", icc[1], n[1]);
     write_colour_chart("patches-cmyk.jpg", icc[2], n[2], 'c');
     write_colour_chart("patches-gray18.jpg", icc[3], n[3], 'g');
 

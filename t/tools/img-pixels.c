@@ -3,8 +3,10 @@
  * img-pixels FILE [X,Y ...]: what a test needs to know of an output
  * image, decoded with the reference libraries (libjpeg, libspng, libwebp):
  *
- *   jpeg|png|webp WIDTHxHEIGHT icc=BYTES
+ *   jpeg|png|webp WIDTHxHEIGHT icc=BYTES [frames=N]
  *   X,Y R G B A          one line per point asked for (A 255 for JPEG)
+ *
+ * An animated WebP (frames=N) is read at its last frame, on its canvas.
  *
  * Exit 1 on anything it cannot decode.  Used by t/119-image-colour.t.
  */
@@ -150,27 +152,99 @@ png_rgba(const unsigned char *in, size_t len, unsigned *w, unsigned *h,
 }
 
 
+/* the last frame of an animated WebP, on its canvas (malloc) */
+
+static unsigned char *
+webp_anim_last(const WebPData *data, unsigned *w, unsigned *h,
+    unsigned *frames)
+{
+    int                      ts;
+    size_t                   size;
+    uint8_t                 *frame;
+    unsigned char           *pix;
+    WebPAnimInfo             info;
+    WebPAnimDecoder         *dec;
+    WebPAnimDecoderOptions   opts;
+
+    if (!WebPAnimDecoderOptionsInit(&opts)) {
+        die("WebPAnimDecoderOptionsInit");
+    }
+
+    opts.color_mode = MODE_RGBA;
+
+    dec = WebPAnimDecoderNew(data, &opts);
+    if (dec == NULL || !WebPAnimDecoderGetInfo(dec, &info)) {
+        die("WebP decode");
+    }
+
+    frame = NULL;
+    *frames = 0;
+
+    while (WebPAnimDecoderHasMoreFrames(dec)) {
+        if (!WebPAnimDecoderGetNext(dec, &frame, &ts)) {
+            die("WebP animation decode");
+        }
+
+        (*frames)++;
+    }
+
+    if (frame == NULL) {
+        die("WebP animation without a frame");
+    }
+
+    *w = info.canvas_width;
+    *h = info.canvas_height;
+    size = (size_t) *w * *h * 4;
+
+    pix = malloc(size);
+    if (pix == NULL) {
+        die("malloc");
+    }
+
+    memcpy(pix, frame, size);
+    WebPAnimDecoderDelete(dec);
+
+    return pix;
+}
+
+
 static unsigned char *
 webp_rgba(const unsigned char *in, size_t len, unsigned *w, unsigned *h,
-    unsigned *icc)
+    unsigned *icc, unsigned *frames)
 {
     int                 iw, ih;
     WebPData            data;
     WebPDemuxer        *dmux;
-    unsigned char      *pix;
+    unsigned char      *pix, *copy;
     WebPChunkIterator   it;
-
-    pix = WebPDecodeRGBA(in, len, &iw, &ih);
-    if (pix == NULL) {
-        die("WebP decode");
-    }
-
-    *w = (unsigned) iw;
-    *h = (unsigned) ih;
-    *icc = 0;
 
     data.bytes = in;
     data.size = len;
+    *frames = 0;
+
+    pix = WebPDecodeRGBA(in, len, &iw, &ih);
+
+    if (pix == NULL) {
+        pix = webp_anim_last(&data, w, h, frames);
+
+    } else {
+        *w = (unsigned) iw;
+        *h = (unsigned) ih;
+
+        /* one way to free every result */
+
+        copy = malloc((size_t) iw * ih * 4);
+        if (copy == NULL) {
+            die("malloc");
+        }
+
+        memcpy(copy, pix, (size_t) iw * ih * 4);
+        WebPFree(pix);
+        pix = copy;
+    }
+
+    *icc = 0;
+
     dmux = WebPDemux(&data);
 
     if (dmux != NULL) {
@@ -191,7 +265,7 @@ main(int argc, char **argv)
 {
     int             i;
     size_t          len;
-    unsigned        w, h, icc, x, y;
+    unsigned        w, h, icc, x, y, frames;
     const char     *type;
     unsigned char  *in, *pix, *p;
 
@@ -201,6 +275,7 @@ main(int argc, char **argv)
     }
 
     in = slurp(argv[1], &len);
+    frames = 0;
 
     if (len > 3 && in[0] == 0xff && in[1] == 0xd8) {
         type = "jpeg";
@@ -212,14 +287,20 @@ main(int argc, char **argv)
 
     } else if (len > 12 && memcmp(in + 8, "WEBP", 4) == 0) {
         type = "webp";
-        pix = webp_rgba(in, len, &w, &h, &icc);
+        pix = webp_rgba(in, len, &w, &h, &icc, &frames);
 
     } else {
         die("unknown type");
         return 1;
     }
 
-    printf("%s %ux%u icc=%u\n", type, w, h, icc);
+    printf("%s %ux%u icc=%u", type, w, h, icc);
+
+    if (frames) {
+        printf(" frames=%u", frames);
+    }
+
+    printf("\n");
 
     for (i = 2; i < argc; i++) {
         if (sscanf(argv[i], "%u,%u", &x, &y) != 2 || x >= w || y >= h) {
@@ -230,13 +311,7 @@ main(int argc, char **argv)
         printf("%u,%u %u %u %u %u\n", x, y, p[0], p[1], p[2], p[3]);
     }
 
-    if (strcmp(type, "webp") == 0) {
-        WebPFree(pix);
-
-    } else {
-        free(pix);
-    }
-
+    free(pix);
     free(in);
 
     return 0;
