@@ -7,7 +7,7 @@
 #   1. capacity: wrk, closed loop, -c4, the 200s per second (a refusal is
 #      not capacity; BENCH_OVERLOAD_CAPACITY overrides);
 #   2. solo: an open loop at half the capacity, for one job's latency;
-#   3. overload: an open loop (t/bench/overload.py) at 4x the capacity for
+#   3. overload: an open loop (t/bench/openloop.c) at 4x the capacity for
 #      20 s with tunny_max_wait 1s and max_memory=256M: admitted p99
 #      against 1 s + one job's p99, refusals' p99 against 5 ms, the peak
 #      RSS of the workers against budget + baseline, no 5xx but 503;
@@ -69,6 +69,7 @@ mapfile -t FILES < "$PHOTOS/LIST"
 
 rm -rf "$PREFIX"
 mkdir -p "$PREFIX/logs" "$PREFIX/conf"
+cc -O2 -Wall -Wextra -Werror -o "$PREFIX/openloop" "$BENCH/openloop.c"
 W=$(nproc)
 
 cat > "$PREFIX/conf/nginx.conf" <<CONF
@@ -119,7 +120,7 @@ urls() {  # PREFIX_PATH [QUERY]
 }
 
 load() {  # TAG RATE SECONDS URL... : one JSON line
-    python3 "$BENCH/overload.py" "$PORT" "$2" "$3" "${@:4}" --tag "$1" \
+    "$PREFIX/openloop" "$PORT" "$2" "$3" "${@:4}" --tag "$1" \
         --rss "$WORKERS"
 }
 
