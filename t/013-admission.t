@@ -70,7 +70,7 @@ __DATA__
 --- config
     tunny_offload p;
     location = /b {
-        tunny_max_wait 175ms;
+        tunny_max_wait 400ms;
         tunny_burn ${arg_ms}ms;
     }
     location = /block {
@@ -79,13 +79,15 @@ __DATA__
 --- init
 # learned costs under a sanitizer's slowdown say nothing of the rule
 return if $ENV{TEST_NGINX_ASAN};
-# cheap jobs: about 50 ms each, so 3 or 4 fit in 175 ms of predicted wait
+# cheap jobs: about 50 ms each; a job is predicted at its mean cost plus
+# three mean deviations, so on a quiet machine 8 fit in 400 ms of
+# predicted wait, on a contended one (more spread) fewer, never all 12
 main::train(3, 50);
-my @cheap = main::burst_blocked('/b?ms=50', 7);
+my @cheap = main::burst_blocked('/b?ms=50', 12);
 my $ok = grep { $_ == 200 } @cheap;
 my $refused = grep { $_ == 503 } @cheap;
-Test::More::ok($ok >= 2 && $ok <= 5, "cheap jobs: $ok of 7 admitted (2..5)");
-Test::More::is($ok + $refused, 7, 'the others refused');
+Test::More::ok($ok >= 2 && $ok <= 9, "cheap jobs: $ok of 12 admitted (2..9)");
+Test::More::is($ok + $refused, 12, 'the others refused');
 
 # the cost changes: 400 ms jobs, and the estimate follows within a few
 main::train(5, 400);
@@ -102,7 +104,7 @@ GET /b?ms=1
 tunny_burn: pool "p" 1 ms
 --- error_log eval
 [qr/TUNNY \/b\?ms=50 503 rejected reason=wait/,
-qr/tunny: pool "p" predicted wait exceeds tunny_max_wait \(\d+ ms > 175 ms\), answering 503/]
+qr/tunny: pool "p" predicted wait exceeds tunny_max_wait \(\d+ ms > 400 ms\), answering 503/]
 
 
 
