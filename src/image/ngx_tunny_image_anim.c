@@ -453,12 +453,12 @@ ngx_tunny_image_anim_webp_open(ngx_tunny_image_run_t *run,
     src->frames = WebPDemuxGetI(dmux, WEBP_FF_FRAME_COUNT);
     src->loop = (int) WebPDemuxGetI(dmux, WEBP_FF_LOOP_COUNT);
 
-    WebPDemuxDelete(dmux);
-
     /* its profile, for the colour step of each frame (or of the first) */
 
-    ngx_tunny_image_webp_icc(run);
+    ngx_tunny_image_webp_icc(run, dmux);
     ngx_tunny_image_icc_check(run, 3);
+
+    WebPDemuxDelete(dmux);
 
     if (src->width != run->info.width || src->height != run->info.height) {
         return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EINPUT,

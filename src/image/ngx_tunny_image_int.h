@@ -27,6 +27,9 @@
 
 #include "ngx_tunny_image.h"
 
+/* libwebp's demuxer, for ngx_tunny_image_webp_icc() */
+struct WebPDemuxer;
+
 
 /* 1 when built with libavif: src/image/Makefile defines it (AVIF=yes) */
 #ifndef NGX_TUNNY_IMAGE_HAVE_AVIF
@@ -250,7 +253,8 @@ void ngx_tunny_image_colour_end(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_sharpen(ngx_tunny_image_run_t *run, int percent);
 int ngx_tunny_image_jpeg_encode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_webp_encode(ngx_tunny_image_run_t *run);
-void ngx_tunny_image_webp_icc(ngx_tunny_image_run_t *run);
+void ngx_tunny_image_webp_icc(ngx_tunny_image_run_t *run,
+    struct WebPDemuxer *dmux);
 int ngx_tunny_image_webp_output(ngx_tunny_image_run_t *run,
     const unsigned char *bytes, size_t size, int anim);
 int ngx_tunny_image_png_encode(ngx_tunny_image_run_t *run);

@@ -81,6 +81,8 @@ ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run)
     size_t               size;
     unsigned             w, h, ch;
     unsigned char       *data;
+    WebPData             container;
+    WebPDemuxer         *dmux;
     WebPDecoderConfig    config;
 
     rc = ngx_tunny_image_webp_features(run, &config);
@@ -121,7 +123,15 @@ ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run)
         return rc;
     }
 
-    ngx_tunny_image_webp_icc(run);
+    container.bytes = run->in;
+    container.size = run->len;
+
+    dmux = WebPDemux(&container);
+    if (dmux != NULL) {
+        ngx_tunny_image_webp_icc(run, dmux);
+        WebPDemuxDelete(dmux);
+    }
+
     ngx_tunny_image_icc_check(run, 3);
 
     run->pix.data = data;
@@ -297,19 +307,9 @@ ngx_tunny_image_webp_now(void)
 /* the source's ICCP chunk into run->icc (a still or an animation) */
 
 void
-ngx_tunny_image_webp_icc(ngx_tunny_image_run_t *run)
+ngx_tunny_image_webp_icc(ngx_tunny_image_run_t *run, WebPDemuxer *dmux)
 {
-    WebPData           data;
-    WebPDemuxer       *dmux;
     WebPChunkIterator  it;
-
-    data.bytes = run->in;
-    data.size = run->len;
-
-    dmux = WebPDemux(&data);
-    if (dmux == NULL) {
-        return;
-    }
 
     if ((WebPDemuxGetI(dmux, WEBP_FF_FORMAT_FLAGS) & ICCP_FLAG)
         && WebPDemuxGetChunk(dmux, "ICCP", 1, &it))
@@ -324,8 +324,6 @@ ngx_tunny_image_webp_icc(ngx_tunny_image_run_t *run)
 
         WebPDemuxReleaseChunkIterator(&it);
     }
-
-    WebPDemuxDelete(dmux);
 }
 
 

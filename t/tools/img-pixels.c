@@ -152,7 +152,7 @@ png_rgba(const unsigned char *in, size_t len, unsigned *w, unsigned *h,
 }
 
 
-/* the last frame of an animated WebP, on its canvas (malloc) */
+/* the last frame of an animated WebP, on its canvas (WebPMalloc) */
 
 static unsigned char *
 webp_anim_last(const WebPData *data, unsigned *w, unsigned *h,
@@ -196,7 +196,7 @@ webp_anim_last(const WebPData *data, unsigned *w, unsigned *h,
     *h = info.canvas_height;
     size = (size_t) *w * *h * 4;
 
-    pix = malloc(size);
+    pix = WebPMalloc(size);
     if (pix == NULL) {
         die("malloc");
     }
@@ -215,7 +215,7 @@ webp_rgba(const unsigned char *in, size_t len, unsigned *w, unsigned *h,
     int                 iw, ih;
     WebPData            data;
     WebPDemuxer        *dmux;
-    unsigned char      *pix, *copy;
+    unsigned char      *pix;
     WebPChunkIterator   it;
 
     data.bytes = in;
@@ -230,17 +230,6 @@ webp_rgba(const unsigned char *in, size_t len, unsigned *w, unsigned *h,
     } else {
         *w = (unsigned) iw;
         *h = (unsigned) ih;
-
-        /* one way to free every result */
-
-        copy = malloc((size_t) iw * ih * 4);
-        if (copy == NULL) {
-            die("malloc");
-        }
-
-        memcpy(copy, pix, (size_t) iw * ih * 4);
-        WebPFree(pix);
-        pix = copy;
     }
 
     *icc = 0;
@@ -311,7 +300,13 @@ main(int argc, char **argv)
         printf("%u,%u %u %u %u %u\n", x, y, p[0], p[1], p[2], p[3]);
     }
 
-    free(pix);
+    if (strcmp(type, "webp") == 0) {
+        WebPFree(pix);
+
+    } else {
+        free(pix);
+    }
+
     free(in);
 
     return 0;
