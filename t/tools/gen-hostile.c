@@ -4268,19 +4268,36 @@ main(int argc, char **argv)
     jopt_t    o;
 
     if (argc == 5 && (strcmp(argv[1], "--scan-bomb") == 0
-                      || strcmp(argv[1], "--webp-slow") == 0))
+                      || strcmp(argv[1], "--webp-slow") == 0
+                      || strcmp(argv[1], "--jpeg-big") == 0))
     {
         /*
          * one big file, for measurements and timing tests:
-         * --scan-bomb W H FILE, --webp-slow W H FILE
+         * --scan-bomb W H FILE, --webp-slow W H FILE, --jpeg-big W H FILE
+         * (a baseline photo of noisy gradients, quality 90)
          */
-        buf_t  b;
-        FILE  *f;
+        buf_t           b;
+        FILE           *f;
+        unsigned        w, h;
+        unsigned char  *p;
 
-        b = (argv[1][2] == 's')
-            ? jpeg_scan_script((unsigned) atoi(argv[2]),
-                               (unsigned) atoi(argv[3]), 1, 0)
-            : webp_slow((unsigned) atoi(argv[2]), (unsigned) atoi(argv[3]));
+        w = (unsigned) atoi(argv[2]);
+        h = (unsigned) atoi(argv[3]);
+
+        if (argv[1][2] == 's') {
+            b = jpeg_scan_script(w, h, 1, 0);
+
+        } else if (argv[1][2] == 'w') {
+            b = webp_slow(w, h);
+
+        } else {
+            memset(&o, 0, sizeof(o));
+            o.quality = 90;
+            p = photo(w, h, 3);
+            b = jpeg(p, w, h, 3, JCS_RGB, &o);
+            free(p);
+        }
+
         f = fopen(argv[4], "wb");
         if (f == NULL || fwrite(b.p, 1, b.n, f) != b.n || fclose(f) != 0) {
             die("%s: write failed", argv[4]);
@@ -4291,8 +4308,8 @@ main(int argc, char **argv)
     }
 
     if (argc != 2) {
-        fprintf(stderr, "usage: gen-hostile DIR | "
-                        "gen-hostile --scan-bomb|--webp-slow W H FILE\n");
+        fprintf(stderr, "usage: gen-hostile DIR | gen-hostile "
+                        "--scan-bomb|--webp-slow|--jpeg-big W H FILE\n");
         return 2;
     }
 
