@@ -16,6 +16,9 @@
 #     background (plasma), written with -layers Optimize (sub-rectangles,
 #     disposal, transparency: what GIF encoders make of such a loop),
 #     deterministic per seed, cached (.stamp).
+# BUILD/bench-png: symbolic links to the PNG wallpapers of the same
+#     packages (illustrations and photos of 3640x2400 to 4096x2304, most
+#     with alpha), each file once when two names ship the same bytes.
 # Each directory gets a LIST (one file name a line, for t/bench/rotate.lua)
 # and a MANIFEST (name, WxH, megapixels, bytes, package).
 
@@ -150,6 +153,36 @@ cut -d' ' -f1 "$photos/MANIFEST" > "$photos/LIST"
     exit 1
 }
 
-for d in "$corpus" "$photos" "$anim"; do
+# --- PNG wallpapers: Debian's wallpaper PNGs, one copy of each -------------
+
+pngs=$BUILD/bench-png
+rm -rf "$pngs"
+mkdir -p "$pngs"
+dpkg-query -L "${WALLPAPER_PACKAGES[@]}" 2>/dev/null \
+    | grep -i -E '\.png$' | sort -u \
+    | while read -r f; do
+        [ -f "$f" ] || continue
+        # a file shipped under two names (a link, or the same bytes) once
+        sum=$(sha1sum < "$f" | cut -c1-40)
+        grep -q " $sum\$" "$pngs/.sums" 2>/dev/null && continue
+        set -- $("$IDENTIFY" -format '%w %h %m %[channels]\n' "$f[0]" \
+                 2>/dev/null)
+        [ "${3:-}" = PNG ] || continue
+        name=$(basename "$f")
+        ln -s "$f" "$pngs/$name"
+        echo "$name $sum" >> "$pngs/.sums"
+        printf '%s %sx%s %.1fMP %s %s %s\n' "$name" "$1" "$2" \
+            "$(awk -v p=$(($1 * $2)) 'BEGIN { print p / 1e6 }')" \
+            "$(stat -L -c %s "$f")" "$(dpkg-query -S "$f" | cut -d: -f1)" \
+            "$4"
+    done > "$pngs/MANIFEST"
+cut -d' ' -f1 "$pngs/MANIFEST" > "$pngs/LIST"
+
+[ -s "$pngs/LIST" ] || {
+    say "bench image: no PNG in ${WALLPAPER_PACKAGES[*]}"
+    exit 1
+}
+
+for d in "$corpus" "$photos" "$anim" "$pngs"; do
     chmod -R a+rX "$d"
 done

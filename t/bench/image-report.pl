@@ -32,6 +32,10 @@ my %WORKLOAD = (
     anim => { corpus => 'bench-anim', size => 256,
               format => 'animated WebP q80',
               title => 'animated GIF to animated WebP' },
+    png => { corpus => 'bench-png', size => 512, format => 'PNG level 6',
+             title => 'PNG wallpapers to PNG' },
+    avif => { corpus => 'bench-corpus', size => 512,
+              format => 'AVIF q63 speed 8 4:2:0', title => 'AVIF output' },
     'big-hog' => { corpus => 'bench-photos', size => 1024,
                    format => 'JPEG q80',
                    title => 'big photos, one nice-0 CPU hog running' },
@@ -75,7 +79,8 @@ my $sharp = eval { decode_json($meta{sharp}) } // {};
 
 # corpus descriptions from the MANIFESTs: "name WxH MP bytes package"
 my %corpus;
-for my $dir (qw(bench-corpus bench-corpus-prog bench-photos bench-anim)) {
+for my $dir (qw(bench-corpus bench-corpus-prog bench-photos bench-anim
+                bench-png)) {
     next if !-f "$build/$dir/MANIFEST";
     my @files;
     open my $fh, '<', "$build/$dir/MANIFEST" or die "$build/$dir: $!\n";
@@ -104,6 +109,8 @@ sub corpus_text {
         : exists $pkg{'synthetic-anim'}
         ? "synthetic animated $files->[0]{size} GIFs of 24 frames"
           . " (ImageMagick)"
+        : $files->[0]{name} =~ /\.png$/i
+        ? "PNG wallpapers of " . join(', ', sort keys %pkg)
         : "JPEG photos of " . join(', ', sort keys %pkg);
     return sprintf '%d %s, %s, %.2f MB average', scalar @$files, $what,
         $mp, $bytes / @$files / 1e6;

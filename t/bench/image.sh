@@ -33,7 +33,17 @@
 #            -> fit 256x256, animated WebP quality 80, every frame
 #            (sharp with {animated: true}; image_filter keeps one frame:
 #            not measured)
-# Default: thumb big webp anim; --hog (or BENCH_HOG=1): big big-hog, measured
+#   png      the PNG wallpapers (illustrations and photos of 8.7-9.4 MP,
+#            most with alpha) of the same packages -> fit 512x512 PNG,
+#            zlib level 6 with adaptive filters on every system (tunny's
+#            and libgd's default; sharp's default filter is none:
+#            {adaptiveFiltering: true} here)
+#   avif     the thumb corpus -> fit 512x512 AVIF at equal settings:
+#            quality 63, libaom speed 8, 4:2:0 (tunny's defaults; sharp
+#            {quality: 63, effort: 1, chromaSubsampling: '4:2:0'}, as
+#            libvips sets libaom's speed to 9 - effort; image_filter
+#            cannot make AVIF: not measured)
+# Default: thumb big webp anim png avif; --hog (or BENCH_HOG=1): big big-hog, measured
 # in the same rounds.
 #
 # Method, for a shared and noisy machine: BENCH_ROUNDS (3) rounds; in each
@@ -105,7 +115,7 @@ IMAGE_FILTER=${IMAGE_FILTER_SO:-/usr/lib/nginx/modules/ngx_http_image_filter_mod
 if [ "$HOG" = 1 ]; then
     WORKLOADS=${BENCH_WORKLOADS:-big big-hog}
 else
-    WORKLOADS=${BENCH_WORKLOADS:-thumb big webp anim}
+    WORKLOADS=${BENCH_WORKLOADS:-thumb big webp anim png avif}
 fi
 PREFIX=$BUILD/bench-image
 NODE_DIR=$BUILD/bench-node
@@ -142,8 +152,11 @@ workload_all() {
         webp)  echo "/webp/ $BUILD/bench-corpus 512 WEBP tunny sharp" ;;
         # the type of an animated output: WEBP/frames
         anim)  echo "/anim/ $BUILD/bench-anim 256 WEBP/24 tunny sharp" ;;
+        png)   echo "/png/ $BUILD/bench-png 512 PNG" \
+                    "tunny sharp image_filter" ;;
+        avif)  echo "/avif/ $BUILD/bench-corpus 512 AVIF tunny sharp" ;;
         *) say "bench image: unknown workload '$1'" \
-               "(thumb prog big webp anim big-hog)"
+               "(thumb prog big webp anim png avif big-hog)"
            return 1 ;;
     esac
 }
@@ -246,18 +259,23 @@ nginx_conf() {
         main=$TUNNY_EXTRA
         op() {  # LOCATION DIR SIZE FORMAT
             echo "location $1 { alias $2/; tunny_image resize $3 $3;"
-            if [ "$4" = webp ]; then
-                echo "    tunny_image_format webp; tunny_image_webp_quality 80;"
-            else
-                echo "    tunny_image_jpeg_quality 80;"
-            fi
+            case $4 in
+                webp) echo "    tunny_image_format webp;" \
+                           "tunny_image_webp_quality 80;" ;;
+                png)  echo "    tunny_image_format png;" \
+                           "tunny_image_png_compression 6;" ;;
+                avif) echo "    tunny_image_format avif;" \
+                           "tunny_image_avif_quality 63;" \
+                           "tunny_image_avif_speed 8;" ;;
+                *)    echo "    tunny_image_jpeg_quality 80;" ;;
+            esac
             echo "    tunny_image_buffer 16M; tunny_timeout 60s; }"
         }
     else
         load="load_module $IMAGE_FILTER;"
         main=
-        op() {
-            [ "$4" = jpeg ] || return 0
+        op() {  # JPEG in, JPEG out; PNG in, PNG out (libgd's level 6)
+            case $4 in jpeg|png) ;; *) return 0 ;; esac
             echo "location $1 { alias $2/; image_filter resize $3 $3;"
             echo "    image_filter_jpeg_quality 80; image_filter_buffer 16M; }"
         }
@@ -281,6 +299,8 @@ $(op /prog/ "$BUILD/bench-corpus-prog" 256 jpeg)
 $(op /big/ "$BUILD/bench-photos" 1024 jpeg)
 $(op /webp/ "$BUILD/bench-corpus" 512 webp)
 $(op /anim/ "$BUILD/bench-anim" 256 webp)
+$(op /png/ "$BUILD/bench-png" 512 png)
+$(op /avif/ "$BUILD/bench-corpus" 512 avif)
     }
 }
 CONF
@@ -291,15 +311,24 @@ sharp_conf() {
 { "port": ${PORT_OF[sharp]}, "static": "$PREFIX/html/1k.txt",
   "routes": [
     { "prefix": "/thumb/", "dir": "$BUILD/bench-corpus", "format": "jpeg",
-      "width": 256, "height": 256, "quality": 80 },
+      "width": 256, "height": 256, "options": { "quality": 80 } },
     { "prefix": "/prog/", "dir": "$BUILD/bench-corpus-prog",
-      "format": "jpeg", "width": 256, "height": 256, "quality": 80 },
+      "format": "jpeg", "width": 256, "height": 256,
+      "options": { "quality": 80 } },
     { "prefix": "/big/", "dir": "$BUILD/bench-photos", "format": "jpeg",
-      "width": 1024, "height": 1024, "quality": 80 },
+      "width": 1024, "height": 1024, "options": { "quality": 80 } },
     { "prefix": "/webp/", "dir": "$BUILD/bench-corpus", "format": "webp",
-      "width": 512, "height": 512, "quality": 80 },
+      "width": 512, "height": 512, "options": { "quality": 80 } },
     { "prefix": "/anim/", "dir": "$BUILD/bench-anim", "format": "webp",
-      "width": 256, "height": 256, "quality": 80, "animated": true } ] }
+      "width": 256, "height": 256, "options": { "quality": 80 },
+      "animated": true },
+    { "prefix": "/png/", "dir": "$BUILD/bench-png", "format": "png",
+      "width": 512, "height": 512,
+      "options": { "compressionLevel": 6, "adaptiveFiltering": true } },
+    { "prefix": "/avif/", "dir": "$BUILD/bench-corpus", "format": "avif",
+      "width": 512, "height": 512,
+      "options": { "quality": 63, "effort": 1,
+                   "chromaSubsampling": "4:2:0" } } ] }
 JSON
 }
 
@@ -376,7 +405,8 @@ sched=$(for s in tunny image_filter sharp; do
 
 # output_info FILE... -> "NAME TYPE W H BYTES" per file; an animated WebP
 # (read with t/tools/webp-anim-info: libwebp's own decoder) is of type
-# WEBP/FRAMES
+# WEBP/FRAMES; a HEIF file of major brand "avif" is AVIF (ImageMagick
+# names every HEIF container HEIC)
 output_info() {
     local f info
     for f in "$@"; do
@@ -386,6 +416,8 @@ output_info() {
             awk -v f="$f" -v b="$(stat -c %s "$f")" '{
                 split($2, d, "x"); print f, "WEBP/" $4, d[1], d[2], b }' \
                 <<< "$info"
+        elif [ "$(head -c 12 "$f" | tail -c 8)" = ftypavif ]; then
+            "$IDENTIFY" -format '%f AVIF %w %h %B\n' "$f" 2>/dev/null
         else
             "$IDENTIFY" -format '%f %m %w %h %B\n' "$f" 2>/dev/null
         fi

@@ -1,17 +1,19 @@
 
 /*
  * CPU time per image of the image library alone (no HTTP, one thread):
- * the whole job of ngx_tunny_image_process(), JPEG q80 out, as the bench
- * image runs it.
+ * the whole job of ngx_tunny_image_process(), as the bench image runs it
+ * (the module's defaults: JPEG and WebP q80, PNG level 6, AVIF q63 speed
+ * 8, colour srgb).
  *
- *   tunny-cpu [-r RUNS] [-s] fit|crop W H FILE...
+ *   tunny-cpu [-r RUNS] [-s] [-o jpeg|webp|png|avif] fit|crop W H FILE...
  *
  * Each file is processed RUNS times (default 7) after one warm-up; the
  * thread's CPU time (CLOCK_THREAD_CPUTIME_ID: a shared machine adds wall
  * time, not CPU time) of every run is taken, and the file's median
  * printed with the shortcuts the job took.  The last line: the median
  * and the mean of the files' medians.  -s: without the exact decode
- * shortcuts (tunny_image_fast off), for the comparison.
+ * shortcuts (tunny_image_fast off), for the comparison.  -o: the output
+ * type (default: the input's, as tunny_image_format's default).
  */
 
 
@@ -80,7 +82,7 @@ slurp(const char *path, size_t *len)
 int
 main(int argc, char **argv)
 {
-    int                        c, i, k, runs, slow, rc;
+    int                        c, i, k, runs, slow, rc, out;
     size_t                     len;
     double                     t, *ms, *med, sum;
     unsigned char             *in;
@@ -90,14 +92,24 @@ main(int argc, char **argv)
 
     runs = 7;
     slow = 0;
+    out = 0;
 
-    while ((c = getopt(argc, argv, "r:s")) != -1) {
+    while ((c = getopt(argc, argv, "r:so:")) != -1) {
         switch (c) {
         case 'r':
             runs = atoi(optarg);
             break;
         case 's':
             slow = 1;
+            break;
+        case 'o':
+            out = strcmp(optarg, "jpeg") == 0 ? NGX_TUNNY_IMAGE_JPEG
+                  : strcmp(optarg, "webp") == 0 ? NGX_TUNNY_IMAGE_WEBP
+                  : strcmp(optarg, "png") == 0 ? NGX_TUNNY_IMAGE_PNG
+                  : strcmp(optarg, "avif") == 0 ? NGX_TUNNY_IMAGE_AVIF : -1;
+            if (out < 0) {
+                return 2;
+            }
             break;
         default:
             return 2;
@@ -108,8 +120,8 @@ main(int argc, char **argv)
         || (strcmp(argv[optind], "fit") != 0
             && strcmp(argv[optind], "crop") != 0))
     {
-        fprintf(stderr, "usage: tunny-cpu [-r RUNS] [-s] fit|crop W H "
-                        "FILE...\n");
+        fprintf(stderr, "usage: tunny-cpu [-r RUNS] [-s] "
+                        "[-o jpeg|webp|png|avif] fit|crop W H FILE...\n");
         return 2;
     }
 
@@ -118,8 +130,13 @@ main(int argc, char **argv)
                                               : NGX_TUNNY_IMAGE_OP_CROP;
     p.width = (unsigned) atoi(argv[optind + 1]);
     p.height = (unsigned) atoi(argv[optind + 2]);
+    p.out_type = out;
     p.jpeg_quality = 80;
     p.webp_quality = 80;
+    p.png_compression = 6;
+    p.avif_quality = 63;
+    p.avif_speed = 8;
+    p.colour = NGX_TUNNY_IMAGE_COLOUR_SRGB;
     p.max_pixels = 100000000;
     p.fast_off = slow ? NGX_TUNNY_IMAGE_FAST_ALL : 0;
 

@@ -5,13 +5,15 @@
 //
 // CONFIG: { "port": N, "static": "/path/1k.txt",
 //           "routes": [ { "prefix": "/thumb/", "dir": "/corpus",
-//                         "format": "jpeg" | "webp",
-//                         "width": 256, "height": 256, "quality": 80,
+//                         "format": "jpeg" | "webp" | "png" | "avif",
+//                         "width": 256, "height": 256,
+//                         "options": { "quality": 80 },
 //                         "animated": false } ] }
 //
 // GET PREFIX NAME: read DIR/NAME from disk (fs.promises.readFile, on the
 // libuv pool), fit it inside WIDTHxHEIGHT without enlarging (sharp
-// shrinks JPEGs on load by default), encode at QUALITY and answer 200.
+// shrinks JPEGs on load by default), encode as FORMAT with sharp's OPTIONS
+// for it (sharp's toFormat) and answer 200.
 // "animated": true reads every frame of an animated GIF or WebP (sharp's
 // {animated: true}) and writes an animated WebP, each frame resized.
 // GET /1k.txt: the static file, read per request with readFileSync in the
@@ -50,9 +52,7 @@ function transform(route, file) {
                 withoutEnlargement: true
             });
 
-        return (route.format === 'webp'
-                ? img.webp({ quality: route.quality })
-                : img.jpeg({ quality: route.quality })).toBuffer();
+        return img.toFormat(route.format, route.options).toBuffer();
     });
 }
 
