@@ -125,8 +125,11 @@ proc_cpu() {
     for p in /proc/[0-9]*; do
         f=$(cat "$p/stat" 2>/dev/null) || continue
         read -r -a a <<< "${f##*) }"
-        # kernel threads have no command line: their name then
-        cmd=$(tr '\0' ' ' < "$p/cmdline" 2>/dev/null | cut -c1-100)
+        # kernel threads have no command line: their name then; a
+        # process may exit between its stat and its cmdline
+        cmd=$(tr '\0' ' ' 2>/dev/null < "$p/cmdline" | cut -c1-100) \
+            || cmd=
+        [ -d "$p" ] || continue
         [ -n "$cmd" ] || cmd="[$(cat "$p/comm" 2>/dev/null)]"
         printf '%s %s %s\n' "${p#/proc/}" \
             $((a[11] + a[12] + a[13] + a[14])) "$cmd"
