@@ -1,7 +1,7 @@
 #!/bin/sh
 # Build and run the libFuzzer harness of the image library (src/image):
 #
-#   t/fuzz/build.sh [SECONDS [WORKDIR]]
+#   t/fuzz/build.sh [SECONDS [WORKDIR [TYPE]]]
 #
 # Builds the library archive WORKDIR/image/libtunny_image.a and
 # WORKDIR/fuzz_image (clang, -fsanitize=fuzzer,address,undefined), makes
@@ -12,6 +12,12 @@
 # timeouts (> 10 s for one input) and out-of-memory (> 2 GB) are written
 # to WORKDIR/artifacts/ and make the exit status non-zero.
 #
+# TYPE (jpeg, webp, png, gif, avif or heic; default all): seeds of that
+# decoder only (the generators' files of its extension), with a corpus,
+# seeds, log and artifact prefix of its own (WORKDIR/corpus-TYPE, ...), so
+# that one decoder gets the whole run; runs of different types may go at
+# once once the first has built the harness.
+#
 #   ./fuzz_image WORKDIR/artifacts/crash-...     replays one finding
 #
 # WORKDIR defaults to t/fuzz.  ./ngx_tunny_module fuzz [SECONDS] runs this
@@ -20,8 +26,17 @@ set -eu
 cd "$(dirname "$0")"
 secs=${1:-60}
 work=${2:-.}
+type=${3:-all}
+case $type in
+    all|jpeg|webp|png|gif|avif|heic) ;;
+    *) echo "fuzz: TYPE is one of jpeg webp png gif avif heic all" >&2
+       exit 2 ;;
+esac
 mkdir -p "$work"
 work=$(cd "$work" && pwd)
+# what this run owns: "" for all types, "-TYPE" for one
+own=${type#all}
+own=${own:+-$own}
 
 # the library archive with the fuzzer's flags, from its own Makefile
 image=../../src/image
@@ -35,22 +50,30 @@ clang $cflags -I"$image" fuzz_image.c "$work/image/libtunny_image.a" \
 make -s -C ../tools all CC="${CC:-cc}"
 
 # seeds: regenerated every run, read only for libFuzzer
-rm -rf "$work/seeds" "$work/gen"
-mkdir -p "$work/seeds" "$work/gen/hostile" "$work/corpus" "$work/artifacts"
-../tools/gen-fixtures "$work/gen" >/dev/null
+seeds=$work/seeds$own
+gen=$work/gen$own
+corpus=$work/corpus$own
+rm -rf "$seeds" "$gen"
+mkdir -p "$seeds" "$gen/hostile" "$corpus" "$work/artifacts"
+../tools/gen-fixtures "$gen" >/dev/null
 # HEIC seeds when the library has libheif (gen-heic reads gen/test.icc)
 if [ -x ../tools/gen-heic ] && \
    [ "$(make -s --no-print-directory -C ../tools heif)" = yes ]
 then
-    ../tools/gen-heic "$work/gen" >/dev/null
-    rm -f "$work/gen/heic-photo.heic"
+    ../tools/gen-heic "$gen" >/dev/null
+    rm -f "$gen/heic-photo.heic"
 fi
-../tools/gen-hostile "$work/gen/hostile" >/dev/null 2>&1
+../tools/gen-hostile "$gen/hostile" >/dev/null 2>&1
 i=0
-for f in "$work"/gen/* "$work"/gen/hostile/*; do
+for f in "$gen"/* "$gen"/hostile/*; do
     [ -f "$f" ] || continue
     case "$f" in
         */MANIFEST|*/params.txt|*.icc) continue ;;
+    esac
+    case "$type:$f" in
+        all:*|jpeg:*.jpg|jpeg:*.jpeg|webp:*.webp|png:*.png|gif:*.gif) ;;
+        avif:*.avif|heic:*.heic) ;;
+        *) continue ;;
     esac
     # big inputs make slow fuzzing: the generators cover them at the
     # HTTP level (t/150-image-hostile.t); libFuzzer would cut them at -max_len anyway
@@ -66,33 +89,34 @@ for f in "$work"/gen/* "$work"/gen/hostile/*; do
     # rotate 90 + WebP out + sharpen; resize 333x7 + rotate 270 +
     # interlace with a 1000-pixel limit; PNG inputs also resize 100 wide
     # with PNG out
-    { printf '\006\043'; cat "$f"; } > "$work/seeds/a-$n"
-    { printf '\257\055'; cat "$f"; } > "$work/seeds/b-$n"
-    { printf '\136\126'; cat "$f"; } > "$work/seeds/c-$n"
+    { printf '\006\043'; cat "$f"; } > "$seeds/a-$n"
+    { printf '\257\055'; cat "$f"; } > "$seeds/b-$n"
+    { printf '\136\126'; cat "$f"; } > "$seeds/c-$n"
     case "$n" in
-        *.png) { printf '\142\055'; cat "$f"; } > "$work/seeds/d-$n" ;;
+        *.png) { printf '\142\055'; cat "$f"; } > "$seeds/d-$n" ;;
         # GIF and WebP (animations) also resize 48x64 with WebP out
         *.gif|*.webp) { printf '\046\043'; cat "$f"; } \
-                          > "$work/seeds/e-$n" ;;
+                          > "$seeds/e-$n" ;;
     esac
 done
-echo "fuzz: $i seed files x 3 selectors, $secs s" >&2
+[ "$i" -gt 0 ] || { echo "fuzz: no $type seeds" >&2; exit 1; }
+echo "fuzz: $i $type seed files x 3 selectors, $secs s" >&2
 
-before=$(ls "$work/artifacts" | wc -l)
+log=$work/fuzz$own.log
+prefix=$work/artifacts/${own#-}${own:+-}
+before=$(ls "$work/artifacts" | grep -c "^${own#-}${own:+-}" || true)
 rc=0
 "$work/fuzz_image" -max_total_time="$secs" -rss_limit_mb=2048 \
     -max_len=262144 -timeout=10 -dict=image.dict -print_final_stats=1 \
-    -artifact_prefix="$work/artifacts/" \
-    "$work/corpus" "$work/seeds" 2>"$work/fuzz.log" || rc=$?
+    -artifact_prefix="$prefix" "$corpus" "$seeds" 2>"$log" || rc=$?
 grep -E '^(stat::|INFO: Loaded|#[0-9]+ +DONE|Done [0-9]+ runs)' \
-    "$work/fuzz.log" >&2 || true
-after=$(ls "$work/artifacts" | wc -l)
+    "$log" >&2 || true
+after=$(ls "$work/artifacts" | grep -c "^${own#-}${own:+-}" || true)
 
 if [ "$rc" -ne 0 ] || [ "$after" -ne "$before" ]; then
-    grep -E -A40 'ERROR: |runtime error|==ERROR|SUMMARY' "$work/fuzz.log" \
+    grep -E -A40 'ERROR: |runtime error|==ERROR|SUMMARY' "$log" \
         | head -80 >&2 || true
-    echo "fuzz: FINDING (exit $rc), see $work/artifacts/ and" \
-         "$work/fuzz.log" >&2
+    echo "fuzz: FINDING (exit $rc), see ${prefix}* and $log" >&2
     exit 1
 fi
 
