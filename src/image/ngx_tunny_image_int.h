@@ -139,6 +139,26 @@ typedef struct {
 } ngx_tunny_image_gif_scan_t;
 
 
+/*
+ * The box shrink on load of a row decoder (ngx_tunny_image_shrink.c):
+ * rows in, one output row every k of them.
+ */
+#define NGX_TUNNY_IMAGE_BOX_MAX     64      /* k: a block's RGBA sums fit
+                                               32 bits */
+
+typedef struct {
+    unsigned                        k;
+    unsigned                        width;         /* the source */
+    unsigned                        height;
+    unsigned                        channels;
+    unsigned                        rows;          /* summed in acc */
+    unsigned                        y;             /* the next out row */
+    uint32_t                       *acc;           /* width * channels
+                                                      column sums */
+    ngx_tunny_image_pix_t           out;
+} ngx_tunny_image_shrink_t;
+
+
 /* one ngx_tunny_image_process() call */
 typedef struct {
     ngx_tunny_image_state_t        *st;
@@ -160,6 +180,8 @@ typedef struct {
     unsigned                        fast;          /* shortcuts allowed */
     unsigned                        dec_w, dec_h;  /* the decoded frame */
     unsigned                        dec_x, dec_y;  /* pix's origin in it */
+    unsigned                        box;           /* the decoder's box
+                                                      shrink (0, 1: none) */
     int                             colour_late;   /* convert after the
                                                       resampler (measured,
                                                       not used: see the
@@ -237,6 +259,12 @@ int ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run);
 void ngx_tunny_image_decoded_whole(ngx_tunny_image_run_t *run);
+unsigned ngx_tunny_image_box_factor(const ngx_tunny_image_run_t *run);
+int ngx_tunny_image_shrink_init(ngx_tunny_image_run_t *run,
+    ngx_tunny_image_shrink_t *s, unsigned k, unsigned width, unsigned height,
+    unsigned channels);
+void ngx_tunny_image_shrink_row(ngx_tunny_image_shrink_t *s,
+    const unsigned char *row);
 int ngx_tunny_image_anim(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_anim_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_heif_decode(ngx_tunny_image_run_t *run);

@@ -13,6 +13,11 @@
  * IDAT data that would inflate past height x scanline is never inflated
  * (t/tools/gen-hostile.c makes such a zlib bomb; t/unit checks it).
  *
+ * A non-interlaced PNG well over its target is shrunk on load: its rows go
+ * into ngx_tunny_image_shrink_row() as they are decoded, by the box factor
+ * of ngx_tunny_image_box_factor(), and the full-size image is never
+ * stored.  Adam7 rows come pass by pass: decoded whole.
+ *
  * Cancellation: rows are decoded and encoded one at a time
  * (SPNG_DECODE_PROGRESSIVE, SPNG_ENCODE_PROGRESSIVE) with the cancel
  * checkpoint every NGX_TUNNY_IMAGE_CHECK_ROWS rows; for Adam7 the count
@@ -39,7 +44,8 @@
 static int ngx_tunny_image_png_format(spng_ctx *ctx,
     const struct spng_ihdr *ihdr, unsigned *channels);
 static int ngx_tunny_image_png_rows(ngx_tunny_image_run_t *run,
-    spng_ctx *ctx, unsigned char *data, size_t stride);
+    spng_ctx *ctx, unsigned char *data, size_t stride,
+    ngx_tunny_image_shrink_t *shrink);
 static void ngx_tunny_image_png_icc(ngx_tunny_image_run_t *run,
     spng_ctx *ctx);
 
@@ -49,12 +55,13 @@ static void ngx_tunny_image_png_icc(ngx_tunny_image_run_t *run,
 int
 ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run)
 {
-    int                rc, err, fmt;
-    size_t             size, stride;
-    unsigned           ch;
-    spng_ctx          *ctx;
-    unsigned char     *data;
-    struct spng_ihdr   ihdr;
+    int                        rc, err, fmt;
+    size_t                     size, stride;
+    unsigned                   ch, k;
+    spng_ctx                  *ctx;
+    unsigned char             *data;
+    struct spng_ihdr           ihdr;
+    ngx_tunny_image_shrink_t   shrink;
 
     ctx = spng_ctx_new(0);
     if (ctx == NULL) {
@@ -103,7 +110,23 @@ ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run)
     stride = (size_t) ihdr.width * ch;
     size = stride * ihdr.height;
 
-    data = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_DEC, size);
+    k = ihdr.interlace_method ? 1 : ngx_tunny_image_box_factor(run);
+
+    if (k > 1) {
+        /* the rows, one at a time, into the shrink */
+        rc = ngx_tunny_image_shrink_init(run, &shrink, k, ihdr.width,
+                                         ihdr.height, ch);
+        if (rc != NGX_TUNNY_IMAGE_OK) {
+            goto done;
+        }
+
+        size = stride;
+    }
+
+    data = ngx_tunny_image_buf_get(run->st,
+                                   k > 1 ? NGX_TUNNY_IMAGE_BUF_ROW
+                                         : NGX_TUNNY_IMAGE_BUF_DEC,
+                                   size);
     if (data == NULL) {
         rc = ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
                                    "out of memory decoding PNG");
@@ -119,7 +142,8 @@ ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run)
         goto done;
     }
 
-    rc = ngx_tunny_image_png_rows(run, ctx, data, stride);
+    rc = ngx_tunny_image_png_rows(run, ctx, data, stride,
+                                  k > 1 ? &shrink : NULL);
     if (rc != NGX_TUNNY_IMAGE_OK) {
         goto done;
     }
@@ -127,12 +151,18 @@ ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run)
     ngx_tunny_image_png_icc(run, ctx);
     ngx_tunny_image_icc_check(run, ch == 1 ? 1 : 3);
 
-    run->pix.data = data;
-    run->pix.width = ihdr.width;
-    run->pix.height = ihdr.height;
-    run->pix.channels = ch;
-    run->pix.stride = stride;
-    run->pix.buf = NGX_TUNNY_IMAGE_BUF_DEC;
+    if (k > 1) {
+        run->pix = shrink.out;
+        run->box = k;
+
+    } else {
+        run->pix.data = data;
+        run->pix.width = ihdr.width;
+        run->pix.height = ihdr.height;
+        run->pix.channels = ch;
+        run->pix.stride = stride;
+        run->pix.buf = NGX_TUNNY_IMAGE_BUF_DEC;
+    }
 
 done:
 
@@ -177,11 +207,16 @@ ngx_tunny_image_png_format(spng_ctx *ctx, const struct spng_ihdr *ihdr,
 }
 
 
-/* row by row, in pass order for Adam7, with the cancel checkpoint */
+/*
+ * Row by row, in pass order for Adam7, with the cancel checkpoint: into
+ * data at the row's place, or, with a shrink, each into data (one row)
+ * and from there into the shrink.  libspng answers SPNG_EOI for the last
+ * row, once it is decoded.
+ */
 
 static int
 ngx_tunny_image_png_rows(ngx_tunny_image_run_t *run, spng_ctx *ctx,
-    unsigned char *data, size_t stride)
+    unsigned char *data, size_t stride, ngx_tunny_image_shrink_t *shrink)
 {
     int                    rc, err;
     unsigned               n;
@@ -201,9 +236,15 @@ ngx_tunny_image_png_rows(ngx_tunny_image_run_t *run, spng_ctx *ctx,
                 err = SPNG_EINTERNAL;
 
             } else {
-                err = spng_decode_row(ctx, data + ri.row_num * stride,
+                err = spng_decode_row(ctx, shrink
+                                           ? data
+                                           : data + ri.row_num * stride,
                                       stride);
             }
+        }
+
+        if (shrink && (err == 0 || err == SPNG_EOI)) {
+            ngx_tunny_image_shrink_row(shrink, data);
         }
 
         if (err == SPNG_EOI) {

@@ -2802,6 +2802,40 @@ quality_jpeg(const unsigned char *p, unsigned w, unsigned h, size_t *len)
 }
 
 
+/* a PNG of pixels p, grey (ch 1) or RGBA (ch 4), for the box shrink */
+
+static unsigned char *
+quality_png(const unsigned char *p, unsigned w, unsigned h, unsigned ch,
+    size_t *len)
+{
+    int                err;
+    void              *out;
+    spng_ctx          *ctx;
+    struct spng_ihdr   ihdr;
+
+    ctx = spng_ctx_new(SPNG_CTX_ENCODER);
+    memset(&ihdr, 0, sizeof(ihdr));
+    ihdr.width = w;
+    ihdr.height = h;
+    ihdr.bit_depth = 8;
+    ihdr.color_type = ch == 4 ? SPNG_COLOR_TYPE_TRUECOLOR_ALPHA
+                              : SPNG_COLOR_TYPE_GRAYSCALE;
+
+    err = spng_set_option(ctx, SPNG_ENCODE_TO_BUFFER, 1);
+    err = err ? err : spng_set_ihdr(ctx, &ihdr);
+    err = err ? err : spng_encode_image(ctx, p, (size_t) w * h * ch,
+                                        SPNG_FMT_PNG, SPNG_ENCODE_FINALIZE);
+    out = err ? NULL : spng_get_png_buffer(ctx, len, &err);
+    spng_ctx_free(ctx);
+
+    if (out == NULL) {
+        diag("quality_png: %s", spng_strerror(err));
+    }
+
+    return out;
+}
+
+
 static int
 quality_cmp_double(const void *a, const void *b)
 {
@@ -2968,8 +3002,9 @@ quality_geometry_case(ngx_tunny_image_state_t *st, const unsigned char *jpg,
     ny = quality_lines(pr, oh, ey, nly, hw, &err);
 
     ok(nx >= 2 && ny >= 2 && err < 0.1,
-       "geometry %ux%u %s %ux%u rotate %u -> %ux%u: "
-       "%d+%d lines within %.3f px of the exact map", w, h,
+       "geometry %s %ux%u %s %ux%u rotate %u -> %ux%u: "
+       "%d+%d lines within %.3f px of the exact map",
+       jpg[0] == 0x89 ? "PNG" : "JPEG", w, h,
        (ops & NGX_TUNNY_IMAGE_OP_CROP) ? "crop" : "resize", bw, bh, angle,
        ow, oh, nx, ny, err);
 
@@ -2984,7 +3019,7 @@ test_quality_geometry(ngx_tunny_image_state_t *st)
     int             k;
     size_t          len;
     unsigned        n, x, y, w, h, t;
-    unsigned char  *p, *jpg;
+    unsigned char  *p, *jpg, *png;
 
     static const unsigned  sizes[][2] = {
         { 2048, 1365 }, { 2001, 1503 }, { 1367, 2048 }
@@ -3006,6 +3041,28 @@ test_quality_geometry(ngx_tunny_image_state_t *st)
                     ? QUALITY_INK : QUALITY_BG;
             }
         }
+
+        /*
+         * the same grid as a PNG: shrunk on load by a box of k (2 to 10
+         * here) for the boxes of 1/32 to 1/8 of the long side, with and
+         * without a rotation, and a crop
+         */
+
+        png = quality_png(p, w, h, 1, &len);
+
+        for (n = 0; png && n < 4; n++) {
+            t = (w > h ? w : h) * boxes[n] / 32 - 1;
+            quality_geometry_case(st, png, len, w, h,
+                                  NGX_TUNNY_IMAGE_OP_RESIZE, t, t,
+                                  (n % 4) * 90);
+        }
+
+        if (png) {
+            quality_geometry_case(st, png, len, w, h,
+                                  NGX_TUNNY_IMAGE_OP_CROP, 171, 250, 90);
+        }
+
+        free(png);
 
         jpg = quality_jpeg(p, w, h, &len);
         free(p);
@@ -3127,21 +3184,96 @@ quality_ref(const unsigned char *p, unsigned sw, unsigned sh, unsigned dw,
  * Nyquist rate (1.5 to 3 times it on the plate, the stripes) the output
  * must be flat grey: the RMS of its deviation from the region's mean
  * within 1.5 times the reference's (at least half a level: the rounding
- * of 8-bit outputs).
+ * of 8-bit outputs).  This function: one source at fit 256 and 1024.
  */
+
+static void
+quality_aliasing_case(ngx_tunny_image_state_t *st, const char *type,
+    const unsigned char *img, size_t len, const unsigned char *p,
+    unsigned w, unsigned h, double k, int chart)
+{
+    int                        c, rc;
+    size_t                     n[2];
+    double                     r, f, fn, v, sum[2], sq[2], rms[2];
+    double                    *ref;
+    unsigned                   x, y, box, sx, sy;
+    const unsigned char       *o;
+    ngx_tunny_image_pix_t      pix;
+    ngx_tunny_image_params_t   prm;
+    ngx_tunny_image_result_t   res;
+
+    for (box = 256; box <= 1024; box *= 4) {
+        params_init(&prm, NGX_TUNNY_IMAGE_OP_RESIZE, box, box, 0);
+
+        rc = ngx_tunny_image_pixels(st, img, len, &prm, &res, &pix);
+        if (rc != NGX_TUNNY_IMAGE_OK) {
+            ok(0, "aliasing: %s: rc %d %s", type, rc, res.error);
+            continue;
+        }
+
+        ref = quality_ref(p, w, h, pix.width, pix.height);
+
+        /* the output's Nyquist rate in source cycles per pixel */
+        fn = 0.5 * pix.width / w;
+
+        for (c = 0; c < 2; c++) {
+            sum[c] = sq[c] = 0;
+            n[c] = 0;
+        }
+
+        for (y = 4; y + 4 < pix.height; y++) {
+            for (x = 4; x + 4 < pix.width; x++) {
+                sx = (unsigned) ((x + 0.5) * w / pix.width);
+                sy = (unsigned) ((y + 0.5) * h / pix.height);
+
+                if (chart == 0) {
+                    r = hypot(sx + 0.5 - w / 2.0, sy + 0.5 - h / 2.0);
+                    f = k * r / M_PI;
+
+                    if (f < 1.5 * fn || f > 3 * fn) {
+                        continue;
+                    }
+
+                } else if (x + 4 >= pix.width / 2) {
+                    continue;
+                }
+
+                o = pix.data + y * pix.stride + x;
+                sum[0] += o[0];
+                sq[0] += (double) o[0] * o[0];
+                sum[1] += ref[y * pix.width + x];
+                sq[1] += ref[y * pix.width + x] * ref[y * pix.width + x];
+                n[0]++;
+            }
+        }
+
+        for (c = 0; c < 2; c++) {
+            v = sum[c] / n[0];
+            rms[c] = sqrt(sq[c] / n[0] - v * v > 0
+                          ? sq[c] / n[0] - v * v : 0);
+        }
+
+        ok(n[0] > 100 && rms[0] <= 1.5 * (rms[1] > 0.5 ? rms[1] : 0.5),
+           "aliasing: %s %s at fit %u (%ux%u): RMS %.2f in %zu flat "
+           "pixels, Lanczos-3 reference %.2f", type,
+           chart ? "stripes" : "zone plate", box, pix.width, pix.height,
+           rms[0], n[0], rms[1]);
+
+        free(ref);
+    }
+}
+
+
+/* the charts as grey JPEGs (DCT scaled) and PNGs (shrunk on load) */
 
 static void
 test_quality_aliasing(ngx_tunny_image_state_t *st)
 {
-    int                        chart, c, rc;
-    size_t                     len, n[2];
-    double                     k, r, f, fn, v, sum[2], sq[2], rms[2];
-    double                    *ref;
-    unsigned                   x, y, w, h, box, sx, sy;
-    unsigned char             *p, *jpg, *o;
-    ngx_tunny_image_pix_t      pix;
-    ngx_tunny_image_params_t   prm;
-    ngx_tunny_image_result_t   res;
+    int             chart;
+    size_t          len;
+    double          k, r, v;
+    unsigned        x, y, w, h;
+    unsigned char  *p, *img;
 
     w = 2048;
     h = 1536;
@@ -3159,72 +3291,97 @@ test_quality_aliasing(ngx_tunny_image_state_t *st)
             }
         }
 
-        jpg = quality_jpeg(p, w, h, &len);
+        img = quality_jpeg(p, w, h, &len);
+        quality_aliasing_case(st, "JPEG", img, len, p, w, h, k, chart);
+        free(img);
 
-        for (box = 256; box <= 1024; box *= 4) {
-            params_init(&prm, NGX_TUNNY_IMAGE_OP_RESIZE, box, box, 0);
-
-            rc = ngx_tunny_image_pixels(st, jpg, len, &prm, &res, &pix);
-            if (rc != NGX_TUNNY_IMAGE_OK) {
-                ok(0, "aliasing: rc %d %s", rc, res.error);
-                continue;
-            }
-
-            ref = quality_ref(p, w, h, pix.width, pix.height);
-
-            /* the output's Nyquist rate in source cycles per pixel */
-            fn = 0.5 * pix.width / w;
-
-            for (c = 0; c < 2; c++) {
-                sum[c] = sq[c] = 0;
-                n[c] = 0;
-            }
-
-            for (y = 4; y + 4 < pix.height; y++) {
-                for (x = 4; x + 4 < pix.width; x++) {
-                    sx = (unsigned) ((x + 0.5) * w / pix.width);
-                    sy = (unsigned) ((y + 0.5) * h / pix.height);
-
-                    if (chart == 0) {
-                        r = hypot(sx + 0.5 - w / 2.0, sy + 0.5 - h / 2.0);
-                        f = k * r / M_PI;
-
-                        if (f < 1.5 * fn || f > 3 * fn) {
-                            continue;
-                        }
-
-                    } else if (x + 4 >= pix.width / 2) {
-                        continue;
-                    }
-
-                    o = pix.data + y * pix.stride + x;
-                    sum[0] += o[0];
-                    sq[0] += (double) o[0] * o[0];
-                    sum[1] += ref[y * pix.width + x];
-                    sq[1] += ref[y * pix.width + x] * ref[y * pix.width + x];
-                    n[0]++;
-                }
-            }
-
-            for (c = 0; c < 2; c++) {
-                v = sum[c] / n[0];
-                rms[c] = sqrt(sq[c] / n[0] - v * v > 0
-                              ? sq[c] / n[0] - v * v : 0);
-            }
-
-            ok(n[0] > 100 && rms[0] <= 1.5 * (rms[1] > 0.5 ? rms[1] : 0.5),
-               "aliasing: %s at fit %u (%ux%u): RMS %.2f in %zu flat "
-               "pixels, Lanczos-3 reference %.2f", chart ? "stripes"
-               : "zone plate", box, pix.width, pix.height, rms[0], n[0],
-               rms[1]);
-
-            free(ref);
+        img = quality_png(p, w, h, 1, &len);
+        if (img) {
+            quality_aliasing_case(st, "PNG", img, len, p, w, h, k, chart);
         }
-
-        free(jpg);
+        free(img);
     }
 
     free(p);
+}
+
+
+/*
+ * Alpha through the box shrink on load: a 1204x600 RGBA PNG, the left
+ * half opaque white, the right transparent black, to 50x25 (a box of 8):
+ * no dark fringe where the halves meet, alpha kept; and the same with
+ * partial last blocks (1203x601 to 50x24).
+ */
+
+static void
+test_quality_box_alpha(ngx_tunny_image_state_t *st)
+{
+    int                        rc, halo, i;
+    size_t                     len;
+    unsigned                   x, y, w, h;
+    decoded_t                  d;
+    unsigned char             *p, *png, *px;
+    ngx_tunny_image_params_t   prm;
+    ngx_tunny_image_result_t   res;
+
+    static const unsigned  sizes[][2] = { { 1204, 600 }, { 1203, 601 } };
+
+    for (i = 0; i < 2; i++) {
+        w = sizes[i][0];
+        h = sizes[i][1];
+        p = calloc((size_t) w * h, 4);
+
+        for (y = 0; y < h; y++) {
+            for (x = 0; x < w / 2; x++) {
+                memset(p + ((size_t) y * w + x) * 4, 255, 4);
+            }
+        }
+
+        png = quality_png(p, w, h, 4, &len);
+        free(p);
+
+        params_init(&prm, NGX_TUNNY_IMAGE_OP_RESIZE, 50, 50, 0);
+        prm.out_type = NGX_TUNNY_IMAGE_PNG;
+        prm.png_compression = 1;
+
+        rc = png ? ngx_tunny_image_process(st, png, len, NULL, &prm, &res)
+                 : -100;
+        free(png);
+
+        memset(&d, 0, sizeof(decoded_t));
+
+        if (rc == NGX_TUNNY_IMAGE_OK && decode(&res, &d) != 0) {
+            rc = -101;
+        }
+
+        halo = 0;
+
+        for (y = 0; rc == 0 && y < d.h; y++) {
+            for (x = 0; x < d.w; x++) {
+                px = d.rgb + ((size_t) y * d.w + x) * 4;
+
+                if (px[3] > 0 && (px[0] < 250 || px[1] < 250 || px[2] < 250))
+                {
+                    if (halo++ == 0) {
+                        diag("pixel %u,%u: %u,%u,%u alpha %u", x, y, px[0],
+                             px[1], px[2], px[3]);
+                    }
+                }
+            }
+        }
+
+        ok(rc == 0 && d.w == 50 && d.h == h * 50 / w && halo == 0
+           && alpha_at(&d, 10, 10) == 255 && alpha_at(&d, 40, 10) == 0
+           && alpha_at(&d, 24, 10) > 0 && alpha_at(&d, 25, 10) < 255,
+           "a %ux%u RGBA PNG shrunk on load to 50x%u: alpha kept, no dark "
+           "halo at the edge (%d)", w, h, d.h, halo);
+
+        decoded_free(&d);
+
+        if (rc == 0) {
+            free(res.data);
+        }
+    }
 }
 
 
@@ -3663,6 +3820,7 @@ main(int argc, char **argv)
     test_bench(st);
     test_quality_geometry(st);
     test_quality_aliasing(st);
+    test_quality_box_alpha(st);
     test_scan_budget(st);
     test_missing_eoi(st);
     test_png_decode(st);
