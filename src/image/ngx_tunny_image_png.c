@@ -56,7 +56,7 @@ int
 ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run)
 {
     int                        rc, err, fmt;
-    size_t                     size, stride;
+    size_t                     stride;
     unsigned                   ch, k;
     spng_ctx                  *ctx;
     unsigned char             *data;
@@ -114,7 +114,6 @@ ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run)
     fmt = ngx_tunny_image_png_format(ctx, &ihdr, &ch);
 
     stride = (size_t) ihdr.width * ch;
-    size = stride * ihdr.height;
 
     k = ihdr.interlace_method ? 1 : ngx_tunny_image_box_factor(run);
 
@@ -126,13 +125,14 @@ ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run)
             goto done;
         }
 
-        size = stride;
+        data = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_ROW,
+                                       stride);
+
+    } else {
+        data = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_DEC,
+                                       stride * ihdr.height);
     }
 
-    data = ngx_tunny_image_buf_get(run->st,
-                                   k > 1 ? NGX_TUNNY_IMAGE_BUF_ROW
-                                         : NGX_TUNNY_IMAGE_BUF_DEC,
-                                   size);
     if (data == NULL) {
         rc = ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
                                    "out of memory decoding PNG");
