@@ -11,6 +11,12 @@
 #   /tbr/   tunny_compress, br 11                    (pool "default", auto)
 #   /tbr1/  tunny_compress, br 11 on a pool of ONE thread: the same core
 #           count as /br11/ (one event loop), the per-core comparison
+#   floor   no compression: BENCH_FLOOR_SECONDS (20) of the probe alone
+#           while one busy loop outside nginx holds a CPU at the pool
+#           threads' priority (nice 19, SCHED_BATCH; started from here, so
+#           in nginx's autogroup as they are): the static p99 this machine
+#           gives beside one busy CPU whoever keeps it busy, the floor of
+#           the tbr1 row
 # over 4 generated 1 MiB JSON files.
 #
 # Each case is a fixed number of responses at concurrency BENCH_CONNECTIONS
@@ -55,6 +61,8 @@ ROUNDS=${BENCH_ROUNDS:-3}
 CONNS=${BENCH_CONNECTIONS:-16}
 N_BR=${BENCH_BROTLI_REQUESTS:-$CONNS}
 N_GZ=${BENCH_GZIP_REQUESTS:-$((CONNS * 10))}
+FLOOR_SECS=${BENCH_FLOOR_SECONDS:-20}
+CASES=${BENCH_CASES:-gz9 tgz br11 tbr tbr1 floor}
 BUDGET=${BENCH_BUDGET:-600}
 TIMEOUT=${BENCH_TIMEOUT:-300}
 BROTLI=${BROTLI_FILTER_SO:-/usr/lib/nginx/modules/ngx_http_brotli_filter_module.so}
@@ -140,8 +148,10 @@ http {
 CONF
 
 PROBE_PID=
+HOG_PID=
 cleanup() {
     [ -z "$PROBE_PID" ] || kill "$PROBE_PID" 2>/dev/null || true
+    [ -z "$HOG_PID" ] || kill "$HOG_PID" 2>/dev/null || true
     "$NGINX_BIN" -p "$PREFIX" -c conf/nginx.conf -s stop 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -175,17 +185,20 @@ label_of() {
         br11) echo "brotli 11, ngx_brotli (event loop)" ;;
         tbr) echo "brotli 11, tunny_compress ($threads threads)" ;;
         tbr1) echo "brotli 11, tunny_compress (1 thread)" ;;
+        floor) echo "no compression, a nice-19 busy loop outside nginx" ;;
     esac
 }
 
 # the same library settings make the same stream; tunny's decodes to the
 # file (also a warm-up: the files are in the page cache)
-for c in ${BENCH_CASES:-gz9 tgz br11 tbr tbr1}; do
+for c in $CASES; do
+    [ "$c" != floor ] || continue
     curl -sf -o "$PREFIX/$c.out" -H "Accept-Encoding: $(ae_of "$c")" \
         "http://127.0.0.1:$PORT/$c/d1.json" \
         || { say "bench compress: /$c/d1.json failed"; exit 1; }
 done
-for c in ${BENCH_CASES:-gz9 tgz br11 tbr tbr1}; do
+for c in $CASES; do
+    [ "$c" != floor ] || continue
     case $c in gz9|tgz) dec="gzip -dc" ;; *) dec="brotli -dc" ;; esac
     $dec < "$PREFIX/$c.out" | cmp -s - "$PREFIX/html/d1.json" \
         || { say "bench compress: the output of /$c/ does not decode to the file"; exit 1; }
@@ -200,8 +213,19 @@ run() {
     c0=$(cpu_ticks "$worker")
     perl "$BENCH/probe.pl" "$PORT" /1k.txt 5 100000 > "$tag.probe" &
     PROBE_PID=$!
-    perl "$BENCH/compress-load.pl" "$PORT" "/$c/" "$(ae_of "$c")" "$CONNS" \
-        "$(n_of "$c")" "$TIMEOUT" > "$tag.load" 2> "$tag.err" || true
+    if [ "$c" = floor ]; then
+        chrt -b 0 nice -n 19 sh -c 'while :; do :; done' &
+        HOG_PID=$!
+        sleep "$FLOOR_SECS"
+        kill "$HOG_PID"
+        wait "$HOG_PID" 2> /dev/null || true
+        HOG_PID=
+        echo "n 0 fail 0 wall $FLOOR_SECS bytes 0" > "$tag.load"
+    else
+        perl "$BENCH/compress-load.pl" "$PORT" "/$c/" "$(ae_of "$c")" \
+            "$CONNS" "$(n_of "$c")" "$TIMEOUT" > "$tag.load" 2> "$tag.err" \
+            || true
+    fi
     c1=$(cpu_ticks "$worker")
     read -r b1 t1 < <(box_ticks)
     kill -TERM "$PROBE_PID"
@@ -217,7 +241,7 @@ run() {
     read -r rps cpu others < <(awk -v n="$n" -v w="$wall" -v c=$((c1 - c0)) \
         -v hz="$CLK_TCK" -v b=$((b1 - b0)) -v t=$((t1 - t0)) \
         -v ncpu="$(nproc)" 'BEGIN {
-            printf "%.3f %.1f %.0f\n", n / w, c * 1000 / hz / n,
+            printf "%.3f %.1f %.0f\n", n / w, n ? c * 1000 / hz / n : 0,
                    (b - c) * 100 * ncpu / t }')
     read -r _ pn _ pfail _ sp50 _ sp99 _ spmax < "$tag.probe"
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$k" "$c" \
@@ -228,7 +252,7 @@ run() {
         "$([ "$quiet" = 1 ] || echo ', worker not quiet before')")"
 }
 
-read -r -a cases <<< "${BENCH_CASES:-gz9 tgz br11 tbr tbr1}"
+read -r -a cases <<< "$CASES"
 printf 'round\tcase\tresponses\twall_s\trps\tcpu_ms_per_response\tothers_pct_of_cpu\tstatic_n\tstatic_fail\tstatic_p50_ms\tstatic_p99_ms\tquiet_before\n' \
     > "$PREFIX/rounds.tsv"
 
@@ -274,8 +298,15 @@ printf '| idle server | | | | %s | %s | |\n' \
 for c in "${cases[@]}"; do
     RPS[$c]=$(col "$c" 5 | median)
     CPU[$c]=$(col "$c" 6 | median)
+    if [ "$c" = floor ]; then
+        bytes=
+        RPS[$c]=
+        CPU[$c]=
+    else
+        bytes=$(wc -c < "$PREFIX/$c.out")
+    fi
     printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$(label_of "$c")" \
-        "${RPS[$c]}" "${CPU[$c]}" "$(wc -c < "$PREFIX/$c.out")" \
+        "${RPS[$c]}" "${CPU[$c]}" "$bytes" \
         "$(col "$c" 11 | sort -g | tail -1)" \
         "$(col "$c" 9 | awk '{ s += $1 } END { print s + 0 }')" \
         "$(col "$c" 7 | median)"

@@ -6,7 +6,13 @@
 #     the pool and the eventfd) against "return 200" on the same server;
 #  2. event loop freedom: latency percentiles of a 1 KiB static file while
 #     every pool thread is saturated by 20 ms burn jobs, against the same
-#     file on the idle server.
+#     file on the idle server;
+#  3. the machine's floor for that figure: the same file while no job runs
+#     but one busy loop outside nginx holds a CPU at the pool threads'
+#     priority (nice 19, SCHED_BATCH), then at the lowest one (SCHED_IDLE).
+#     Started from this script, the loop is in nginx's session, so in its
+#     autogroup, as the pool threads are.  When 3 is as slow as 2, what
+#     the static file waits for is the busy CPU, not the pool.
 # wrk shares the 2 cores with nginx: read the ratios, not the absolutes.
 
 set -euo pipefail
@@ -41,8 +47,13 @@ http {
 }
 CONF
 
+HOG=
+cleanup() {
+    [ -z "$HOG" ] || kill "$HOG" 2>/dev/null || true
+    "$NGINX_BIN" -p "$PREFIX" -c conf/nginx.conf -s stop 2>/dev/null || true
+}
 "$NGINX_BIN" -p "$PREFIX" -c conf/nginx.conf
-trap '"$NGINX_BIN" -p "$PREFIX" -c conf/nginx.conf -s stop 2>/dev/null || true' EXIT
+trap cleanup EXIT
 sleep 0.3
 
 rps() {  # URL CONNECTIONS -> requests/s
@@ -85,3 +96,24 @@ printf "saturated  p50 %8s ms   p99 %8s ms   (target p99 <= 2 ms)\n" \
     "$(pct "$PREFIX/busy.txt" 50%)" "$(pct "$PREFIX/busy.txt" 99%)"
 printf "burn jobs completed meanwhile: %s req/s (1 thread x 20 ms = 50 max)\n" \
     "$(awk '/^Requests\/sec/ {print $2}' "$PREFIX/burn.txt")"
+
+# beside_hog POLICY_ARGS FILE: the static file's latency while a busy loop
+# runs under "chrt POLICY_ARGS nice -n 19"
+beside_hog() {
+    chrt $1 nice -n 19 sh -c 'while :; do :; done' &
+    HOG=$!
+    sleep 1
+    wrk -t1 -c1 -d"${DUR}s" --latency "http://127.0.0.1:$PORT/1k.txt" > "$2"
+    kill "$HOG"
+    wait "$HOG" 2>/dev/null || true
+    HOG=
+}
+
+echo
+echo "== the machine's floor: the same file, no job, one busy loop outside nginx"
+beside_hog "-b 0" "$PREFIX/hog-batch.txt"
+beside_hog "-i 0" "$PREFIX/hog-idle.txt"
+printf "nice 19 SCHED_BATCH loop  p50 %8s ms   p99 %8s ms\n" \
+    "$(pct "$PREFIX/hog-batch.txt" 50%)" "$(pct "$PREFIX/hog-batch.txt" 99%)"
+printf "SCHED_IDLE loop           p50 %8s ms   p99 %8s ms\n" \
+    "$(pct "$PREFIX/hog-idle.txt" 50%)" "$(pct "$PREFIX/hog-idle.txt" 99%)"
