@@ -148,10 +148,9 @@ http {
 CONF
 
 PROBE_PID=
-HOG_PID=
 cleanup() {
     [ -z "$PROBE_PID" ] || kill "$PROBE_PID" 2>/dev/null || true
-    [ -z "$HOG_PID" ] || kill "$HOG_PID" 2>/dev/null || true
+    stop_hog
     "$NGINX_BIN" -p "$PREFIX" -c conf/nginx.conf -s stop 2>/dev/null || true
 }
 trap cleanup EXIT
@@ -214,12 +213,9 @@ run() {
     perl "$BENCH/probe.pl" "$PORT" /1k.txt 5 100000 > "$tag.probe" &
     PROBE_PID=$!
     if [ "$c" = floor ]; then
-        chrt -b 0 nice -n 19 sh -c 'while :; do :; done' &
-        HOG_PID=$!
+        start_hog $((FLOOR_SECS + 10)) 19 "-b 0"
         sleep "$FLOOR_SECS"
-        kill "$HOG_PID"
-        wait "$HOG_PID" 2> /dev/null || true
-        HOG_PID=
+        stop_hog
         echo "n 0 fail 0 wall $FLOOR_SECS bytes 0" > "$tag.load"
     else
         perl "$BENCH/compress-load.pl" "$PORT" "/$c/" "$(ae_of "$c")" \
@@ -296,13 +292,12 @@ printf '| idle server | | | | %s | %s | |\n' \
     "$(awk '{ print $8 }' "$PREFIX/idle.probe")" \
     "$(awk '{ print $4 }' "$PREFIX/idle.probe")"
 for c in "${cases[@]}"; do
-    RPS[$c]=$(col "$c" 5 | median)
-    CPU[$c]=$(col "$c" 6 | median)
-    if [ "$c" = floor ]; then
-        bytes=
-        RPS[$c]=
-        CPU[$c]=
-    else
+    RPS[$c]=
+    CPU[$c]=
+    bytes=
+    if [ "$c" != floor ]; then
+        RPS[$c]=$(col "$c" 5 | median)
+        CPU[$c]=$(col "$c" 6 | median)
         bytes=$(wc -c < "$PREFIX/$c.out")
     fi
     printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$(label_of "$c")" \

@@ -23,6 +23,7 @@ set -euo pipefail
 PORT=${BENCH_PORT:-18090}
 DUR=${BENCH_DURATION:-5}
 PREFIX=$BUILD/bench-engine
+. "$(dirname "$0")/lib.sh"
 
 rm -rf "$PREFIX"
 mkdir -p "$PREFIX/logs" "$PREFIX/conf" "$PREFIX/html"
@@ -47,9 +48,8 @@ http {
 }
 CONF
 
-HOG=
 cleanup() {
-    [ -z "$HOG" ] || kill "$HOG" 2>/dev/null || true
+    stop_hog
     "$NGINX_BIN" -p "$PREFIX" -c conf/nginx.conf -s stop 2>/dev/null || true
 }
 "$NGINX_BIN" -p "$PREFIX" -c conf/nginx.conf
@@ -97,16 +97,13 @@ printf "saturated  p50 %8s ms   p99 %8s ms   (target p99 <= 2 ms)\n" \
 printf "burn jobs completed meanwhile: %s req/s (1 thread x 20 ms = 50 max)\n" \
     "$(awk '/^Requests\/sec/ {print $2}' "$PREFIX/burn.txt")"
 
-# beside_hog POLICY_ARGS FILE: the static file's latency while a busy loop
-# runs under "chrt POLICY_ARGS nice -n 19"
+# beside_hog POLICY FILE: the static file's latency while a nice-19 busy
+# loop runs under "chrt POLICY"
 beside_hog() {
-    chrt $1 nice -n 19 sh -c 'while :; do :; done' &
-    HOG=$!
+    start_hog $((DUR + 10)) 19 "$1"
     sleep 1
     wrk -t1 -c1 -d"${DUR}s" --latency "http://127.0.0.1:$PORT/1k.txt" > "$2"
-    kill "$HOG"
-    wait "$HOG" 2>/dev/null || true
-    HOG=
+    stop_hog
 }
 
 echo

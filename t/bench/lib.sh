@@ -1,7 +1,7 @@
-# Measurement helpers of `./ngx_tunny_module bench image` (sourced by
-# t/bench/image.sh, and by t/bench/quality.sh for sharp_install): CPU
-# time of server processes, idle detection, wrk output parsing, the CPU
-# hog of the contention scenario, the pinned sharp.
+# Measurement helpers of `./ngx_tunny_module bench` (sourced by
+# t/bench/image.sh, compress.sh and engine.sh, and by t/bench/quality.sh
+# for sharp_install): CPU time of server processes, idle detection, wrk
+# output parsing, the CPU hog of the contention scenario, the pinned sharp.
 
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -75,11 +75,15 @@ wrk_failures() {
         END { if (!seen) print "no summary from rotate.lua" }' "$1"
 }
 
-# CPU hog of the contention scenario: one busy loop at nice 0, ending by
+# CPU hog of the contention scenario: one busy loop at nice NICE (0),
+# under "chrt POLICY" when given (e.g. "-b 0": SCHED_BATCH), ending by
 # itself after SECONDS even if nobody kills it
 HOG_PID=
-start_hog() {  # SECONDS
-    perl -e 'setpriority(0, 0, 0); alarm shift; 1 while 1' "$1" &
+start_hog() {  # SECONDS [NICE [POLICY]]
+    local run=()
+    [ -z "${3:-}" ] || read -r -a run <<< "chrt $3"
+    "${run[@]}" perl -e 'setpriority(0, 0, shift); alarm shift; 1 while 1' \
+        "${2:-0}" "$1" &
     HOG_PID=$!
 }
 
