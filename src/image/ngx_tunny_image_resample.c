@@ -21,18 +21,7 @@
 #include <string.h>
 
 #include "ngx_tunny_image_int.h"
-
-
-#define NGX_TUNNY_IMAGE_FP          14      /* resampler weight bits */
-
-
-/* one axis: the source window and weights of each output */
-typedef struct {
-    int                            *start;         /* first source index */
-    int                            *count;         /* taps used */
-    int16_t                        *weight;        /* taps per output */
-    int                             taps;
-} ngx_tunny_image_taps_t;
+#include "ngx_tunny_image_resample.h"
 
 
 typedef struct {
@@ -45,15 +34,16 @@ typedef struct {
 } ngx_tunny_image_resampler_t;
 
 
-typedef void (*ngx_tunny_image_hrow_pt)(const unsigned char *s,
-    unsigned char *t, unsigned dw, const ngx_tunny_image_taps_t *tx);
+/*
+ * 1: the scalar kernels even where vector ones exist (the unit test's
+ * comparison); set before any job runs, read-only after
+ */
+static int  ngx_tunny_image_resample_scalar_only;
 
 
 static int ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
     ngx_tunny_image_resampler_t *r, double sw, double sh, unsigned dw,
     unsigned dh);
-static void ngx_tunny_image_resample_v(const ngx_tunny_image_resampler_t *r,
-    unsigned y, const unsigned char *src, size_t sstride, unsigned char *d);
 
 
 static double
@@ -190,9 +180,10 @@ ngx_tunny_image_resample_span(double extent, unsigned src, unsigned dst,
  * For outputs from .. from + n - 1 of dst over extent source pixels (of
  * which src exist, the first of them at index origin of the pixels the
  * pass reads): first source index (relative to origin), tap count, and
- * t->taps weights in Q14 that sum to exactly 1 << 14.  The weights of an
- * output do not depend on the window: a window of the outputs gives the
- * same values as the whole.  0, or -1 when a tap falls outside the
+ * weights in Q14 that sum to exactly 1 << 14, one output every t->taps
+ * (at least ngx_tunny_image_taps()), zero past its count.  The weights of
+ * an output do not depend on the window: a window of the outputs gives
+ * the same values as the whole.  0, or -1 when a tap falls outside the
  * avail source pixels read.
  */
 
@@ -206,7 +197,7 @@ ngx_tunny_image_weights(double extent, unsigned src, unsigned dst,
     int16_t   *weights;
     double   (*kernel)(double x);
 
-    max_taps = t->taps;
+    max_taps = ngx_tunny_image_taps(extent, dst);
     weights = t->weight;
 
     scale = extent / dst;
@@ -260,21 +251,16 @@ ngx_tunny_image_weights(double extent, unsigned src, unsigned dst,
         weights[best] = (int16_t) (weights[best]
                                    + (1 << NGX_TUNNY_IMAGE_FP) - sum);
 
+        for (j = k; j < t->taps; j++) {
+            weights[j] = 0;
+        }
+
         t->start[i] = lo - (int) origin;
         t->count[i] = k;
-        weights += max_taps;
+        weights += t->taps;
     }
 
     return 0;
-}
-
-
-static unsigned char
-ngx_tunny_image_clamp(int32_t v)
-{
-    v = (v + (1 << (NGX_TUNNY_IMAGE_FP - 1))) >> NGX_TUNNY_IMAGE_FP;
-
-    return (unsigned char) (v < 0 ? 0 : (v > 255 ? 255 : v));
 }
 
 
@@ -388,6 +374,47 @@ NGX_TUNNY_IMAGE_HROW(3)
 NGX_TUNNY_IMAGE_HROW(4)
 
 
+/* the row kernels of a job: the vector ones where the machine has them */
+
+static void
+ngx_tunny_image_resample_kernels(unsigned ch, ngx_tunny_image_hrow_pt *hrow,
+    ngx_tunny_image_vrow_pt *vrow)
+{
+    switch (ch) {
+    case 3:
+        *hrow = ngx_tunny_image_hrow3;
+        break;
+    case 4:
+        *hrow = ngx_tunny_image_hrow4;
+        break;
+    default:
+        *hrow = ngx_tunny_image_hrow1;
+        break;
+    }
+
+    *vrow = ngx_tunny_image_vrow_scalar;
+
+    if (ngx_tunny_image_resample_scalar_only) {
+        return;
+    }
+
+    if (ngx_tunny_image_hrow_simd(ch) != NULL) {
+        *hrow = ngx_tunny_image_hrow_simd(ch);
+    }
+
+    if (ngx_tunny_image_vrow_simd() != NULL) {
+        *vrow = ngx_tunny_image_vrow_simd();
+    }
+}
+
+
+void
+ngx_tunny_image_resample_scalar(int on)
+{
+    ngx_tunny_image_resample_scalar_only = on;
+}
+
+
 /*
  * Resample run->pix to dw x dh, or rather to the window of it the job
  * keeps (run->geo: wx, wy, ww x wh; all of it but for crop).  The
@@ -406,6 +433,7 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw, double sh,
     ngx_tunny_image_pix_t         out, *pix;
     ngx_tunny_image_geo_t        *g;
     ngx_tunny_image_hrow_pt       hrow;
+    ngx_tunny_image_vrow_pt       vrow;
     ngx_tunny_image_resampler_t   r;
 
     pix = &run->pix;
@@ -445,17 +473,7 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw, double sh,
         return rc;
     }
 
-    switch (pix->channels) {
-    case 3:
-        hrow = ngx_tunny_image_hrow3;
-        break;
-    case 4:
-        hrow = ngx_tunny_image_hrow4;
-        break;
-    default:
-        hrow = ngx_tunny_image_hrow1;
-        break;
-    }
+    ngx_tunny_image_resample_kernels(pix->channels, &hrow, &vrow);
 
     if (pix->channels == 4) {
         ngx_tunny_image_premul_rows(pix);
@@ -474,8 +492,9 @@ ngx_tunny_image_resample(ngx_tunny_image_run_t *run, double sw, double sh,
             return rc;
         }
 
-        ngx_tunny_image_resample_v(&r, y, pix->data + r.toff, pix->stride,
-                                   r.tmp + y * r.tstride);
+        vrow(pix->data + r.toff + (size_t) r.y.start[y] * pix->stride,
+             pix->stride, r.y.weight + (size_t) y * r.y.taps, r.y.count[y],
+             r.tmp + y * r.tstride, r.tstride, r.acc);
     }
 
     for (y = 0; y < wh; y++) {
@@ -521,6 +540,11 @@ ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
     r->y.taps = ngx_tunny_image_taps(sh, dh);
     max = r->x.taps > r->y.taps ? r->x.taps : r->y.taps;
 
+    /* the kernels sum whole groups of horizontal taps */
+
+    r->x.taps = (r->x.taps + NGX_TUNNY_IMAGE_TAP_ALIGN - 1)
+                & ~(NGX_TUNNY_IMAGE_TAP_ALIGN - 1);
+
     /* taps * outputs stays near 6 * inputs: no cap needed */
 
     r->tstride = (size_t) run->pix.width * ch;
@@ -533,7 +557,8 @@ ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
     wbuf = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_WTS, need);
 
     r->tmp = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_TMP,
-                                     r->tstride * wh);
+                                     r->tstride * wh
+                                     + NGX_TUNNY_IMAGE_RESAMPLE_SLACK);
 
     if (wbuf == NULL || r->tmp == NULL) {
         return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
@@ -581,6 +606,8 @@ ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
     r->toff = (size_t) lo * ch;
     r->tstride = (size_t) (hi - lo) * ch;
 
+    memset(r->tmp + r->tstride * wh, 0, NGX_TUNNY_IMAGE_RESAMPLE_SLACK);
+
     return NGX_TUNNY_IMAGE_OK;
 }
 
@@ -610,24 +637,17 @@ ngx_tunny_image_vtap(int32_t *restrict acc, const unsigned char *restrict s,
 }
 
 
-static void
-ngx_tunny_image_resample_v(const ngx_tunny_image_resampler_t *r, unsigned y,
-    const unsigned char *src, size_t sstride, unsigned char *d)
+void
+ngx_tunny_image_vrow_scalar(const unsigned char *s, size_t sstride,
+    const int16_t *w, int count, unsigned char *d, size_t n, int32_t *acc)
 {
-    int             k;
-    size_t          c, n;
-    int32_t        *acc;
-    const int16_t  *w;
-
-    acc = r->acc;
-    n = r->tstride;
+    int     k;
+    size_t  c;
 
     memset(acc, 0, sizeof(int32_t) * n);
-    w = r->y.weight + (size_t) y * r->y.taps;
 
-    for (k = 0; k < r->y.count[y]; k++) {
-        ngx_tunny_image_vtap(acc, src + (size_t) (r->y.start[y] + k) * sstride,
-                             w[k], n);
+    for (k = 0; k < count; k++) {
+        ngx_tunny_image_vtap(acc, s + (size_t) k * sstride, w[k], n);
     }
 
     for (c = 0; c < n; c++) {
