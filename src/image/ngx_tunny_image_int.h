@@ -255,6 +255,7 @@ void ngx_tunny_image_heif_deinit(void);
 /* the steps, in the order of the pipeline; each returns NGX_TUNNY_IMAGE_* */
 
 int ngx_tunny_image_jpeg_decode(ngx_tunny_image_run_t *run);
+unsigned ngx_tunny_image_dct_scale_fast(unsigned n);
 int ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run);

@@ -168,6 +168,29 @@ ngx_tunny_image_dct_scale(unsigned src_w, unsigned src_h, unsigned need_w,
 }
 
 
+/*
+ * The DCT scale to decode at for a need that scale n covers: libjpeg-turbo
+ * has vector IDCTs for the scales 1/4, 1/2 and 8/8 only (jsimd_idct_2x2,
+ * _4x4, islow) and a scalar one for the others, so some larger scales cost
+ * less in all.  Measured with djpeg on the 3 MP thumbnail corpus (CPU per
+ * decode relative to 4/8): 2/8 0.96, 3/8 1.07, 4/8 1, 5/8 1.40, 6/8 1.64,
+ * 8/8 1.26; and the whole job with t/bench/cpu/tunny-cpu (interleaved,
+ * medians): fit 256 of 3 MP at 4/8 instead of 3/8 18.9 vs 20.0 ms, the
+ * 8-24 MP photos to fit 1024 with 3/8 -> 4/8 and 6/8, 7/8 -> 8/8 92.0 vs
+ * 97.4 ms.  5/8 stays: 8/8 decodes 2.56 times its pixels (the buffer and
+ * the resampler's work) for a gain in the noise.  A larger scale only
+ * leaves more of the shrink to the resampler: never less quality.
+ */
+
+unsigned
+ngx_tunny_image_dct_scale_fast(unsigned n)
+{
+    static const unsigned char  fast[9] = { 1, 1, 2, 4, 4, 5, 8, 8, 8 };
+
+    return n <= 8 ? fast[n] : 8;
+}
+
+
 /* error handling shared by decoder and encoder */
 
 static void

@@ -66,6 +66,8 @@ static int ngx_tunny_image_check_input(ngx_tunny_image_run_t *run);
 static int ngx_tunny_image_plan(ngx_tunny_image_run_t *run);
 static int ngx_tunny_image_plan_avif(ngx_tunny_image_run_t *run);
 static void ngx_tunny_image_decode_size(ngx_tunny_image_run_t *run);
+static void ngx_tunny_image_decode_margin(ngx_tunny_image_geo_t *g,
+    const ngx_tunny_image_info_t *info);
 static void ngx_tunny_image_decode_need(ngx_tunny_image_geo_t *g,
     const ngx_tunny_image_info_t *info, unsigned margin);
 static void ngx_tunny_image_decode_region(ngx_tunny_image_run_t *run);
@@ -575,20 +577,28 @@ ngx_tunny_image_geometry(const ngx_tunny_image_params_t *p, int orientation,
 /*
  * What the decoder produces at least (nw x nh, stored orientation): the
  * target times the margin, at most the image; for JPEG the DCT scale n/8
- * that covers it.  A scaled JPEG has ceil(w * n / 8) columns of which only
- * w * n / 8 hold the image (the last block is partial): the steps give the
- * resampler that true extent.
+ * that covers it, or the larger one libjpeg-turbo decodes for less CPU
+ * (ngx_tunny_image_dct_scale_fast(): more margin, never less).  A scaled
+ * JPEG has ceil(w * n / 8) columns of which only w * n / 8 hold the image
+ * (the last block is partial): the steps give the resampler that true
+ * extent.
  */
 
 static void
 ngx_tunny_image_decode_size(ngx_tunny_image_run_t *run)
 {
-    ngx_tunny_image_geo_t   *g;
-    ngx_tunny_image_info_t  *info;
+    ngx_tunny_image_decode_margin(&run->geo, &run->info);
 
-    g = &run->geo;
-    info = &run->info;
+    run->geo.scale = ngx_tunny_image_dct_scale_fast(run->geo.scale);
+}
 
+
+/* the need and the smallest DCT scale that covers it, by the margins */
+
+static void
+ngx_tunny_image_decode_margin(ngx_tunny_image_geo_t *g,
+    const ngx_tunny_image_info_t *info)
+{
     ngx_tunny_image_decode_need(g, info, NGX_TUNNY_IMAGE_MARGIN_LOW);
 
     if (g->scale <= 4) {
