@@ -170,9 +170,10 @@ ngx_tunny_image_hrow4_sse2(const unsigned char *s, unsigned char *t,
 
 
 /*
- * The horizontal pass, RGB: two taps a step, the four bytes at each of
- * the two pixels interleaved: r0 r1 g0 g1 b0 b1, and a pair of the next
- * pixel's bytes in the lane that is not stored
+ * The horizontal pass, RGB: four taps a step, one 16-byte load of four
+ * pixels (and four bytes more), its bytes shifted by 3, 6 and 9 and
+ * interleaved: r0 r1 g0 g1 b0 b1 then r2 r3 g2 g3 b2 b3, each followed by
+ * a pair of bytes in the lane that is not stored
  */
 
 static void
@@ -180,10 +181,9 @@ ngx_tunny_image_hrow3_sse2(const unsigned char *s, unsigned char *t,
     unsigned dw, const ngx_tunny_image_taps_t *tx)
 {
     int                   k, n;
-    int32_t               a, b;
     unsigned              x;
     uint32_t              v;
-    __m128i               z, q, acc;
+    __m128i               z, q, lo, hi, wv, acc;
     const int16_t        *w;
     const unsigned char  *p;
 
@@ -195,15 +195,19 @@ ngx_tunny_image_hrow3_sse2(const unsigned char *s, unsigned char *t,
         n = tx->count[x];
         acc = z;
 
-        for (k = 0; k < n; k += 2) {
-            memcpy(&a, p + (size_t) k * 3, 4);
-            memcpy(&b, p + (size_t) k * 3 + 3, 4);
+        for (k = 0; k < n; k += 4) {
+            q = _mm_loadu_si128((const __m128i *) (p + (size_t) k * 3));
+            lo = _mm_unpacklo_epi8(q, _mm_srli_si128(q, 3));
+            hi = _mm_unpacklo_epi8(_mm_srli_si128(q, 6), _mm_srli_si128(q, 9));
 
-            q = _mm_unpacklo_epi8(_mm_cvtsi32_si128(a), _mm_cvtsi32_si128(b));
+            wv = _mm_loadl_epi64((const __m128i *) (w + k));
 
             acc = _mm_add_epi32(acc,
-                      _mm_madd_epi16(_mm_unpacklo_epi8(q, z),
-                                     ngx_tunny_image_wpair(w[k], w[k + 1])));
+                      _mm_madd_epi16(_mm_unpacklo_epi8(lo, z),
+                                     _mm_shuffle_epi32(wv, 0x00)));
+            acc = _mm_add_epi32(acc,
+                      _mm_madd_epi16(_mm_unpacklo_epi8(hi, z),
+                                     _mm_shuffle_epi32(wv, 0x55)));
         }
 
         acc = _mm_packs_epi32(ngx_tunny_image_descale(acc), z);

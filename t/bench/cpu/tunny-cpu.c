@@ -5,7 +5,7 @@
  * (the module's defaults: JPEG and WebP q80, PNG level 6, AVIF q63 speed
  * 8, colour srgb).
  *
- *   tunny-cpu [-r RUNS] [-s] [-o jpeg|webp|png|avif] fit|crop W H FILE...
+ *   tunny-cpu [-r RUNS] [-s|-F] [-o jpeg|webp|png|avif] fit|crop W H FILE...
  *
  * Each file is processed RUNS times (default 7) after one warm-up; the
  * thread's CPU time (CLOCK_THREAD_CPUTIME_ID: a shared machine adds wall
@@ -14,6 +14,12 @@
  * and the mean of the files' medians.  -s: without the exact decode
  * shortcuts (tunny_image_fast off), for the comparison.  -o: the output
  * type (default: the input's, as tunny_image_format's default).
+ *
+ * -F: the floor of a JPEG job instead, what no JPEG server can go below
+ * with libjpeg-turbo: the decode at the smallest DCT scale that covers
+ * the job's output (no margin for a resampler), then the q80 encode of an
+ * output-sized corner of those pixels with the encoder settings of the
+ * module (optimized Huffman tables, islow), no resampling, no colour step.
  */
 
 
@@ -22,6 +28,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <jpeglib.h>
 
 #include "ngx_tunny_image.h"
 
@@ -79,10 +87,91 @@ slurp(const char *path, size_t *len)
 }
 
 
+/* -F: the floor of one JPEG to a w x h output; 0, or -1 */
+
+static int
+floor_job(const unsigned char *in, size_t len, unsigned w, unsigned h)
+{
+    int                            rc;
+    size_t                         stride;
+    JSAMPROW                       row;
+    unsigned char                 *pix, *out;
+    unsigned long                  size;
+    struct jpeg_error_mgr          jerr;
+    struct jpeg_compress_struct    c;
+    struct jpeg_decompress_struct  d;
+
+    d.err = jpeg_std_error(&jerr);
+    jpeg_create_decompress(&d);
+    jpeg_mem_src(&d, in, (unsigned long) len);
+
+    if (jpeg_read_header(&d, TRUE) != JPEG_HEADER_OK) {
+        jpeg_destroy_decompress(&d);
+        return -1;
+    }
+
+    d.scale_num = ngx_tunny_image_dct_scale(d.image_width, d.image_height,
+                                            w, h);
+    d.scale_denom = 8;
+    d.out_color_space = JCS_EXT_RGB;
+    d.dct_method = JDCT_ISLOW;
+
+    jpeg_start_decompress(&d);
+
+    stride = (size_t) d.output_width * 3;
+    pix = malloc(stride * d.output_height);
+    rc = (pix == NULL || d.output_width < w || d.output_height < h) ? -1 : 0;
+
+    while (rc == 0 && d.output_scanline < d.output_height) {
+        row = pix + stride * d.output_scanline;
+        jpeg_read_scanlines(&d, &row, 1);
+    }
+
+    jpeg_abort_decompress(&d);
+    jpeg_destroy_decompress(&d);
+
+    if (rc != 0) {
+        free(pix);
+        return -1;
+    }
+
+    out = NULL;
+    size = 0;
+
+    c.err = jpeg_std_error(&jerr);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out, &size);
+
+    c.image_width = w;
+    c.image_height = h;
+    c.input_components = 3;
+    c.in_color_space = JCS_EXT_RGB;
+
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, 80, TRUE);
+    c.optimize_coding = TRUE;
+    c.dct_method = JDCT_ISLOW;
+    jpeg_start_compress(&c, TRUE);
+
+    while (c.next_scanline < h) {
+        row = pix + stride * c.next_scanline;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+
+    free(out);
+    free(pix);
+
+    return 0;
+}
+
+
 int
 main(int argc, char **argv)
 {
-    int                        c, i, k, runs, slow, rc, out;
+    int                        c, i, k, runs, slow, rc, out, floor;
     size_t                     len;
     double                     t, *ms, *med, sum;
     unsigned char             *in;
@@ -93,14 +182,18 @@ main(int argc, char **argv)
     runs = 7;
     slow = 0;
     out = 0;
+    floor = 0;
 
-    while ((c = getopt(argc, argv, "r:so:")) != -1) {
+    while ((c = getopt(argc, argv, "r:so:F")) != -1) {
         switch (c) {
         case 'r':
             runs = atoi(optarg);
             break;
         case 's':
             slow = 1;
+            break;
+        case 'F':
+            floor = 1;
             break;
         case 'o':
             out = strcmp(optarg, "jpeg") == 0 ? NGX_TUNNY_IMAGE_JPEG
@@ -120,7 +213,7 @@ main(int argc, char **argv)
         || (strcmp(argv[optind], "fit") != 0
             && strcmp(argv[optind], "crop") != 0))
     {
-        fprintf(stderr, "usage: tunny-cpu [-r RUNS] [-s] "
+        fprintf(stderr, "usage: tunny-cpu [-r RUNS] [-s|-F] "
                         "[-o jpeg|webp|png|avif] fit|crop W H FILE...\n");
         return 2;
     }
@@ -157,14 +250,19 @@ main(int argc, char **argv)
             return 1;
         }
 
+        /* the job once first: the output size of the floor */
+
         for (c = -1; c < runs; c++) {
             t = cpu_ms();
-            rc = ngx_tunny_image_process(st, in, len, NULL, &p, &res);
+            rc = (floor && c >= 0)
+                 ? (floor_job(in, len, res.width, res.height) == 0
+                    ? NGX_TUNNY_IMAGE_OK : NGX_TUNNY_IMAGE_EINPUT)
+                 : ngx_tunny_image_process(st, in, len, NULL, &p, &res);
             t = cpu_ms() - t;
 
             if (rc != NGX_TUNNY_IMAGE_OK) {
                 fprintf(stderr, "tunny-cpu: %s: rc %d %s\n", argv[i], rc,
-                        res.error);
+                        floor ? "floor: not a JPEG" : res.error);
                 return 1;
             }
 
@@ -172,7 +270,9 @@ main(int argc, char **argv)
                 ms[c] = t;
             }
 
-            free(res.data);
+            if (!floor || c < 0) {
+                free(res.data);
+            }
         }
 
         qsort(ms, (size_t) runs, sizeof(double), cmp_double);
@@ -194,7 +294,7 @@ main(int argc, char **argv)
     qsort(med, (size_t) k, sizeof(double), cmp_double);
 
     printf("files %d median %.2f ms mean %.2f ms%s\n", k, med[k / 2],
-           sum / k, slow ? " (no shortcuts)" : "");
+           sum / k, slow ? " (no shortcuts)" : floor ? " (floor)" : "");
 
     ngx_tunny_image_state_destroy(st);
     free(ms);
