@@ -9,7 +9,8 @@
 # linked with src/image).  Corpus: the photo-like JPEGs of the image bench
 # (t/bench/image.sh makes them the same way, cached in the same place),
 # plus a zone plate and fine stripes made by the tool, as q95 JPEGs.
-# Cases: fit 256 (resize 256 256), fit 1024, crop 300 (crop 300 300).
+# Cases: fit 256 (resize 256 256), fit 512 (the pixels of the image
+# bench's WebP and AVIF outputs), fit 1024, crop 300 (crop 300 300).
 # Printed per case: SSIM-Y and PSNR-Y, median and worst, the detail kept
 # (Laplacian energy of the output over the reference's, median and worst)
 # and, for tunny, the median size of its q80 JPEG and its time per image
@@ -130,7 +131,7 @@ stats() {
 PARTS=${BENCH_QUALITY_PARTS:-geometry colour}
 GEOMETRY_CASES=
 case " $PARTS " in *" geometry "*)
-    GEOMETRY_CASES="fit 256 256|fit 1024 1024|crop 300 300"
+    GEOMETRY_CASES="fit 256 256|fit 512 512|fit 1024 1024|crop 300 300"
     printf '%-10s %-9s %15s %15s %15s %7s %6s\n' case who \
         'SSIM-Y med/min' 'PSNR-Y med/min' 'detail med/min' 'bytes' 'ms' ;;
 esac
@@ -177,6 +178,15 @@ for c in "${geometry_cases[@]}"; do
         printf '%-10s %-9s %15s %15s %15s %7s %6s\n' "$op $w" sharp \
             "$(stats "$WORK/sharp.txt" 1)" "$(stats "$WORK/sharp.txt" 2)" \
             "$(stats "$WORK/sharp.txt" 3)" - -
+        # photo by photo (the charts left out): tunny's SSIM-Y minus
+        # sharp's, the worst photo and how many are below sharp's
+        paste <(printf '%s\n' "${inputs[@]##*/}") "$WORK/tunny.txt" \
+                "$WORK/sharp.txt" \
+            | grep -Ev '^(zoneplate|stripes)' \
+            | awk -v c="$op $w" '{ d = $2 - $7; n++; if (d < 0) below++
+                                   if (n == 1 || d < worst) { worst = d; f = $1 } }
+                END { printf "%-10s %-9s worst photo %+.4f (%s), %d of %d below sharp\n",
+                             c, "vs sharp", worst, f, below, n }'
     fi
 
     # the synthetic charts on their own: the aliasing cases
