@@ -183,10 +183,13 @@ for c in "${geometry_cases[@]}"; do
         paste <(printf '%s\n' "${inputs[@]##*/}") "$WORK/tunny.txt" \
                 "$WORK/sharp.txt" \
             | grep -Ev '^(zoneplate|stripes)' \
-            | awk -v c="$op $w" '{ d = $2 - $7; n++; if (d < 0) below++
-                                   if (n == 1 || d < worst) { worst = d; f = $1 } }
-                END { printf "%-10s %-9s worst photo %+.4f (%s), %d of %d below sharp\n",
-                             c, "vs sharp", worst, f, below, n }'
+            | awk -v c="$op $w" '{
+                  d = $2 - $7; n++
+                  if (d < 0) below++
+                  if (n == 1 || d < worst) { worst = d; f = $1 } }
+                END { printf "%-10s %-9s worst photo %+.4f (%s), " \
+                             "%d of %d below sharp\n",
+                             c, "vs sharp", worst, f, below + 0, n }'
     fi
 
     # the synthetic charts on their own: the aliasing cases
