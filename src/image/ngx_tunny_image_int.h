@@ -261,6 +261,14 @@ int ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run);
 void ngx_tunny_image_decoded_whole(ngx_tunny_image_run_t *run);
 unsigned ngx_tunny_image_box_factor(const ngx_tunny_image_run_t *run);
+
+/*
+ * The vector kernels of the resampler and the box shrink: on (1) unless a
+ * test turns them off (1) to compare them with the scalar ones, before
+ * any job runs; ngx_tunny_image_resample.c
+ */
+void ngx_tunny_image_vector_off(int off);
+int ngx_tunny_image_vector(void);
 int ngx_tunny_image_shrink_init(ngx_tunny_image_run_t *run,
     ngx_tunny_image_shrink_t *s, unsigned k, unsigned width, unsigned height,
     unsigned channels);

@@ -35,10 +35,11 @@ typedef struct {
 
 
 /*
- * 1: the scalar kernels even where vector ones exist (the unit test's
- * comparison); set before any job runs, read-only after
+ * 1: the scalar kernels of the resampler and the box shrink even where
+ * vector ones exist (the unit test's comparison); set before any job
+ * runs, read-only after
  */
-static int  ngx_tunny_image_resample_scalar_only;
+static int  ngx_tunny_image_vector_disabled;
 
 
 static int ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
@@ -394,7 +395,7 @@ ngx_tunny_image_resample_kernels(unsigned ch, ngx_tunny_image_hrow_pt *hrow,
 
     *vrow = ngx_tunny_image_vrow_scalar;
 
-    if (ngx_tunny_image_resample_scalar_only) {
+    if (!ngx_tunny_image_vector()) {
         return;
     }
 
@@ -409,9 +410,16 @@ ngx_tunny_image_resample_kernels(unsigned ch, ngx_tunny_image_hrow_pt *hrow,
 
 
 void
-ngx_tunny_image_resample_scalar(int on)
+ngx_tunny_image_vector_off(int off)
 {
-    ngx_tunny_image_resample_scalar_only = on;
+    ngx_tunny_image_vector_disabled = off;
+}
+
+
+int
+ngx_tunny_image_vector(void)
+{
+    return !ngx_tunny_image_vector_disabled;
 }
 
 

@@ -71,8 +71,5 @@ void ngx_tunny_image_vrow_scalar(const unsigned char *s, size_t sstride,
 ngx_tunny_image_hrow_pt ngx_tunny_image_hrow_simd(unsigned ch);
 ngx_tunny_image_vrow_pt ngx_tunny_image_vrow_simd(void);
 
-/* 1: the scalar kernels only (tests); before any job, not while one runs */
-void ngx_tunny_image_resample_scalar(int on);
-
 
 #endif /* _NGX_TUNNY_IMAGE_RESAMPLE_H_INCLUDED_ */
