@@ -269,6 +269,7 @@ unsigned ngx_tunny_image_box_factor(const ngx_tunny_image_run_t *run);
  */
 void ngx_tunny_image_vector_off(int off);
 int ngx_tunny_image_vector(void);
+
 int ngx_tunny_image_shrink_init(ngx_tunny_image_run_t *run,
     ngx_tunny_image_shrink_t *s, unsigned k, unsigned width, unsigned height,
     unsigned channels);

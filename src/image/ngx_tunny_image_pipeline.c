@@ -608,7 +608,10 @@ ngx_tunny_image_decode_margin(ngx_tunny_image_geo_t *g,
         return;
     }
 
-    /* no 2x at all: the full decode, the whole shrink is the resampler's */
+    /*
+     * over 1/2: 2x left; where that takes the full size (a shrink under
+     * 2x), the full size, and the whole shrink is the resampler's
+     */
 
     ngx_tunny_image_decode_need(g, info, NGX_TUNNY_IMAGE_MARGIN);
 }
