@@ -308,11 +308,20 @@ for c in "${cases[@]}"; do
 done
 echo
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
-echo "- brotli 11, same core count: tunny (1 thread) / ngx_brotli req/s $(ratio "${RPS[tbr1]}" "${RPS[br11]}")x, CPU per response ngx_brotli / tunny $(ratio "${CPU[br11]}" "${CPU[tbr1]}")x"
-echo "- brotli 11, tunny ($threads threads) / ngx_brotli req/s $(ratio "${RPS[tbr]}" "${RPS[br11]}")x"
-echo "- gzip 9: tunny ($threads threads) / nginx req/s $(ratio "${RPS[tgz]}" "${RPS[gz9]}")x, CPU per response nginx / tunny $(ratio "${CPU[gz9]}" "${CPU[tgz]}")x"
-echo "- identical streams: gzip $(cmp -s "$PREFIX/gz9.out" "$PREFIX/tgz.out" && echo yes || echo NO)," \
-     "brotli $(cmp -s "$PREFIX/br11.out" "$PREFIX/tbr.out" && echo yes || echo NO)"
+# the comparisons of the cases that ran (BENCH_CASES may be a subset)
+ran() { local c; for c; do [ -n "${RPS[$c]:-}" ] || return 1; done; }
+if ran tbr1 br11; then
+    echo "- brotli 11, same core count: tunny (1 thread) / ngx_brotli req/s $(ratio "${RPS[tbr1]}" "${RPS[br11]}")x, CPU per response ngx_brotli / tunny $(ratio "${CPU[br11]}" "${CPU[tbr1]}")x"
+fi
+if ran tbr br11; then
+    echo "- brotli 11, tunny ($threads threads) / ngx_brotli req/s $(ratio "${RPS[tbr]}" "${RPS[br11]}")x"
+fi
+if ran tgz gz9; then
+    echo "- gzip 9: tunny ($threads threads) / nginx req/s $(ratio "${RPS[tgz]}" "${RPS[gz9]}")x, CPU per response nginx / tunny $(ratio "${CPU[gz9]}" "${CPU[tgz]}")x"
+fi
+same() { cmp -s "$PREFIX/$1.out" "$PREFIX/$2.out" && echo yes || echo NO; }
+if ran gz9 tgz; then echo "- identical streams, gzip: $(same gz9 tgz)"; fi
+if ran br11 tbr; then echo "- identical streams, brotli: $(same br11 tbr)"; fi
 echo "- load average at the end: $(cut -d' ' -f1-3 /proc/loadavg); what else used CPU during the bench (ticks of 1/$CLK_TCK s, pid, command):"
 proc_others "$PREFIX/proc.before" "$PREFIX/proc.after" "$$ $master $worker" \
     | sed 's/^/    /'
