@@ -381,6 +381,9 @@ static void
 ngx_tunny_image_resample_kernels(unsigned ch, ngx_tunny_image_hrow_pt *hrow,
     ngx_tunny_image_vrow_pt *vrow)
 {
+    ngx_tunny_image_hrow_pt  h;
+    ngx_tunny_image_vrow_pt  v;
+
     switch (ch) {
     case 3:
         *hrow = ngx_tunny_image_hrow3;
@@ -399,13 +402,11 @@ ngx_tunny_image_resample_kernels(unsigned ch, ngx_tunny_image_hrow_pt *hrow,
         return;
     }
 
-    if (ngx_tunny_image_hrow_simd(ch) != NULL) {
-        *hrow = ngx_tunny_image_hrow_simd(ch);
-    }
+    h = ngx_tunny_image_hrow_simd(ch);
+    v = ngx_tunny_image_vrow_simd();
 
-    if (ngx_tunny_image_vrow_simd() != NULL) {
-        *vrow = ngx_tunny_image_vrow_simd();
-    }
+    *hrow = h ? h : *hrow;
+    *vrow = v ? v : *vrow;
 }
 
 

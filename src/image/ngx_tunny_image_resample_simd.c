@@ -49,6 +49,39 @@ ngx_tunny_image_descale(__m128i v)
 
 
 /*
+ * Four taps of a horizontal output into its sums: a holds the channels of
+ * taps 0 and 1 as 16-bit pairs (r0 r1 g0 g1 b0 b1 ..), b those of taps 2
+ * and 3, w the four weights
+ */
+
+static __m128i
+ngx_tunny_image_madd4(__m128i acc, __m128i a, __m128i b, const int16_t *w)
+{
+    __m128i  wv;
+
+    wv = _mm_loadl_epi64((const __m128i *) w);
+
+    acc = _mm_add_epi32(acc, _mm_madd_epi16(a, _mm_shuffle_epi32(wv, 0x00)));
+
+    return _mm_add_epi32(acc, _mm_madd_epi16(b, _mm_shuffle_epi32(wv, 0x55)));
+}
+
+
+/* the four sums of a pixel -> its bytes, the first in the lowest */
+
+static uint32_t
+ngx_tunny_image_pack_pixel(__m128i acc)
+{
+    __m128i  z;
+
+    z = _mm_setzero_si128();
+    acc = _mm_packs_epi32(ngx_tunny_image_descale(acc), z);
+
+    return (uint32_t) _mm_cvtsi128_si32(_mm_packus_epi16(acc, z));
+}
+
+
+/*
  * The vertical pass: 16 columns at a time, their sums in four registers
  * over all taps, two rows a step; the last block overlaps the one before
  * it (recomputing a few columns gives the same bytes), a row narrower
@@ -133,7 +166,7 @@ ngx_tunny_image_hrow4_sse2(const unsigned char *s, unsigned char *t,
     int                   k, n;
     unsigned              x;
     uint32_t              v;
-    __m128i               z, q, wv, acc;
+    __m128i               z, q, acc;
     const int16_t        *w;
     const unsigned char  *p;
 
@@ -150,18 +183,11 @@ ngx_tunny_image_hrow4_sse2(const unsigned char *s, unsigned char *t,
             q = _mm_shuffle_epi32(q, _MM_SHUFFLE(3, 1, 2, 0));
             q = _mm_unpacklo_epi8(q, _mm_unpackhi_epi64(q, q));
 
-            wv = _mm_loadl_epi64((const __m128i *) (w + k));
-
-            acc = _mm_add_epi32(acc,
-                      _mm_madd_epi16(_mm_unpacklo_epi8(q, z),
-                                     _mm_shuffle_epi32(wv, 0x00)));
-            acc = _mm_add_epi32(acc,
-                      _mm_madd_epi16(_mm_unpackhi_epi8(q, z),
-                                     _mm_shuffle_epi32(wv, 0x55)));
+            acc = ngx_tunny_image_madd4(acc, _mm_unpacklo_epi8(q, z),
+                                        _mm_unpackhi_epi8(q, z), w + k);
         }
 
-        acc = _mm_packs_epi32(ngx_tunny_image_descale(acc), z);
-        v = (uint32_t) _mm_cvtsi128_si32(_mm_packus_epi16(acc, z));
+        v = ngx_tunny_image_pack_pixel(acc);
 
         memcpy(t, &v, 4);
         t += 4;
@@ -183,7 +209,7 @@ ngx_tunny_image_hrow3_sse2(const unsigned char *s, unsigned char *t,
     int                   k, n;
     unsigned              x;
     uint32_t              v;
-    __m128i               z, q, lo, hi, wv, acc;
+    __m128i               z, q, lo, hi, acc;
     const int16_t        *w;
     const unsigned char  *p;
 
@@ -200,18 +226,11 @@ ngx_tunny_image_hrow3_sse2(const unsigned char *s, unsigned char *t,
             lo = _mm_unpacklo_epi8(q, _mm_srli_si128(q, 3));
             hi = _mm_unpacklo_epi8(_mm_srli_si128(q, 6), _mm_srli_si128(q, 9));
 
-            wv = _mm_loadl_epi64((const __m128i *) (w + k));
-
-            acc = _mm_add_epi32(acc,
-                      _mm_madd_epi16(_mm_unpacklo_epi8(lo, z),
-                                     _mm_shuffle_epi32(wv, 0x00)));
-            acc = _mm_add_epi32(acc,
-                      _mm_madd_epi16(_mm_unpacklo_epi8(hi, z),
-                                     _mm_shuffle_epi32(wv, 0x55)));
+            acc = ngx_tunny_image_madd4(acc, _mm_unpacklo_epi8(lo, z),
+                                        _mm_unpacklo_epi8(hi, z), w + k);
         }
 
-        acc = _mm_packs_epi32(ngx_tunny_image_descale(acc), z);
-        v = (uint32_t) _mm_cvtsi128_si32(_mm_packus_epi16(acc, z));
+        v = ngx_tunny_image_pack_pixel(acc);
 
         t[0] = (unsigned char) v;
         t[1] = (unsigned char) (v >> 8);
