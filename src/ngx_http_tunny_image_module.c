@@ -626,14 +626,19 @@ ngx_http_tunny_image_upload(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 /*
  * $tunny_image_fast: the exact decode shortcuts the image job took
- * (NGX_TUNNY_IMAGE_FAST_*): "dc", "region", "dc,region"; empty when none
+ * (NGX_TUNNY_IMAGE_FAST_*, indexed by their bits): "dc", "region",
+ * "inflate" and their combinations; empty when none
  */
 
 static ngx_str_t  ngx_http_tunny_image_fast_names[] = {
     ngx_string(""),
     ngx_string("dc"),
     ngx_string("region"),
-    ngx_string("dc,region")
+    ngx_string("dc,region"),
+    ngx_string("inflate"),
+    ngx_string("dc,inflate"),
+    ngx_string("region,inflate"),
+    ngx_string("dc,region,inflate")
 };
 
 

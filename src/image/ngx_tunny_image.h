@@ -51,10 +51,14 @@
  *   REGION  a JPEG decoded only over the rows and columns the output
  *           needs (crop): jpeg_crop_scanline(), jpeg_skip_scanlines(),
  *           the rows below the window not decoded
+ *   INFLATE a plain PNG (8 bits, not interlaced, no tRNS) inflated in
+ *           one call by libdeflate and unfiltered by our own SSE2 code
+ *           instead of libspng's row loop
  */
 #define NGX_TUNNY_IMAGE_FAST_DC      0x01
 #define NGX_TUNNY_IMAGE_FAST_REGION  0x02
-#define NGX_TUNNY_IMAGE_FAST_ALL     0x03
+#define NGX_TUNNY_IMAGE_FAST_INFLATE 0x04
+#define NGX_TUNNY_IMAGE_FAST_ALL     0x07
 
 /* params->colour: what becomes of the source's ICC profile */
 #define NGX_TUNNY_IMAGE_COLOUR_KEEP   0     /* copied to the output, pixels

@@ -12,7 +12,9 @@
  *       BUF_DEC; every later pixel step reads run->pix and writes the other
  *       one of BUF_A and BUF_B (ngx_tunny_image_pix_next()), so the output
  *       of a step stays valid until the step after the next one; TMP, WTS,
- *       ROW and OUT belong to one step each, for as long as it runs.
+ *       ROW and OUT belong to one step each, for as long as it runs; RAW
+ *       to the PNG decoder, and it is the decoded pixels in place of DEC
+ *       when that decoder does not shrink.
  *   params->cancel  the only memory another thread writes during a call;
  *       read in ngx_tunny_image_checkpoint() only, with a relaxed atomic
  *       load (a late look costs a few more rows of work, nothing else).
@@ -42,6 +44,9 @@ struct WebPDemuxer;
 /* a step's result besides NGX_TUNNY_IMAGE_*: no more frames */
 #define NGX_TUNNY_IMAGE_END         2
 
+/* a shortcut's result: not for this input, take the general path */
+#define NGX_TUNNY_IMAGE_DECLINED    3
+
 /* scratch buffers of the state */
 #define NGX_TUNNY_IMAGE_BUF_DEC     0       /* decoded pixels */
 #define NGX_TUNNY_IMAGE_BUF_A       1       /* pipeline ping */
@@ -50,7 +55,8 @@ struct WebPDemuxer;
 #define NGX_TUNNY_IMAGE_BUF_WTS     4       /* resampler weights, accum */
 #define NGX_TUNNY_IMAGE_BUF_ROW     5       /* CMYK rows, a GIF line */
 #define NGX_TUNNY_IMAGE_BUF_OUT     6       /* encoder output */
-#define NGX_TUNNY_IMAGE_NBUFS       7
+#define NGX_TUNNY_IMAGE_BUF_RAW     7       /* a PNG's inflated rows */
+#define NGX_TUNNY_IMAGE_NBUFS       8
 
 
 typedef struct {
@@ -258,6 +264,8 @@ int ngx_tunny_image_jpeg_decode(ngx_tunny_image_run_t *run);
 unsigned ngx_tunny_image_dct_scale_fast(unsigned n);
 int ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_png_idat(ngx_tunny_image_run_t *run, unsigned width,
+    unsigned height, unsigned channels, ngx_tunny_image_shrink_t *shrink);
 int ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run);
 void ngx_tunny_image_decoded_whole(ngx_tunny_image_run_t *run);
 unsigned ngx_tunny_image_box_factor(const ngx_tunny_image_run_t *run);

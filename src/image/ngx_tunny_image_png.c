@@ -13,10 +13,17 @@
  * IDAT data that would inflate past height x scanline is never inflated
  * (t/tools/gen-hostile.c makes such a zlib bomb; t/unit checks it).
  *
+ * A plain PNG (8 bits, not interlaced, no tRNS: most photos and
+ * illustrations) skips libspng's row loop: ngx_tunny_image_png_idat()
+ * inflates its image data with libdeflate and unfilters it (an exact
+ * shortcut, NGX_TUNNY_IMAGE_FAST_INFLATE); libspng still reads the
+ * header and the chunks before IDAT, and decodes whatever that path
+ * declines.
+ *
  * A non-interlaced PNG well over its target is shrunk on load: its rows go
  * into ngx_tunny_image_shrink_row() as they are decoded, by the box factor
- * of ngx_tunny_image_box_factor(), and the full-size image is never
- * stored.  Adam7 rows come pass by pass: decoded whole.
+ * of ngx_tunny_image_box_factor(); through libspng the full-size image is
+ * never stored.  Adam7 rows come pass by pass: decoded whole.
  *
  * Cancellation: rows are decoded and encoded one at a time
  * (SPNG_DECODE_PROGRESSIVE, SPNG_ENCODE_PROGRESSIVE) with the cancel
@@ -41,6 +48,11 @@
 #define NGX_TUNNY_IMAGE_PNG_MAX_CACHE  (32 * 1024 * 1024)
 
 
+static int ngx_tunny_image_png_plain(const struct spng_ihdr *ihdr,
+    unsigned channels);
+static int ngx_tunny_image_png_spng(ngx_tunny_image_run_t *run,
+    spng_ctx *ctx, int fmt, unsigned channels,
+    ngx_tunny_image_shrink_t *shrink);
 static int ngx_tunny_image_png_format(spng_ctx *ctx,
     const struct spng_ihdr *ihdr, unsigned *channels);
 static int ngx_tunny_image_png_rows(ngx_tunny_image_run_t *run,
@@ -56,10 +68,8 @@ int
 ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run)
 {
     int                        rc, err, fmt;
-    size_t                     stride;
     unsigned                   ch, k;
     spng_ctx                  *ctx;
-    unsigned char             *data;
     struct spng_ihdr           ihdr;
     ngx_tunny_image_shrink_t   shrink;
 
@@ -113,8 +123,6 @@ ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run)
 
     fmt = ngx_tunny_image_png_format(ctx, &ihdr, &ch);
 
-    stride = (size_t) ihdr.width * ch;
-
     k = ihdr.interlace_method ? 1 : ngx_tunny_image_box_factor(run);
 
     if (k > 1) {
@@ -124,32 +132,22 @@ ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run)
         if (rc != NGX_TUNNY_IMAGE_OK) {
             goto done;
         }
-
-        data = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_ROW,
-                                       stride);
-
-    } else {
-        data = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_DEC,
-                                       stride * ihdr.height);
     }
 
-    if (data == NULL) {
-        rc = ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
-                                   "out of memory decoding PNG");
-        goto done;
+    rc = NGX_TUNNY_IMAGE_DECLINED;
+
+    if ((run->fast & NGX_TUNNY_IMAGE_FAST_INFLATE)
+        && ngx_tunny_image_png_plain(&ihdr, ch))
+    {
+        rc = ngx_tunny_image_png_idat(run, ihdr.width, ihdr.height, ch,
+                                      k > 1 ? &shrink : NULL);
     }
 
-    err = spng_decode_image(ctx, NULL, 0, fmt,
-                            SPNG_DECODE_TRNS|SPNG_DECODE_PROGRESSIVE);
-    if (err != 0) {
-        rc = ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EINPUT,
-                                   "PNG decode failed: %s",
-                                   spng_strerror(err));
-        goto done;
+    if (rc == NGX_TUNNY_IMAGE_DECLINED) {
+        rc = ngx_tunny_image_png_spng(run, ctx, fmt, ch,
+                                      k > 1 ? &shrink : NULL);
     }
 
-    rc = ngx_tunny_image_png_rows(run, ctx, data, stride,
-                                  k > 1 ? &shrink : NULL);
     if (rc != NGX_TUNNY_IMAGE_OK) {
         goto done;
     }
@@ -160,14 +158,6 @@ ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run)
     if (k > 1) {
         run->pix = shrink.out;
         run->box = k;
-
-    } else {
-        run->pix.data = data;
-        run->pix.width = ihdr.width;
-        run->pix.height = ihdr.height;
-        run->pix.channels = ch;
-        run->pix.stride = stride;
-        run->pix.buf = NGX_TUNNY_IMAGE_BUF_DEC;
     }
 
 done:
@@ -175,6 +165,91 @@ done:
     spng_ctx_free(ctx);
 
     return rc;
+}
+
+
+/*
+ * PNG's own layout is what the pipeline takes (ngx_tunny_image_png_idat()
+ * can give it): 8 bits, not interlaced, and grey, RGB or RGBA as libspng
+ * would give them (no tRNS turning them into RGBA).
+ */
+
+static int
+ngx_tunny_image_png_plain(const struct spng_ihdr *ihdr, unsigned channels)
+{
+    if (ihdr->bit_depth != 8 || ihdr->interlace_method != 0) {
+        return 0;
+    }
+
+    switch (ihdr->color_type) {
+
+    case SPNG_COLOR_TYPE_GRAYSCALE:
+        return channels == 1;
+
+    case SPNG_COLOR_TYPE_TRUECOLOR:
+        return channels == 3;
+
+    case SPNG_COLOR_TYPE_TRUECOLOR_ALPHA:
+        return channels == 4;
+
+    default:
+        return 0;
+    }
+}
+
+
+/*
+ * Through libspng's row loop, into the shrink when there is one, else
+ * into BUF_DEC as run->pix.
+ */
+
+static int
+ngx_tunny_image_png_spng(ngx_tunny_image_run_t *run, spng_ctx *ctx, int fmt,
+    unsigned channels, ngx_tunny_image_shrink_t *shrink)
+{
+    int             rc, err;
+    size_t          stride;
+    unsigned char  *data;
+
+    stride = (size_t) run->info.width * channels;
+
+    if (shrink) {
+        data = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_ROW,
+                                       stride);
+
+    } else {
+        data = ngx_tunny_image_buf_get(run->st, NGX_TUNNY_IMAGE_BUF_DEC,
+                                       stride * run->info.height);
+    }
+
+    if (data == NULL) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_ENOMEM,
+                                     "out of memory decoding PNG");
+    }
+
+    err = spng_decode_image(ctx, NULL, 0, fmt,
+                            SPNG_DECODE_TRNS|SPNG_DECODE_PROGRESSIVE);
+    if (err != 0) {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EINPUT,
+                                     "PNG decode failed: %s",
+                                     spng_strerror(err));
+    }
+
+    rc = ngx_tunny_image_png_rows(run, ctx, data, stride, shrink);
+    if (rc != NGX_TUNNY_IMAGE_OK) {
+        return rc;
+    }
+
+    if (shrink == NULL) {
+        run->pix.data = data;
+        run->pix.width = run->info.width;
+        run->pix.height = run->info.height;
+        run->pix.channels = channels;
+        run->pix.stride = stride;
+        run->pix.buf = NGX_TUNNY_IMAGE_BUF_DEC;
+    }
+
+    return NGX_TUNNY_IMAGE_OK;
 }
 
 

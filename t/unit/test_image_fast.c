@@ -19,6 +19,14 @@
  * a file whose AC never reaches full precision (the shortcut must stay
  * off).  With FIXTURE_DIR, its JPEGs are made progressive and checked the
  * same way.  TUNNY_BENCH=0 (valgrind, ASan) runs fewer crop cases.
+ *
+ * The inflate shortcut of plain PNGs (libdeflate and our own unfilter in
+ * place of libspng's row loop) likewise against libspng: PNGs written
+ * here, filtered row by row with each filter type or a random one, their
+ * IDAT in one chunk or many, grey, RGB and RGBA of many sizes, decoded
+ * with the SSE2 kernels and without; and files the shortcut must leave
+ * to libspng (a bad CRC, a filter type 5, a stream that inflates short or
+ * long, IDAT chunks split by another chunk, tRNS) with libspng's answer.
  */
 
 
@@ -30,6 +38,7 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#include <libdeflate.h>
 
 #include "tap.h"
 #include "ngx_tunny_image_int.h"
@@ -955,6 +964,333 @@ test_region_truncated(ngx_tunny_image_state_t *st)
 }
 
 
+/* PNG: files written here, their filters applied by this code */
+
+typedef struct {
+    unsigned        w, h, ct;          /* colour type 0, 2 or 6 */
+    int             filter;            /* 0..4, or -1: a random one a row */
+    size_t          chunk;             /* IDAT data a chunk, 0: one */
+    unsigned        seed;
+    int             damage;            /* PNG_* below */
+} png_spec_t;
+
+#define PNG_CLEAN       0
+#define PNG_BAD_CRC     1              /* of the last IDAT */
+#define PNG_FILTER_5    2              /* an unknown filter type */
+#define PNG_SHORT       3              /* one row short */
+#define PNG_LONG        4              /* one row more */
+#define PNG_SPLIT       5              /* a tEXt between two IDAT */
+#define PNG_TRNS        6              /* a tRNS (colour key) */
+
+
+static unsigned
+png_channels(unsigned ct)
+{
+    return ct == 6 ? 4 : ct == 2 ? 3 : 1;
+}
+
+
+static void
+put32(unsigned char *p, uint32_t v)
+{
+    p[0] = (unsigned char) (v >> 24);
+    p[1] = (unsigned char) (v >> 16);
+    p[2] = (unsigned char) (v >> 8);
+    p[3] = (unsigned char) v;
+}
+
+
+static void
+png_chunk(blob_t *b, const char *type, const unsigned char *data,
+    size_t len, int bad_crc)
+{
+    unsigned char  *p;
+
+    p = b->data + b->len;
+
+    put32(p, (uint32_t) len);
+    memcpy(p + 4, type, 4);
+    memcpy(p + 8, data, len);
+    put32(p + 8 + len, libdeflate_crc32(0, p + 4, len + 4) ^ (bad_crc ? 1 : 0));
+
+    b->len += 12 + len;
+}
+
+
+static unsigned
+png_paeth(int a, int b, int c)
+{
+    int  p, pa, pb, pc;
+
+    p = a + b - c;
+    pa = abs(p - a);
+    pb = abs(p - b);
+    pc = abs(p - c);
+
+    return (pa <= pb && pa <= pc) ? a : (pb <= pc) ? b : c;
+}
+
+
+static blob_t
+png_make(const png_spec_t *s)
+{
+    int                             f;
+    size_t                          len, line, size, zlen, i, n, part;
+    unsigned                        x, y, ch, rows, r;
+    blob_t                          b;
+    unsigned char                  *px, *raw, *z, ihdr[13], *cur, *up;
+    struct libdeflate_compressor   *c;
+
+    ch = png_channels(s->ct);
+    px = photo(s->w, s->h, ch, s->seed);
+    len = (size_t) s->w * ch;
+    line = len + 1;
+
+    rows = s->h + (s->damage == PNG_LONG ? 1 : 0)
+           - (s->damage == PNG_SHORT ? 1 : 0);
+
+    size = line * rows;
+    raw = calloc(size + 1, 1);
+    z = malloc(size + 1024);
+    b.data = malloc(size + 4096);
+
+    if (raw == NULL || z == NULL || b.data == NULL) {
+        printf("Bail out! out of memory\n");
+        exit(1);
+    }
+
+    r = s->seed * 7919 + 3;
+
+    for (y = 0; y < rows; y++) {
+        r = r * 1103515245u + 12345u;
+        f = s->filter >= 0 ? s->filter : (int) ((r >> 16) % 5);
+
+        if (s->damage == PNG_FILTER_5 && y == s->h / 2) {
+            f = 5;
+        }
+
+        raw[y * line] = (unsigned char) f;
+
+        if (y >= s->h) {
+            continue;
+        }
+
+        cur = px + (size_t) y * len;
+        up = y ? cur - len : NULL;
+
+        for (x = 0; x < len; x++) {
+            int  a, bb, cc, v;
+
+            a = x >= ch ? cur[x - ch] : 0;
+            bb = up ? up[x] : 0;
+            cc = (up && x >= ch) ? up[x - ch] : 0;
+
+            switch (f) {
+            case 1: v = cur[x] - a; break;
+            case 2: v = cur[x] - bb; break;
+            case 3: v = cur[x] - ((a + bb) >> 1); break;
+            case 4: v = cur[x] - (int) png_paeth(a, bb, cc); break;
+            default: v = cur[x]; break;
+            }
+
+            raw[y * line + 1 + x] = (unsigned char) v;
+        }
+    }
+
+    c = libdeflate_alloc_compressor(6);
+    zlen = libdeflate_zlib_compress(c, raw, size, z, size + 1024);
+    libdeflate_free_compressor(c);
+
+    if (zlen == 0) {
+        printf("Bail out! libdeflate_zlib_compress\n");
+        exit(1);
+    }
+
+    memcpy(b.data, "\211PNG\r\n\032\n", 8);
+    b.len = 8;
+
+    put32(ihdr, s->w);
+    put32(ihdr + 4, s->h);
+    ihdr[8] = 8;
+    ihdr[9] = (unsigned char) s->ct;
+    ihdr[10] = ihdr[11] = ihdr[12] = 0;
+    png_chunk(&b, "IHDR", ihdr, 13, 0);
+
+    if (s->damage == PNG_TRNS) {
+        static const unsigned char  key[6] = { 0, 60, 0, 60, 0, 60 };
+
+        png_chunk(&b, "tRNS", key, s->ct == 2 ? 6 : 2, 0);
+    }
+
+    part = s->chunk ? s->chunk : zlen;
+
+    if (s->damage == PNG_SPLIT && part >= zlen) {
+        part = zlen / 2 + 1;
+    }
+
+    for (i = 0, n = 0; i < zlen; i += n) {
+        n = zlen - i < part ? zlen - i : part;
+
+        png_chunk(&b, "IDAT", z + i, n,
+                  s->damage == PNG_BAD_CRC && i + n == zlen);
+
+        if (s->damage == PNG_SPLIT && i == 0) {
+            png_chunk(&b, "tEXt", (const unsigned char *) "a\0b", 3, 0);
+        }
+    }
+
+    png_chunk(&b, "tEXt", (const unsigned char *) "after\0idat", 10, 0);
+    png_chunk(&b, "IEND", (const unsigned char *) "", 0, 0);
+
+    free(px);
+    free(raw);
+    free(z);
+
+    return b;
+}
+
+
+/*
+ * One PNG, decoded whole, then resized to a quarter (shrunk on load and
+ * resampled), with the shortcut and without; taken: whether it must be.
+ */
+
+static int
+png_case(ngx_tunny_image_state_t *st, const png_spec_t *s, int taken,
+    const char *what)
+{
+    int                       good;
+    blob_t                    b;
+    out_t                     fast, slow;
+    unsigned                  pass;
+    ngx_tunny_image_params_t  p;
+
+    b = png_make(s);
+    good = 1;
+
+    for (pass = 0; pass < 2 && good; pass++) {
+
+        if (pass == 0) {
+            /* the whole decoded frame (a rotation: no shrink on load) */
+            params_init(&p, 0, 0, 0, 90);
+
+        } else {
+            params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE,
+                        (s->w + 3) / 4, (s->h + 3) / 4, 0);
+        }
+
+        fast = run(st, &b, &p, NGX_TUNNY_IMAGE_FAST_INFLATE
+                               | (pass ? 0 : NGX_TUNNY_IMAGE_DECODED));
+        slow = run(st, &b, &p, pass ? 0 : NGX_TUNNY_IMAGE_DECODED);
+
+        if (fast.rc == NGX_TUNNY_IMAGE_ASIS
+            && slow.rc == NGX_TUNNY_IMAGE_ASIS)
+        {
+            /* 1 x 1 resized to 1 x 1: nothing decoded */
+
+        } else if (!!(fast.fast & NGX_TUNNY_IMAGE_FAST_INFLATE) != taken) {
+            diag("%s %ux%u ct %u filter %d chunk %zu: shortcut %s", what,
+                 s->w, s->h, s->ct, s->filter, s->chunk,
+                 taken ? "not taken" : "taken");
+            good = 0;
+
+        } else if (fast.rc != NGX_TUNNY_IMAGE_OK
+                   || slow.rc != NGX_TUNNY_IMAGE_OK)
+        {
+            if (fast.rc != slow.rc || strcmp(fast.error, slow.error) != 0) {
+                diag("%s: rc %d (%s) / %d (%s)", what, fast.rc, fast.error,
+                     slow.rc, slow.error);
+                good = 0;
+            }
+
+        } else {
+            good = same(&fast, &slow, what);
+        }
+
+        out_free(&fast);
+        out_free(&slow);
+    }
+
+    free(b.data);
+
+    return good;
+}
+
+
+static void
+test_png_inflate(ngx_tunny_image_state_t *st)
+{
+    int                 good, filter;
+    unsigned            ct, wi, hi, v, n;
+    png_spec_t          s;
+    static const unsigned  cts[] = { 0, 2, 6 };
+    static const unsigned  ws[] = { 1, 2, 3, 5, 17, 64, 333 };
+    static const unsigned  hs[] = { 1, 2, 7, 40 };
+    static const char     *fname[] = { "none", "sub", "up", "avg", "paeth" };
+
+    for (v = 0; v < 2; v++) {
+        ngx_tunny_image_vector_off(v);
+
+        for (ct = 0; ct < 3; ct++) {
+            for (filter = -1; filter <= 4; filter++) {
+                good = 1;
+                n = 0;
+
+                for (wi = 0; wi < sizeof(ws) / sizeof(ws[0]); wi++) {
+                    for (hi = 0; hi < sizeof(hs) / sizeof(hs[0]); hi++) {
+                        memset(&s, 0, sizeof(png_spec_t));
+                        s.w = ws[wi];
+                        s.h = hs[hi];
+                        s.ct = cts[ct];
+                        s.filter = filter;
+                        s.chunk = (wi + hi) % 3 == 0 ? 0 : 7 + 100 * hi;
+                        s.seed = wi * 31 + hi * 7 + ct;
+
+                        good &= png_case(st, &s, 1, "inflate");
+                        n++;
+                    }
+                }
+
+                ok(good, "PNG inflate, %s, colour type %u, filter %s: "
+                   "%u sizes as libspng", v ? "scalar" : "SSE2", cts[ct],
+                   filter < 0 ? "random" : fname[filter], n);
+            }
+        }
+    }
+
+    ngx_tunny_image_vector_off(0);
+}
+
+
+static void
+test_png_declined(ngx_tunny_image_state_t *st)
+{
+    int                 d;
+    unsigned            ct;
+    png_spec_t          s;
+    static const char  *dname[] = { "clean", "bad IDAT CRC", "filter 5",
+                                    "a row short", "a row long",
+                                    "IDAT split by tEXt", "tRNS" };
+
+    for (d = PNG_BAD_CRC; d <= PNG_TRNS; d++) {
+        for (ct = 0; ct <= 2; ct += 2) {
+            memset(&s, 0, sizeof(png_spec_t));
+            s.w = 90;
+            s.h = 60;
+            s.ct = ct;
+            s.filter = -1;
+            s.chunk = 500;
+            s.seed = (unsigned) d;
+            s.damage = d;
+
+            ok(png_case(st, &s, 0, dname[d]),
+               "PNG %s, colour type %u: left to libspng, its answer",
+               dname[d], ct);
+        }
+    }
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -977,6 +1313,8 @@ main(int argc, char **argv)
     test_region(st);
     test_region_not_crop(st);
     test_region_truncated(st);
+    test_png_inflate(st);
+    test_png_declined(st);
 
     ngx_tunny_image_state_destroy(st);
 
