@@ -134,6 +134,14 @@ ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run)
         }
     }
 
+    /*
+     * iCCP comes before IDAT: read before the image data, so that damage
+     * after it, which libspng meets only when it decodes through to IEND,
+     * does not lose the profile (nor make the two paths differ)
+     */
+
+    ngx_tunny_image_png_icc(run, ctx);
+
     rc = NGX_TUNNY_IMAGE_DECLINED;
 
     if ((run->fast & NGX_TUNNY_IMAGE_FAST_INFLATE)
@@ -152,7 +160,6 @@ ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run)
         goto done;
     }
 
-    ngx_tunny_image_png_icc(run, ctx);
     ngx_tunny_image_icc_check(run, ch == 1 ? 1 : 3);
 
     if (k > 1) {

@@ -981,6 +981,7 @@ typedef struct {
 #define PNG_LONG        4              /* one row more */
 #define PNG_SPLIT       5              /* a tEXt between two IDAT */
 #define PNG_TRNS        6              /* a tRNS (colour key) */
+#define PNG_AFTER       7              /* a bad CRC after the IDAT run */
 
 
 static unsigned
@@ -1139,7 +1140,8 @@ png_make(const png_spec_t *s)
         }
     }
 
-    png_chunk(&b, "tEXt", (const unsigned char *) "after\0idat", 10, 0);
+    png_chunk(&b, "tEXt", (const unsigned char *) "after\0idat", 10,
+              s->damage == PNG_AFTER);
     png_chunk(&b, "IEND", (const unsigned char *) "", 0, 0);
 
     free(px);
@@ -1291,6 +1293,30 @@ test_png_declined(ngx_tunny_image_state_t *st)
 }
 
 
+/*
+ * Damage after the image data: libspng does not stop at a bad CRC there
+ * (it reads no further than the last row), and the shortcut does not look
+ */
+
+static void
+test_png_after(ngx_tunny_image_state_t *st)
+{
+    png_spec_t  s;
+
+    memset(&s, 0, sizeof(png_spec_t));
+    s.w = 90;
+    s.h = 60;
+    s.ct = 6;
+    s.filter = -1;
+    s.seed = 5;
+    s.damage = PNG_AFTER;
+
+    ok(png_case(st, &s, 1, "after IDAT"),
+       "PNG with a bad CRC after IDAT: the shortcut taken, libspng's "
+       "pixels");
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -1315,6 +1341,7 @@ main(int argc, char **argv)
     test_region_truncated(st);
     test_png_inflate(st);
     test_png_declined(st);
+    test_png_after(st);
 
     ngx_tunny_image_state_destroy(st);
 
