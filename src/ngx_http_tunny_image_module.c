@@ -625,20 +625,16 @@ ngx_http_tunny_image_upload(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 
 
 /*
- * $tunny_image_fast: the exact decode shortcuts the image job took
- * (NGX_TUNNY_IMAGE_FAST_*, indexed by their bits): "dc", "region",
- * "inflate" and their combinations; empty when none
+ * $tunny_image_fast: the exact shortcuts the image job took
+ * (NGX_TUNNY_IMAGE_FAST_*, in the order of their bits), joined by ",":
+ * "dc", "region", "inflate", "deflate"; empty when none
  */
 
 static ngx_str_t  ngx_http_tunny_image_fast_names[] = {
-    ngx_string(""),
     ngx_string("dc"),
     ngx_string("region"),
-    ngx_string("dc,region"),
     ngx_string("inflate"),
-    ngx_string("dc,inflate"),
-    ngx_string("region,inflate"),
-    ngx_string("dc,region,inflate")
+    ngx_string("deflate")
 };
 
 
@@ -663,20 +659,57 @@ static ngx_int_t
 ngx_http_tunny_image_fast_variable(ngx_http_request_t *r,
     ngx_http_variable_value_t *v, uintptr_t data)
 {
-    ngx_str_t                   *s;
+    u_char                      *p;
+    size_t                       len;
+    ngx_uint_t                   i, fast;
     ngx_http_tunny_image_ctx_t  *ctx;
 
     ctx = ngx_http_get_module_ctx(r, ngx_http_tunny_image_filter_module);
 
-    s = &ngx_http_tunny_image_fast_names[ctx ? ctx->fast
-                                             & NGX_TUNNY_IMAGE_FAST_ALL
-                                             : 0];
+    fast = ctx ? ctx->fast & NGX_TUNNY_IMAGE_FAST_ALL : 0;
 
-    v->len = s->len;
+    if (fast == 0) {
+        v->len = 0;
+        v->valid = 1;
+        v->no_cacheable = 1;
+        v->not_found = 1;         /* "-" in a log, as $tunny_error */
+        return NGX_OK;
+    }
+
+    len = 0;
+
+    for (i = 0; i < sizeof(ngx_http_tunny_image_fast_names)
+                    / sizeof(ngx_str_t); i++)
+    {
+        if (fast & (1 << i)) {
+            len += ngx_http_tunny_image_fast_names[i].len + 1;
+        }
+    }
+
+    p = ngx_pnalloc(r->pool, len);
+    if (p == NULL) {
+        return NGX_ERROR;
+    }
+
+    v->data = p;
+
+    for (i = 0; i < sizeof(ngx_http_tunny_image_fast_names)
+                    / sizeof(ngx_str_t); i++)
+    {
+        if (fast & (1 << i)) {
+            if (p != v->data) {
+                *p++ = ',';
+            }
+
+            p = ngx_copy(p, ngx_http_tunny_image_fast_names[i].data,
+                         ngx_http_tunny_image_fast_names[i].len);
+        }
+    }
+
+    v->len = p - v->data;
     v->valid = 1;
     v->no_cacheable = 1;
-    v->not_found = (s->len == 0);     /* "-" in a log, as $tunny_error */
-    v->data = s->data;
+    v->not_found = 0;
 
     return NGX_OK;
 }

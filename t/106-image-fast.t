@@ -2,7 +2,9 @@
 # $tunny_image_fast): the DC-only decode of a progressive JPEG at DCT 1/8
 # and the region decode of crop give the bytes of the whole decode
 # (tunny_image_fast off), and the log says which shortcut each response
-# took.  big.jpg and big-prog.jpg (t/tools/gen-fixtures) hold the same
+# took; the PNG shortcuts (libdeflate's inflate and our unfilter, our
+# filters and libdeflate's deflate) give the pixels of libspng's decoder
+# and writer.  big.jpg and big-prog.jpg (t/tools/gen-fixtures) hold the same
 # coefficients, baseline and progressive: at 1/8 their thumbnails are the
 # same bytes too.  The pixel-for-pixel proof over many files, samplings,
 # scan scripts, crops and orientations is t/003-unit-image-fast.t.
@@ -37,6 +39,24 @@ sub same_bodies {
         Test::More::ok(length $r[0]{body}
                        && $r[$i]{body} eq $r[0]{body},
                        "$name: $uris[$i] = $uris[0], byte for byte");
+    }
+}
+
+# the same pixels (png_decode) from every URI; each answered 200
+sub same_pixels {
+    my ($name, @uris) = @_;
+    my @p;
+    for my $uri (@uris) {
+        my $r = TunnyTest::http_request($uri);
+        Test::More::is($r->{status}, 200, "$name: $uri 200");
+        my $i = TunnyImage::png_decode($r->{body});
+        push @p, ref $i ? join(',', $i->{w}, $i->{h}, $i->{ct},
+                               map { @$_ } @{ $i->{rows} })
+                        : $i;
+    }
+    for my $i (1 .. $#p) {
+        Test::More::ok($p[$i] eq $p[0],
+                       "$name: $uris[$i] = $uris[0], pixel for pixel");
     }
 }
 
@@ -180,6 +200,43 @@ main::same_bodies("crop rotate orientation $_", "/c/orient-$_.jpg",
 --- error_log
 TUNNY /c/big.jpg 200 ok "-" fast=region
 TUNNY /off/big.jpg 200 ok "-" fast=-
+--- no_error_log
+[alert]
+[crit]
+
+
+
+=== TEST 6: PNG to PNG: inflated and deflated by libdeflate (levels 0-6, at most 512x512), libspng's pixels
+--- config
+    location /p/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 100 100;
+    }
+    location /off/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 100 100;
+        tunny_image_fast off;
+    }
+    location /l9/ {
+        alias $TEST_NGINX_FIXTURE_DIR/;
+        tunny_image resize 100 100;
+        tunny_image_png_compression 9;
+    }
+--- request
+GET /p/edge.png
+--- response_body_filters eval
+\&main::img_size
+--- response_body
+png 100x50
+--- check_body
+main::same_pixels('RGBA', '/p/edge.png', '/off/edge.png', '/l9/edge.png');
+main::same_pixels('RGB', '/p/quad-land.png', '/off/quad-land.png',
+                  '/l9/quad-land.png');
+--- error_log
+TUNNY /p/edge.png 200 ok "-" fast=inflate,deflate
+TUNNY /off/edge.png 200 ok "-" fast=-
+TUNNY /l9/edge.png 200 ok "-" fast=inflate
+TUNNY /p/quad-land.png 200 ok "-" fast=inflate,deflate
 --- no_error_log
 [alert]
 [crit]

@@ -208,7 +208,7 @@ frame 2 400 blue green blue white
 --- response_body_filters eval
 \&main::img_size
 --- response_body_like eval
-[qr/^jpeg 32x24$/, qr/^jpeg 32x32$/, qr/^other \d+$/]
+[qr/^jpeg 32x24$/, qr/^jpeg 32x32$/, qr/^png 32x24$/]
 
 
 

@@ -54,11 +54,16 @@
  *   INFLATE a plain PNG (8 bits, not interlaced, no tRNS) inflated in
  *           one call by libdeflate and unfiltered by our own SSE2 code
  *           instead of libspng's row loop
+ * and one of the encoder, exact in the pixels, not in the bytes:
+ *   DEFLATE a PNG output of up to 512 x 512 pixels at levels 0-6
+ *           filtered by our own SSE2 code and deflated in one call by
+ *           libdeflate instead of libspng's encoder over zlib
  */
 #define NGX_TUNNY_IMAGE_FAST_DC      0x01
 #define NGX_TUNNY_IMAGE_FAST_REGION  0x02
 #define NGX_TUNNY_IMAGE_FAST_INFLATE 0x04
-#define NGX_TUNNY_IMAGE_FAST_ALL     0x07
+#define NGX_TUNNY_IMAGE_FAST_DEFLATE 0x08
+#define NGX_TUNNY_IMAGE_FAST_ALL     0x0f
 
 /* params->colour: what becomes of the source's ICC profile */
 #define NGX_TUNNY_IMAGE_COLOUR_KEEP   0     /* copied to the output, pixels

@@ -266,6 +266,14 @@ int ngx_tunny_image_webp_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_png_decode(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_png_idat(ngx_tunny_image_run_t *run, unsigned width,
     unsigned height, unsigned channels, ngx_tunny_image_shrink_t *shrink);
+
+/* PNG's filter types and the predictor of the last, for both directions */
+#define NGX_TUNNY_IMAGE_PNG_NONE    0
+#define NGX_TUNNY_IMAGE_PNG_SUB     1
+#define NGX_TUNNY_IMAGE_PNG_UP      2
+#define NGX_TUNNY_IMAGE_PNG_AVG     3
+#define NGX_TUNNY_IMAGE_PNG_PAETH   4
+unsigned ngx_tunny_image_png_paeth(unsigned a, unsigned b, unsigned c);
 int ngx_tunny_image_gif_decode(ngx_tunny_image_run_t *run);
 void ngx_tunny_image_decoded_whole(ngx_tunny_image_run_t *run);
 unsigned ngx_tunny_image_box_factor(const ngx_tunny_image_run_t *run);
@@ -304,6 +312,7 @@ void ngx_tunny_image_webp_icc(ngx_tunny_image_run_t *run,
 int ngx_tunny_image_webp_output(ngx_tunny_image_run_t *run,
     const unsigned char *bytes, size_t size, int anim);
 int ngx_tunny_image_png_encode(ngx_tunny_image_run_t *run);
+int ngx_tunny_image_png_deflate(ngx_tunny_image_run_t *run);
 int ngx_tunny_image_avif_encode(ngx_tunny_image_run_t *run);
 
 /* GIF frame by frame: open, next (OK, END or an error), close */

@@ -25,6 +25,11 @@
  * of ngx_tunny_image_box_factor(); through libspng the full-size image is
  * never stored.  Adam7 rows come pass by pass: decoded whole.
  *
+ * The encoder leaves an output of up to 512 x 512 pixels at levels 0-6
+ * to ngx_tunny_image_png_deflate() (our filters, one libdeflate call: the
+ * same pixels in other bytes, NGX_TUNNY_IMAGE_FAST_DEFLATE); libspng
+ * writes the others row by row.
+ *
  * Cancellation: rows are decoded and encoded one at a time
  * (SPNG_DECODE_PROGRESSIVE, SPNG_ENCODE_PROGRESSIVE) with the cancel
  * checkpoint every NGX_TUNNY_IMAGE_CHECK_ROWS rows; for Adam7 the count
@@ -383,6 +388,11 @@ ngx_tunny_image_png_encode(ngx_tunny_image_run_t *run)
     struct spng_ihdr        ihdr;
     struct spng_iccp        iccp;
     ngx_tunny_image_pix_t  *pix;
+
+    rc = ngx_tunny_image_png_deflate(run);
+    if (rc != NGX_TUNNY_IMAGE_DECLINED) {
+        return rc;
+    }
 
     pix = &run->pix;
 

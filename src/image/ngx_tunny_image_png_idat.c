@@ -42,12 +42,6 @@
 #endif
 
 
-#define NGX_TUNNY_IMAGE_PNG_NONE   0
-#define NGX_TUNNY_IMAGE_PNG_SUB    1
-#define NGX_TUNNY_IMAGE_PNG_UP     2
-#define NGX_TUNNY_IMAGE_PNG_AVG    3
-#define NGX_TUNNY_IMAGE_PNG_PAETH  4
-
 /* after the last row: the SSE2 kernels load 4 bytes of a 3-byte pixel */
 #define NGX_TUNNY_IMAGE_PNG_SLACK  4
 
@@ -57,8 +51,6 @@ static int ngx_tunny_image_png_stream(ngx_tunny_image_run_t *run,
 static uint32_t ngx_tunny_image_png_be32(const unsigned char *p);
 static void ngx_tunny_image_png_unfilter_row(unsigned char *row,
     const unsigned char *prev, size_t len, unsigned bpp, int vector);
-static unsigned ngx_tunny_image_png_paeth(unsigned a, unsigned b,
-    unsigned c);
 #if (defined __SSE2__)
 static void ngx_tunny_image_png_up_sse2(unsigned char *row,
     const unsigned char *prev, size_t len);
@@ -358,7 +350,7 @@ ngx_tunny_image_png_unfilter_row(unsigned char *row,
 
 /* the predictor of PNG's filter 4: a left, b above, c above left */
 
-static unsigned
+unsigned
 ngx_tunny_image_png_paeth(unsigned a, unsigned b, unsigned c)
 {
     int  pa, pb, pc;

@@ -40,7 +40,8 @@ sub fx ($) {
 
 sub fx_md5 ($) { Digest::MD5::md5_hex(fx($_[0])) }
 
-# "jpeg WxH", "webp WxH" or "other LENGTH" from the bytes of an image
+# "jpeg WxH", "webp WxH", "png WxH" ... or "other LENGTH" from the bytes of
+# an image
 sub img_size ($) {
     my ($b) = @_;
     my %i = img_parse($b);
@@ -49,17 +50,17 @@ sub img_size ($) {
 }
 
 # the markers of interest, sorted: baseline progressive icc exif xmp comment
-# (JPEG), lossy lossless icc exif xmp (WebP), alpha icc (AVIF)
+# (JPEG), lossy lossless icc exif xmp (WebP), icc (PNG), alpha icc (AVIF)
 sub img_tags ($) {
     my ($b) = @_;
     my %i = img_parse($b);
     return CORE::join(' ', sort @{ $i{tags} || [] }) . "\n";
 }
 
-# ( type => jpeg|webp|avif, size => WxH, tags => [...] ) from the bytes of
-# an image: the JPEG markers up to the first scan, the WebP chunks, for
-# AVIF (as libavif writes it) the first ispe, an alpha auxiliary item, a
-# colr box with an ICC profile
+# ( type => jpeg|webp|png|avif, size => WxH, tags => [...] ) from the bytes
+# of an image: the JPEG markers up to the first scan, the WebP chunks, the
+# PNG IHDR (and an iCCP anywhere), for AVIF (as libavif writes it) the
+# first ispe, an alpha auxiliary item, a colr box with an ICC profile
 sub img_parse ($) {
     my ($b) = @_;
     my (%i, @tags);
@@ -120,6 +121,12 @@ sub img_parse ($) {
             }
             $pos += 8 + $len + ($len & 1);
         }
+
+    } elsif ($b =~ /\A\x89PNG\r\n\x1a\n....IHDR(.{8})/s) {
+        $i{type} = 'png';
+        my ($w, $h) = unpack 'NN', $1;
+        $i{size} = "${w}x$h";
+        push @tags, 'icc' if $b =~ /iCCP/;
 
     } elsif ($b =~ /\A....ftyp(?:avif|avis)/s) {
         $i{type} = 'avif';

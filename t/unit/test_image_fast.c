@@ -27,6 +27,12 @@
  * with the SSE2 kernels and without; and files the shortcut must leave
  * to libspng (a bad CRC, a filter type 5, a stream that inflates short or
  * long, IDAT chunks split by another chunk, tRNS) with libspng's answer.
+ *
+ * The PNG writer of small outputs (our filters and one libdeflate call in
+ * place of libspng's encoder) against libspng's writer: both files, of
+ * every colour type, many sizes, levels 0, 1, 6 and 9, decoded by
+ * libspng to the same pixels; the same bytes with the SSE2 filters and
+ * without; the ICC profile kept; over its size limit, libspng's file.
  */
 
 
@@ -39,9 +45,11 @@
 
 #include <jpeglib.h>
 #include <libdeflate.h>
+#include <spng.h>
 
 #include "tap.h"
 #include "ngx_tunny_image_int.h"
+#include "../tools/icc-make.h"
 
 
 
@@ -972,6 +980,7 @@ typedef struct {
     size_t          chunk;             /* IDAT data a chunk, 0: one */
     unsigned        seed;
     int             damage;            /* PNG_* below */
+    const blob_t   *icc;               /* an iCCP of this profile */
 } png_spec_t;
 
 #define PNG_CLEAN       0
@@ -1053,7 +1062,7 @@ png_make(const png_spec_t *s)
     size = line * rows;
     raw = calloc(size + 1, 1);
     z = malloc(size + 1024);
-    b.data = malloc(size + 4096);
+    b.data = malloc(size + 4096 + (s->icc ? s->icc->len + 1024 : 0));
 
     if (raw == NULL || z == NULL || b.data == NULL) {
         printf("Bail out! out of memory\n");
@@ -1100,7 +1109,6 @@ png_make(const png_spec_t *s)
 
     c = libdeflate_alloc_compressor(6);
     zlen = libdeflate_zlib_compress(c, raw, size, z, size + 1024);
-    libdeflate_free_compressor(c);
 
     if (zlen == 0) {
         printf("Bail out! libdeflate_zlib_compress\n");
@@ -1116,6 +1124,26 @@ png_make(const png_spec_t *s)
     ihdr[9] = (unsigned char) s->ct;
     ihdr[10] = ihdr[11] = ihdr[12] = 0;
     png_chunk(&b, "IHDR", ihdr, 13, 0);
+
+    if (s->icc) {
+        unsigned char  *iccp;
+        size_t          n;
+
+        n = libdeflate_zlib_compress_bound(c, s->icc->len);
+        iccp = malloc(13 + n);
+        if (iccp == NULL) {
+            printf("Bail out! out of memory\n");
+            exit(1);
+        }
+
+        memcpy(iccp, "ICC profile\0\0", 13);
+        n = libdeflate_zlib_compress(c, s->icc->data, s->icc->len,
+                                     iccp + 13, n);
+        png_chunk(&b, "iCCP", iccp, 13 + n, 0);
+        free(iccp);
+    }
+
+    libdeflate_free_compressor(c);
 
     if (s->damage == PNG_TRNS) {
         static const unsigned char  key[6] = { 0, 60, 0, 60, 0, 60 };
@@ -1317,6 +1345,299 @@ test_png_after(ngx_tunny_image_state_t *st)
 }
 
 
+/* a PNG decoded by libspng: its pixels as stored, its profile */
+
+typedef struct {
+    int                 rc;
+    struct spng_ihdr    ihdr;
+    unsigned char      *px;
+    size_t              n;
+    unsigned char      *icc;
+    size_t              icc_len;
+} png_read_t;
+
+
+static png_read_t
+png_read(const unsigned char *data, size_t len)
+{
+    spng_ctx          *ctx;
+    png_read_t         r;
+    struct spng_iccp   iccp;
+
+    memset(&r, 0, sizeof(png_read_t));
+
+    ctx = spng_ctx_new(0);
+    if (ctx == NULL) {
+        printf("Bail out! spng_ctx_new\n");
+        exit(1);
+    }
+
+    r.rc = spng_set_png_buffer(ctx, data, len);
+
+    if (r.rc == 0) {
+        r.rc = spng_get_ihdr(ctx, &r.ihdr);
+    }
+
+    if (r.rc == 0) {
+        r.rc = spng_decoded_image_size(ctx, SPNG_FMT_PNG, &r.n);
+    }
+
+    if (r.rc == 0) {
+        r.px = malloc(r.n);
+        if (r.px == NULL) {
+            printf("Bail out! out of memory\n");
+            exit(1);
+        }
+
+        r.rc = spng_decode_image(ctx, r.px, r.n, SPNG_FMT_PNG, 0);
+    }
+
+    if (r.rc == 0 && spng_get_iccp(ctx, &iccp) == 0) {
+        r.icc = malloc(iccp.profile_len);
+        if (r.icc == NULL) {
+            printf("Bail out! out of memory\n");
+            exit(1);
+        }
+
+        memcpy(r.icc, iccp.profile, iccp.profile_len);
+        r.icc_len = iccp.profile_len;
+    }
+
+    spng_ctx_free(ctx);
+
+    return r;
+}
+
+
+/* 1 when a and b are the same image with the same profile */
+
+static int
+png_same(const png_read_t *a, const png_read_t *b, const char *what)
+{
+    if (a->rc != 0 || b->rc != 0) {
+        diag("%s: libspng: %s / %s", what, spng_strerror(a->rc),
+             spng_strerror(b->rc));
+        return 0;
+    }
+
+    if (a->ihdr.width != b->ihdr.width || a->ihdr.height != b->ihdr.height
+        || a->ihdr.color_type != b->ihdr.color_type
+        || a->ihdr.bit_depth != b->ihdr.bit_depth
+        || a->ihdr.interlace_method != b->ihdr.interlace_method)
+    {
+        diag("%s: IHDR %ux%u type %u depth %u / %ux%u type %u depth %u",
+             what, a->ihdr.width, a->ihdr.height, a->ihdr.color_type,
+             a->ihdr.bit_depth, b->ihdr.width, b->ihdr.height,
+             b->ihdr.color_type, b->ihdr.bit_depth);
+        return 0;
+    }
+
+    if (a->n != b->n || memcmp(a->px, b->px, a->n) != 0) {
+        diag("%s: other pixels", what);
+        return 0;
+    }
+
+    if (a->icc_len != b->icc_len
+        || (a->icc_len && memcmp(a->icc, b->icc, a->icc_len) != 0))
+    {
+        diag("%s: profile of %zu / %zu bytes", what, a->icc_len,
+             b->icc_len);
+        return 0;
+    }
+
+    return 1;
+}
+
+
+static void
+png_read_free(png_read_t *r)
+{
+    free(r->px);
+    free(r->icc);
+}
+
+
+/*
+ * One PNG turned by 90 degrees into a PNG at level: our writer's file
+ * (taken: whether it must be ours) against libspng's, decoded by
+ * libspng; our SSE2 filters' bytes against the scalar ones'
+ */
+
+static int
+deflate_case(ngx_tunny_image_state_t *st, const png_spec_t *s, int level,
+    int taken, const char *what)
+{
+    int                       good, rc[3];
+    blob_t                    b;
+    png_read_t                a, z;
+    ngx_tunny_image_params_t  p;
+    ngx_tunny_image_result_t  ours, scalar, spng;
+
+    b = png_make(s);
+    good = 1;
+
+    params_init(&p, 0, 0, 0, 90);
+    p.out_type = NGX_TUNNY_IMAGE_PNG;
+    p.png_compression = level;
+    p.colour = NGX_TUNNY_IMAGE_COLOUR_KEEP;
+
+    rc[0] = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &ours);
+
+    ngx_tunny_image_vector_off(1);
+    rc[1] = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &scalar);
+    ngx_tunny_image_vector_off(0);
+
+    p.fast_off = NGX_TUNNY_IMAGE_FAST_DEFLATE;
+    rc[2] = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &spng);
+
+    if (rc[0] != NGX_TUNNY_IMAGE_OK || rc[1] != NGX_TUNNY_IMAGE_OK
+        || rc[2] != NGX_TUNNY_IMAGE_OK)
+    {
+        diag("%s %ux%u ct %u level %d: rc %d (%s) / %d / %d (%s)", what,
+             s->w, s->h, s->ct, level, rc[0], ours.error, rc[1], rc[2],
+             spng.error);
+        good = 0;
+
+    } else if (!!(ours.fast & NGX_TUNNY_IMAGE_FAST_DEFLATE) != taken
+               || (spng.fast & NGX_TUNNY_IMAGE_FAST_DEFLATE))
+    {
+        diag("%s %ux%u ct %u level %d: writer %s", what, s->w, s->h, s->ct,
+             level, taken ? "not taken" : "taken");
+        good = 0;
+
+    } else if (ours.len != scalar.len
+               || memcmp(ours.data, scalar.data, ours.len) != 0)
+    {
+        diag("%s %ux%u ct %u level %d: SSE2 %zu bytes, scalar %zu", what,
+             s->w, s->h, s->ct, level, ours.len, scalar.len);
+        good = 0;
+
+    } else {
+        a = png_read(ours.data, ours.len);
+        z = png_read(spng.data, spng.len);
+
+        good = png_same(&a, &z, what);
+
+        if (good && s->icc
+            && (a.icc_len != s->icc->len
+                || memcmp(a.icc, s->icc->data, a.icc_len) != 0))
+        {
+            diag("%s: the source's profile not kept", what);
+            good = 0;
+        }
+
+        png_read_free(&a);
+        png_read_free(&z);
+    }
+
+    if (rc[0] == NGX_TUNNY_IMAGE_OK) {
+        free(ours.data);
+    }
+
+    if (rc[1] == NGX_TUNNY_IMAGE_OK) {
+        free(scalar.data);
+    }
+
+    if (rc[2] == NGX_TUNNY_IMAGE_OK) {
+        free(spng.data);
+    }
+
+    free(b.data);
+
+    return good;
+}
+
+
+static void
+test_png_deflate(ngx_tunny_image_state_t *st)
+{
+    int                    good;
+    blob_t                 icc[2];
+    size_t                 len;
+    unsigned               ct, wi, hi, li, n;
+    png_spec_t             s;
+    static const unsigned  cts[] = { 0, 2, 6 };
+    static const unsigned  ws[] = { 1, 2, 3, 5, 17, 64, 333 };
+    static const unsigned  hs[] = { 1, 2, 7, 40 };
+    static const int       levels[] = { 0, 1, 6, 9 };
+
+    for (ct = 0; ct < 3; ct++) {
+        for (li = 0; li < 4; li++) {
+            good = 1;
+            n = 0;
+
+            for (wi = 0; wi < sizeof(ws) / sizeof(ws[0]); wi++) {
+                for (hi = 0; hi < sizeof(hs) / sizeof(hs[0]); hi++) {
+                    memset(&s, 0, sizeof(png_spec_t));
+                    s.w = ws[wi];
+                    s.h = hs[hi];
+                    s.ct = cts[ct];
+                    s.filter = -1;
+                    s.seed = wi * 17 + hi * 5 + ct;
+
+                    good &= deflate_case(st, &s, levels[li],
+                                         levels[li] <= 6, "deflate");
+                    n++;
+                }
+            }
+
+            ok(good, "PNG writer, colour type %u, level %d: %u sizes, %s",
+               cts[ct], levels[li], n, levels[li] <= 6
+               ? "libspng's pixels, SSE2 and scalar the same bytes"
+               : "libspng's file");
+        }
+    }
+
+    /* the size limit: 512 x 512 pixels (of the turned image) */
+
+    for (ct = 0; ct < 3; ct++) {
+        memset(&s, 0, sizeof(png_spec_t));
+        s.ct = cts[ct];
+        s.filter = -1;
+        s.seed = ct;
+        s.w = 300;
+        s.h = 512 * 512 / s.w;
+
+        good = deflate_case(st, &s, 6, 1, "limit");
+
+        s.h++;
+        good &= deflate_case(st, &s, 6, 0, "limit + 1");
+
+        ok(good, "PNG writer, colour type %u: %ux%u ours, %ux%u libspng's",
+           cts[ct], s.h - 1, s.w, s.h, s.w);
+    }
+
+    /* the profile: iCCP kept (tunny_image_colour keep) */
+
+    icc[0].data = icc_save(icc_gray18(NULL), &len);
+    icc[0].len = len;
+    icc[1].data = icc_save(icc_adobe(NULL), &len);
+    icc[1].len = len;
+
+    if (icc[0].data == NULL || icc[1].data == NULL) {
+        printf("Bail out! icc_save\n");
+        exit(1);
+    }
+
+    for (ct = 0; ct < 3; ct++) {
+        memset(&s, 0, sizeof(png_spec_t));
+        s.w = 64;
+        s.h = 40;
+        s.ct = cts[ct];
+        s.filter = -1;
+        s.seed = 11 + ct;
+        s.icc = &icc[ct ? 1 : 0];
+
+        ok(deflate_case(st, &s, 6, 1, "iCCP"),
+           "PNG writer, colour type %u: the iCCP profile of %lu bytes kept",
+           cts[ct], s.icc->len);
+    }
+
+    free(icc[0].data);
+    free(icc[1].data);
+}
+
+
 int
 main(int argc, char **argv)
 {
@@ -1342,6 +1663,7 @@ main(int argc, char **argv)
     test_png_inflate(st);
     test_png_declined(st);
     test_png_after(st);
+    test_png_deflate(st);
 
     ngx_tunny_image_state_destroy(st);
 
