@@ -151,8 +151,12 @@ out "- sharp: node $sharp->{node}, sharp $sharp->{sharp} (libvips",
     " its default (", join(', ', map { "$_ max $sharp->{cache}{$_}{max}" }
                                  sort keys %{ $sharp->{cache} || {} }),
     ")\n";
-out "- each server in a session of its own (the kernel shares the CPUs",
-    " between sessions first, autogroup): $meta{sched}\n";
+if ($meta{sched} =~ /^autogroup off/) {
+    out "- $meta{sched}\n";
+} else {
+    out "- each server in a session of its own (the kernel shares the CPUs",
+        " between sessions first, autogroup): $meta{sched}\n";
+}
 out "- the machine meanwhile: $meta{box_busy_pct} % of its CPU time busy",
     " over the whole run (servers included); load average at the end",
     " $meta{loadavg_end}; below, `CPU %`: the share of the machine's CPU",

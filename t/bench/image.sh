@@ -400,6 +400,12 @@ sched=$(for s in tunny image_filter sharp; do
                 "$(ps -o ni= -p "$1" | tr -d ' ')"
         done)
 
+# autogroup off (kernel.sched_autogroup_enabled=0): one group for all
+if [ "$(cat /proc/sys/kernel/sched_autogroup_enabled 2>/dev/null)" = 0 ]
+then
+    sched="autogroup off, every server in one group: $sched"
+fi
+
 
 # --- sanity: every system answers every file; outputs agree ------------------
 
