@@ -668,14 +668,6 @@ ngx_http_tunny_image_fast_variable(ngx_http_request_t *r,
 
     fast = ctx ? ctx->fast & NGX_TUNNY_IMAGE_FAST_ALL : 0;
 
-    if (fast == 0) {
-        v->len = 0;
-        v->valid = 1;
-        v->no_cacheable = 1;
-        v->not_found = 1;         /* "-" in a log, as $tunny_error */
-        return NGX_OK;
-    }
-
     len = 0;
 
     for (i = 0; i < sizeof(ngx_http_tunny_image_fast_names)
@@ -709,7 +701,7 @@ ngx_http_tunny_image_fast_variable(ngx_http_request_t *r,
     v->len = p - v->data;
     v->valid = 1;
     v->no_cacheable = 1;
-    v->not_found = 0;
+    v->not_found = (v->len == 0);     /* "-" in a log, as $tunny_error */
 
     return NGX_OK;
 }

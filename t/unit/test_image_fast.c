@@ -993,6 +993,14 @@ typedef struct {
 #define PNG_AFTER       7              /* a bad CRC after the IDAT run */
 
 
+/* the colour types and sizes of the PNG checks */
+static const unsigned  png_cts[] = { 0, 2, 6 };
+static const unsigned  png_ws[] = { 1, 2, 3, 5, 17, 64, 333 };
+static const unsigned  png_hs[] = { 1, 2, 7, 40 };
+
+#define PNG_N(a)  (sizeof(a) / sizeof((a)[0]))
+
+
 static unsigned
 png_channels(unsigned ct)
 {
@@ -1253,25 +1261,22 @@ test_png_inflate(ngx_tunny_image_state_t *st)
     int                 good, filter;
     unsigned            ct, wi, hi, v, n;
     png_spec_t          s;
-    static const unsigned  cts[] = { 0, 2, 6 };
-    static const unsigned  ws[] = { 1, 2, 3, 5, 17, 64, 333 };
-    static const unsigned  hs[] = { 1, 2, 7, 40 };
     static const char     *fname[] = { "none", "sub", "up", "avg", "paeth" };
 
     for (v = 0; v < 2; v++) {
         ngx_tunny_image_vector_off(v);
 
-        for (ct = 0; ct < 3; ct++) {
+        for (ct = 0; ct < PNG_N(png_cts); ct++) {
             for (filter = -1; filter <= 4; filter++) {
                 good = 1;
                 n = 0;
 
-                for (wi = 0; wi < sizeof(ws) / sizeof(ws[0]); wi++) {
-                    for (hi = 0; hi < sizeof(hs) / sizeof(hs[0]); hi++) {
+                for (wi = 0; wi < PNG_N(png_ws); wi++) {
+                    for (hi = 0; hi < PNG_N(png_hs); hi++) {
                         memset(&s, 0, sizeof(png_spec_t));
-                        s.w = ws[wi];
-                        s.h = hs[hi];
-                        s.ct = cts[ct];
+                        s.w = png_ws[wi];
+                        s.h = png_hs[hi];
+                        s.ct = png_cts[ct];
                         s.filter = filter;
                         s.chunk = (wi + hi) % 3 == 0 ? 0 : 7 + 100 * hi;
                         s.seed = wi * 31 + hi * 7 + ct;
@@ -1282,7 +1287,7 @@ test_png_inflate(ngx_tunny_image_state_t *st)
                 }
 
                 ok(good, "PNG inflate, %s, colour type %u, filter %s: "
-                   "%u sizes as libspng", v ? "scalar" : "SSE2", cts[ct],
+                   "%u sizes as libspng", v ? "scalar" : "SSE2", png_cts[ct],
                    filter < 0 ? "random" : fname[filter], n);
             }
         }
@@ -1556,22 +1561,19 @@ test_png_deflate(ngx_tunny_image_state_t *st)
     size_t                 len;
     unsigned               ct, wi, hi, li, n;
     png_spec_t             s;
-    static const unsigned  cts[] = { 0, 2, 6 };
-    static const unsigned  ws[] = { 1, 2, 3, 5, 17, 64, 333 };
-    static const unsigned  hs[] = { 1, 2, 7, 40 };
     static const int       levels[] = { 0, 1, 6, 9 };
 
-    for (ct = 0; ct < 3; ct++) {
+    for (ct = 0; ct < PNG_N(png_cts); ct++) {
         for (li = 0; li < 4; li++) {
             good = 1;
             n = 0;
 
-            for (wi = 0; wi < sizeof(ws) / sizeof(ws[0]); wi++) {
-                for (hi = 0; hi < sizeof(hs) / sizeof(hs[0]); hi++) {
+            for (wi = 0; wi < PNG_N(png_ws); wi++) {
+                for (hi = 0; hi < PNG_N(png_hs); hi++) {
                     memset(&s, 0, sizeof(png_spec_t));
-                    s.w = ws[wi];
-                    s.h = hs[hi];
-                    s.ct = cts[ct];
+                    s.w = png_ws[wi];
+                    s.h = png_hs[hi];
+                    s.ct = png_cts[ct];
                     s.filter = -1;
                     s.seed = wi * 17 + hi * 5 + ct;
 
@@ -1582,7 +1584,7 @@ test_png_deflate(ngx_tunny_image_state_t *st)
             }
 
             ok(good, "PNG writer, colour type %u, level %d: %u sizes, %s",
-               cts[ct], levels[li], n, levels[li] <= 6
+               png_cts[ct], levels[li], n, levels[li] <= 6
                ? "libspng's pixels, SSE2 and scalar the same bytes"
                : "libspng's file");
         }
@@ -1590,9 +1592,9 @@ test_png_deflate(ngx_tunny_image_state_t *st)
 
     /* the size limit: 512 x 512 pixels (of the turned image) */
 
-    for (ct = 0; ct < 3; ct++) {
+    for (ct = 0; ct < PNG_N(png_cts); ct++) {
         memset(&s, 0, sizeof(png_spec_t));
-        s.ct = cts[ct];
+        s.ct = png_cts[ct];
         s.filter = -1;
         s.seed = ct;
         s.w = 300;
@@ -1604,7 +1606,7 @@ test_png_deflate(ngx_tunny_image_state_t *st)
         good &= deflate_case(st, &s, 6, 0, "limit + 1");
 
         ok(good, "PNG writer, colour type %u: %ux%u ours, %ux%u libspng's",
-           cts[ct], s.h - 1, s.w, s.h, s.w);
+           png_cts[ct], s.h - 1, s.w, s.h, s.w);
     }
 
     /* the profile: iCCP kept (tunny_image_colour keep) */
@@ -1619,18 +1621,18 @@ test_png_deflate(ngx_tunny_image_state_t *st)
         exit(1);
     }
 
-    for (ct = 0; ct < 3; ct++) {
+    for (ct = 0; ct < PNG_N(png_cts); ct++) {
         memset(&s, 0, sizeof(png_spec_t));
         s.w = 64;
         s.h = 40;
-        s.ct = cts[ct];
+        s.ct = png_cts[ct];
         s.filter = -1;
         s.seed = 11 + ct;
         s.icc = &icc[ct ? 1 : 0];
 
         ok(deflate_case(st, &s, 6, 1, "iCCP"),
            "PNG writer, colour type %u: the iCCP profile of %lu bytes kept",
-           cts[ct], s.icc->len);
+           png_cts[ct], s.icc->len);
     }
 
     free(icc[0].data);
