@@ -163,6 +163,8 @@ out "- the machine meanwhile: $meta{box_busy_pct} % of its CPU time busy",
     " time that the measured server got during its round, and `others %`:",
     " what everything else used meanwhile (wrk, the probe, the hog, other",
     " people's work)\n";
+out "- static probe (a 1 KiB file every 5 ms, t/bench/probe.pl):",
+    " $meta{probe}\n" if $meta{probe};
 out "- calibration, libjpeg-turbo `djpeg -scale 1/4` of the thumbnail",
     " corpus: $meta{djpeg_ms_before} CPU ms/image before the rounds,",
     " $meta{djpeg_ms_after} after\n";
