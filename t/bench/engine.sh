@@ -25,34 +25,13 @@ DUR=${BENCH_DURATION:-5}
 PREFIX=$BUILD/bench-engine
 . "$(dirname "$0")/lib.sh"
 
-rm -rf "$PREFIX"
-mkdir -p "$PREFIX/logs" "$PREFIX/conf" "$PREFIX/html"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$PREFIX/html/1k.txt"
-
-cat > "$PREFIX/conf/nginx.conf" <<CONF
-load_module $MODULE;
-worker_processes 1;
-error_log logs/error.log notice;
-pid logs/nginx.pid;
-tunny_pool burn threads=1 max_queue=100000;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    server {
-        listen 127.0.0.1:$PORT reuseport;
-        location = /return { return 200 "ok\n"; }
-        location = /burn0 { tunny_offload burn; tunny_burn 0; }
-        location = /burn20 { tunny_offload burn; tunny_burn 20ms; }
-        location = /1k.txt { root html; }
-    }
-}
-CONF
-
 cleanup() {
     stop_hog
-    "$NGINX_BIN" -p "$PREFIX" -c conf/nginx.conf -s stop 2>/dev/null || true
+    burn_nginx_stop "$PREFIX"
 }
-"$NGINX_BIN" -p "$PREFIX" -c conf/nginx.conf
+burn_nginx "$PREFIX" "$PORT" 1 \
+    'location = /return { return 200 "ok\n"; }
+        location = /burn0 { tunny_offload burn; tunny_burn 0; }'
 trap cleanup EXIT
 sleep 0.3
 

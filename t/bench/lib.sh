@@ -75,6 +75,39 @@ wrk_failures() {
         END { if (!seen) print "no summary from rotate.lua" }' "$1"
 }
 
+# burn_nginx PREFIX PORT THREADS [LOCATIONS]: a fresh nginx prefix (one
+# worker; a pool "burn" of THREADS threads; /burn20, a 20 ms burn job;
+# /1k.txt, a 1 KiB static file; LOCATIONS, more location blocks) and its
+# nginx started; burn_nginx_stop PREFIX stops it
+burn_nginx() {
+    local prefix=$1 port=$2 threads=$3 more=${4:-}
+    rm -rf "$prefix"
+    mkdir -p "$prefix/logs" "$prefix/conf" "$prefix/html"
+    head -c 1024 /dev/zero | tr '\0' 'x' > "$prefix/html/1k.txt"
+    cat > "$prefix/conf/nginx.conf" <<CONF
+load_module $MODULE;
+worker_processes 1;
+error_log logs/error.log notice;
+pid logs/nginx.pid;
+tunny_pool burn threads=$threads max_queue=100000;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    server {
+        listen 127.0.0.1:$port reuseport;
+        location = /burn20 { tunny_offload burn; tunny_burn 20ms; }
+        location = /1k.txt { root html; }
+        $more
+    }
+}
+CONF
+    "$NGINX_BIN" -p "$prefix" -c conf/nginx.conf
+}
+
+burn_nginx_stop() {
+    "$NGINX_BIN" -p "$1" -c conf/nginx.conf -s stop 2>/dev/null || true
+}
+
 # CPU hog of the contention scenario: one busy loop at nice NICE (0),
 # under "chrt POLICY" when given (e.g. "-b 0": SCHED_BATCH), ending by
 # itself after SECONDS even if nobody kills it

@@ -32,31 +32,10 @@ if [ ! -d /sys/kernel/tracing/events/sched ]; then
         say "bench sched: no sched tracepoints (tracefs)"; exit 1; }
 fi
 
-rm -rf "$PREFIX"
-mkdir -p "$PREFIX/logs" "$PREFIX/conf" "$PREFIX/html"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$PREFIX/html/1k.txt"
-
-cat > "$PREFIX/conf/nginx.conf" <<CONF
-load_module $MODULE;
-worker_processes 1;
-error_log logs/error.log notice;
-pid logs/nginx.pid;
-tunny_pool burn threads=$THREADS max_queue=100000;
-events { worker_connections 1024; }
-http {
-    access_log off;
-    server {
-        listen 127.0.0.1:$PORT reuseport;
-        location = /burn20 { tunny_offload burn; tunny_burn 20ms; }
-        location = /1k.txt { root html; }
-    }
-}
-CONF
-
 cleanup() {
-    "$NGINX_BIN" -p "$PREFIX" -c conf/nginx.conf -s stop 2>/dev/null || true
+    burn_nginx_stop "$PREFIX"
 }
-"$NGINX_BIN" -p "$PREFIX" -c conf/nginx.conf
+burn_nginx "$PREFIX" "$PORT" "$THREADS"
 trap cleanup EXIT
 sleep 0.3
 worker=$(pgrep -P "$(cat "$PREFIX/logs/nginx.pid")" | head -1)
