@@ -105,9 +105,9 @@ PROBE_PERIOD_MS=5
 # priority (SCHED_FIFO 1; it sleeps 5 ms between requests, so it takes
 # little), so that its own wake-ups on these busy CPUs do not count in the
 # server's latency.  With autogroup, a woken client in another session
-# waits for the CPU-bound session's slice: in a perf sched trace of a
-# saturated pool (2 threads) the normal-priority probe waited up to 5.3 ms
-# for a CPU while the worker's event loop never waited more than 0.17 ms.
+# waits for the CPU-bound session's slice: in `bench sched` (a perf sched
+# trace of a saturated pool) a normal-priority probe waited over 1 ms for
+# a CPU 6-13 times in 4 s, the worker's event loop 0-2 times.
 # BENCH_PROBE_RT=0: a normal process (a client on the same machine), and
 # the default where chrt -f is not allowed.
 PROBE_PRIO=
