@@ -72,6 +72,15 @@
                                                profile written */
 #define NGX_TUNNY_IMAGE_COLOUR_STRIP  2     /* dropped, pixels untouched */
 
+/*
+ * params->avif_codec: libavif's AV1 encoder.  The module always uses
+ * libaom (0); the others Debian's libavif links are there for the unit
+ * test's comparison of the encoders (TUNNY_BENCH=avif, README "AVIF").
+ */
+#define NGX_TUNNY_IMAGE_AVIF_AOM      0
+#define NGX_TUNNY_IMAGE_AVIF_SVT      1     /* SVT-AV1 */
+#define NGX_TUNNY_IMAGE_AVIF_RAV1E    2
+
 /* params->background: set, and its colour 0xRRGGBB */
 #define NGX_TUNNY_IMAGE_BG_SET        0x1000000
 
@@ -121,6 +130,7 @@ typedef struct {
     int            avif_quality;    /* 1..100, as libheif/libvips: the
                                        AV1 quantizer (100 - q) * 63 / 100 */
     int            avif_speed;      /* encoder effort 0 (slowest) .. 10 */
+    int            avif_codec;      /* NGX_TUNNY_IMAGE_AVIF_* (0: libaom) */
     int            interlace;       /* progressive JPEG output */
     int            sharpen;         /* percent, 0 = off */
     unsigned       fast_off;        /* NGX_TUNNY_IMAGE_FAST_* not to use

@@ -53,6 +53,13 @@
 
 #define NGX_TUNNY_IMAGE_AVIF_MAX_ICC (16 * 1024 * 1024)
 
+/* libavif's encoder by params->avif_codec (NGX_TUNNY_IMAGE_AVIF_*) */
+static const avifCodecChoice  ngx_tunny_image_avif_codecs[] = {
+    AVIF_CODEC_CHOICE_AOM,
+    AVIF_CODEC_CHOICE_SVT,
+    AVIF_CODEC_CHOICE_RAV1E
+};
+
 
 static int ngx_tunny_image_avif_rgb(ngx_tunny_image_run_t *run,
     const avifImage *image, unsigned char *data, size_t stride,
@@ -385,7 +392,9 @@ ngx_tunny_image_avif_encode(ngx_tunny_image_run_t *run)
     q = ((100 - run->params->avif_quality) * AVIF_QUANTIZER_WORST_QUALITY
          + 50) / 100;
 
-    enc->codecChoice = AVIF_CODEC_CHOICE_AOM;
+    /* params->avif_codec is one of them (ngx_tunny_image_check_params) */
+
+    enc->codecChoice = ngx_tunny_image_avif_codecs[run->params->avif_codec];
     enc->maxThreads = 1;
     enc->speed = run->params->avif_speed;
     enc->minQuantizer = q;

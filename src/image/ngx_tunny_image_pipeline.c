@@ -486,6 +486,13 @@ ngx_tunny_image_plan_avif(ngx_tunny_image_run_t *run)
                                      p->avif_speed);
     }
 
+    if (p->avif_codec < NGX_TUNNY_IMAGE_AVIF_AOM
+        || p->avif_codec > NGX_TUNNY_IMAGE_AVIF_RAV1E)
+    {
+        return ngx_tunny_image_error(run->res, NGX_TUNNY_IMAGE_EPARAM,
+                                     "invalid avif codec %d", p->avif_codec);
+    }
+
     return NGX_TUNNY_IMAGE_OK;
 }
 
