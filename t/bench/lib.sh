@@ -110,13 +110,14 @@ burn_nginx_stop() {
 
 # CPU hog of the contention scenario: one busy loop at nice NICE (0),
 # under "chrt POLICY" when given (e.g. "-b 0": SCHED_BATCH), ending by
-# itself after SECONDS even if nobody kills it
+# itself after SECONDS even if nobody kills it; named "bench-hog" (its
+# comm, what a scheduler trace shows)
 HOG_PID=
 start_hog() {  # SECONDS [NICE [POLICY]]
     local run=()
     [ -z "${3:-}" ] || read -r -a run <<< "chrt $3"
-    "${run[@]}" perl -e 'setpriority(0, 0, shift); alarm shift; 1 while 1' \
-        "${2:-0}" "$1" &
+    "${run[@]}" perl -e '$0 = "bench-hog"; setpriority(0, 0, shift);
+                         alarm shift; 1 while 1' "${2:-0}" "$1" &
     HOG_PID=$!
 }
 

@@ -11,8 +11,10 @@
 # the probe waits and the loop does not, the probe's p99 is the client's
 # own scheduling, not the server's latency (a client on another machine
 # does not share these CPUs; `bench image` runs its probe at SCHED_FIFO 1
-# for that reason).  Needs perf and the sched tracepoints (root; tracefs
-# is mounted when it is not).
+# for that reason).  --hog (BENCH_HOG=1): one nice-0 busy loop of another
+# session ("bench-hog") runs meanwhile, the contention case of `bench
+# image --hog`.  Needs perf and the sched tracepoints (root; tracefs is
+# mounted when it is not).
 
 set -euo pipefail
 
@@ -22,6 +24,7 @@ set -euo pipefail
 PORT=${BENCH_PORT:-18091}
 SECS=${BENCH_DURATION:-4}
 THREADS=${BENCH_THREADS:-$(nproc)}
+HOG=${BENCH_HOG:-0}
 PREFIX=$BUILD/bench-sched
 BENCH=$(dirname "$0")
 . "$BENCH/lib.sh"
@@ -33,27 +36,32 @@ if [ ! -d /sys/kernel/tracing/events/sched ]; then
 fi
 
 cleanup() {
+    stop_hog
     burn_nginx_stop "$PREFIX"
 }
 burn_nginx "$PREFIX" "$PORT" "$THREADS"
 trap cleanup EXIT
 sleep 0.3
+[ "$HOG" != 1 ] || start_hog $((SECS + 10))
 worker=$(pgrep -P "$(cat "$PREFIX/logs/nginx.pid")" | head -1)
 
 wrk -t1 -c16 -d"$((SECS + 4))s" "http://127.0.0.1:$PORT/burn20" \
     > "$PREFIX/burn.txt" &
+load=$!
 sleep 1
 perl "$BENCH/probe.pl" "$PORT" /1k.txt 5 $((SECS + 2)) > "$PREFIX/probe.txt" &
 probe=$!
 sleep 1
 perf sched record -a -o "$PREFIX/perf.data" -- sleep "$SECS" \
     > /dev/null 2>&1
-wait
+wait "$load" "$probe"
+stop_hog
 perf sched timehist -i "$PREFIX/perf.data" > "$PREFIX/timehist.txt" \
     2> /dev/null
 
 echo "== bench sched: $THREADS pool threads saturated by 20 ms burns," \
-     "the probe as a normal process, ${SECS}s traced"
+     "the probe as a normal process, ${SECS}s traced" \
+     "$([ "$HOG" != 1 ] || echo ", one nice-0 CPU hog (bench-hog)")"
 echo "probe (its own timing): $(cat "$PREFIX/probe.txt")"
 
 # timehist prints a line when a task leaves its CPU: time, [cpu], task,
