@@ -59,9 +59,10 @@ stop_hog
 perf sched timehist -i "$PREFIX/perf.data" > "$PREFIX/timehist.txt" \
     2> /dev/null
 
+hog_note=
+[ "$HOG" != 1 ] || hog_note=", one nice-0 CPU hog (bench-hog)"
 echo "== bench sched: $THREADS pool threads saturated by 20 ms burns," \
-     "the probe as a normal process, ${SECS}s traced" \
-     "$([ "$HOG" != 1 ] || echo ", one nice-0 CPU hog (bench-hog)")"
+     "the probe as a normal process, ${SECS}s traced$hog_note"
 echo "probe (its own timing): $(cat "$PREFIX/probe.txt")"
 
 # timehist prints a line when a task leaves its CPU: time, [cpu], task,
