@@ -2017,28 +2017,6 @@ done:
 }
 
 
-static double
-thread_cpu_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-
-    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
-
-
-static double
-process_cpu_ms(void)
-{
-    struct timespec  ts;
-
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-
-    return ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
-}
-
-
 static void
 test_avif_decode(ngx_tunny_image_state_t *st)
 {
@@ -2297,10 +2275,10 @@ avif_codec_job(ngx_tunny_image_state_t *st, const blob_t *b, int type,
     p.avif_speed = speed;
     p.avif_codec = codec;
 
-    c0 = process_cpu_ms();
+    c0 = clock_ms(CLOCK_PROCESS_CPUTIME_ID);
     *rc = ngx_tunny_image_process(st, b->data, b->len, NULL, &p, res);
 
-    return process_cpu_ms() - c0;
+    return clock_ms(CLOCK_PROCESS_CPUTIME_ID) - c0;
 }
 
 
@@ -2437,11 +2415,9 @@ static void *
 avif_canceller(void *arg)
 {
     avif_canceller_t  *a = arg;
-    struct timespec    ts;
 
     for ( ;; ) {
-        clock_gettime(a->clock, &ts);
-        a->cpu_ms = ts.tv_sec * 1000.0 + ts.tv_nsec / 1e6;
+        a->cpu_ms = clock_ms(a->clock);
 
         if (a->cpu_ms >= a->at_ms) {
             break;
@@ -2531,11 +2507,11 @@ test_avif_cost(ngx_tunny_image_state_t *st)
     pthread_getcpuclockid(pthread_self(), &cc.clock);
 
     t2 = now_ms();
-    c0 = thread_cpu_ms();
+    c0 = clock_ms(CLOCK_THREAD_CPUTIME_ID);
     cc.at_ms = c0 + base + 20;
     pthread_create(&th, NULL, avif_canceller, &cc);
     rc = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &res);
-    c1 = thread_cpu_ms();
+    c1 = clock_ms(CLOCK_THREAD_CPUTIME_ID);
     t3 = now_ms();
     pthread_join(th, NULL);
     free(res.data);
