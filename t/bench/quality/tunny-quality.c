@@ -2,7 +2,7 @@
 /*
  * The quality bench's tool (t/bench/quality.sh): tunny's pixels through
  * the image library, before any encoder, and the metrics against a
- * reference, on luma (BT.601 Y of 8-bit values).
+ * reference, on luma (BT.601 Y on the 8-bit scale).
  *
  *   tunny-quality gen zoneplate|stripes W H OUT.pgm
  *       a synthetic test chart
@@ -15,7 +15,9 @@
  *   tunny-quality cmp REF.ppm OUT.ppm
  *       prints "ssim psnr detail": SSIM-Y (Gaussian window, sigma 1.5),
  *       PSNR-Y in dB, and the detail kept: the energy of the Laplacian of
- *       OUT over that of REF
+ *       OUT over that of REF rounded to 8 bits; REF may be 16-bit, as
+ *       the bench makes it: its exact values, not truncated to 8 bits
+ *       (ImageMagick's -depth 8 truncates: a bias of -0.5)
  *
  * Colour (lcms2; the profiles of t/tools/icc-make.h):
  *
@@ -120,49 +122,80 @@ write_pnm(const char *name, const unsigned char *p, unsigned w, unsigned h,
 }
 
 
-/* P5 or P6, maxval 255, no comments */
+/*
+ * P5 or P6, maxval 255 or 65535 (the reference: ImageMagick's 16-bit
+ * output, not rounded to 8 bits), no comments: the samples as doubles on
+ * the 8-bit scale, 0 .. 255; round8: rounded to the nearest 8-bit value
+ */
 
-static luma_t
-read_luma(const char *name)
+static double *
+read_pnm(const char *name, unsigned *w, unsigned *h, unsigned *ch,
+    int round8)
 {
-    int             kind;
-    size_t          len, i, n;
-    luma_t          l;
+    int             kind, off;
+    size_t          len, i, n, bps;
+    double         *v;
     unsigned        maxv;
     unsigned char  *p, *s;
-    int             off;
 
     p = slurp(name, &len);
 
-    if (sscanf((char *) p, "P%d %u %u %u%n", &kind, &l.w, &l.h, &maxv,
-               &off) != 4
-        || (kind != 5 && kind != 6) || maxv != 255)
+    if (sscanf((char *) p, "P%d %u %u %u%n", &kind, w, h, &maxv, &off) != 4
+        || (kind != 5 && kind != 6) || (maxv != 255 && maxv != 65535))
     {
-        die("not an 8-bit P5/P6 file");
+        die("not an 8- or 16-bit P5/P6 file");
     }
 
+    *ch = (kind == 6) ? 3 : 1;
+    bps = (maxv == 255) ? 1 : 2;
     s = p + off + 1;
-    n = (size_t) l.w * l.h;
+    n = (size_t) *w * *h * *ch;
 
-    if ((size_t) (s - p) + n * (kind == 6 ? 3 : 1) > len) {
+    if ((size_t) (s - p) + n * bps > len) {
         die("short PNM");
     }
 
-    l.y = malloc(sizeof(double) * n);
-    if (l.y == NULL) {
+    v = malloc(sizeof(double) * (n ? n : 1));
+    if (v == NULL) {
         die("malloc");
     }
 
     for (i = 0; i < n; i++) {
-        if (kind == 6) {
-            l.y[i] = 0.299 * s[3 * i] + 0.587 * s[3 * i + 1]
-                     + 0.114 * s[3 * i + 2];
-        } else {
-            l.y[i] = s[i];
+        v[i] = (bps == 1) ? s[i]
+                          : (s[2 * i] << 8 | s[2 * i + 1]) * 255.0 / 65535;
+
+        if (round8) {
+            v[i] = (double) lrint(v[i]);
         }
     }
 
     free(p);
+
+    return v;
+}
+
+
+static luma_t
+read_luma(const char *name, int round8)
+{
+    size_t     i, n;
+    double    *v;
+    luma_t     l;
+    unsigned   ch;
+
+    v = read_pnm(name, &l.w, &l.h, &ch, round8);
+    n = (size_t) l.w * l.h;
+
+    if (ch == 1) {
+        l.y = v;
+        return l;
+    }
+
+    for (i = 0; i < n; i++) {
+        v[i] = 0.299 * v[3 * i] + 0.587 * v[3 * i + 1] + 0.114 * v[3 * i + 2];
+    }
+
+    l.y = v;
 
     return l;
 }
@@ -239,10 +272,11 @@ cmd_cmp(const char *ref_name, const char *out_name)
     size_t    i, n;
     double   *buf, *mx, *my, *sxx, *syy, *sxy, *t, *tmp;
     double    c1, c2, ssim, mse, psnr, vx, vy, cxy, d, er;
-    luma_t    a, b;
+    luma_t    a, a8, b;
 
-    a = read_luma(ref_name);
-    b = read_luma(out_name);
+    a = read_luma(ref_name, 0);
+    a8 = read_luma(ref_name, 1);
+    b = read_luma(out_name, 0);
 
     if (a.w != b.w || a.h != b.h) {
         fprintf(stderr, "tunny-quality: %ux%u vs %ux%u\n", a.w, a.h, b.w,
@@ -302,13 +336,19 @@ cmd_cmp(const char *ref_name, const char *out_name)
     ssim /= n;
     mse /= n;
     psnr = mse > 0 ? 10 * log10(255.0 * 255.0 / mse) : 99.0;
-    er = laplacian_energy(&a);
+    /*
+     * the detail of two 8-bit images: the reference rounded as the output
+     * is, or the output's rounding noise would count as detail where the
+     * reference is flat
+     */
+    er = laplacian_energy(&a8);
 
     printf("%.4f %.2f %.3f\n", ssim, psnr,
            er > 0 ? laplacian_energy(&b) / er : 1.0);
 
     free(buf);
     free(a.y);
+    free(a8.y);
     free(b.y);
 
     return 0;
@@ -711,37 +751,6 @@ cmd_tosrgb(const char *in, const char *out)
 }
 
 
-/* P6 only, for ΔE */
-
-static unsigned char *
-read_p6(const char *name, unsigned *w, unsigned *h)
-{
-    int             off;
-    size_t          len;
-    unsigned        maxv;
-    unsigned char  *p, *q;
-
-    p = slurp(name, &len);
-
-    if (sscanf((char *) p, "P6 %u %u %u%n", w, h, &maxv, &off) != 3
-        || maxv != 255
-        || (size_t) off + 1 + (size_t) *w * *h * 3 > len)
-    {
-        die("not an 8-bit P6 file");
-    }
-
-    q = malloc((size_t) *w * *h * 3);
-    if (q == NULL) {
-        die("malloc");
-    }
-
-    memcpy(q, p + off + 1, (size_t) *w * *h * 3);
-    free(p);
-
-    return q;
-}
-
-
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -756,14 +765,18 @@ cmd_de(const char *ref_name, const char *out_name)
 {
     size_t          i, n;
     double          v[3], *de, sum;
-    unsigned        w, h, w2, h2;
+    double         *a, *b;
+    unsigned        w, h, w2, h2, ch, ch2;
     cmsCIELab       la, lb;
     cmsHPROFILE     srgb, lab;
     cmsHTRANSFORM   xf;
-    unsigned char  *a, *b;
 
-    a = read_p6(ref_name, &w, &h);
-    b = read_p6(out_name, &w2, &h2);
+    a = read_pnm(ref_name, &w, &h, &ch, 0);
+    b = read_pnm(out_name, &w2, &h2, &ch2, 0);
+
+    if (ch != 3 || ch2 != 3) {
+        die("not a P6 file");
+    }
 
     if (w != w2 || h != h2) {
         fprintf(stderr, "tunny-quality: %ux%u vs %ux%u\n", w, h, w2, h2);
