@@ -125,12 +125,11 @@ write_pnm(const char *name, const unsigned char *p, unsigned w, unsigned h,
 /*
  * P5 or P6, maxval 255 or 65535 (the reference: ImageMagick's 16-bit
  * output, not rounded to 8 bits), no comments: the samples as doubles on
- * the 8-bit scale, 0 .. 255; round8: rounded to the nearest 8-bit value
+ * the 8-bit scale, 0 .. 255
  */
 
 static double *
-read_pnm(const char *name, unsigned *w, unsigned *h, unsigned *ch,
-    int round8)
+read_pnm(const char *name, unsigned *w, unsigned *h, unsigned *ch)
 {
     int             kind, off;
     size_t          len, i, n, bps;
@@ -163,10 +162,6 @@ read_pnm(const char *name, unsigned *w, unsigned *h, unsigned *ch,
     for (i = 0; i < n; i++) {
         v[i] = (bps == 1) ? s[i]
                           : (s[2 * i] << 8 | s[2 * i + 1]) * 255.0 / 65535;
-
-        if (round8) {
-            v[i] = (double) lrint(v[i]);
-        }
     }
 
     free(p);
@@ -175,26 +170,22 @@ read_pnm(const char *name, unsigned *w, unsigned *h, unsigned *ch,
 }
 
 
+/* the luma of samples v (ch 1 or 3), in place */
+
 static luma_t
-read_luma(const char *name, int round8)
+luma_of(double *v, unsigned w, unsigned h, unsigned ch)
 {
-    size_t     i, n;
-    double    *v;
-    luma_t     l;
-    unsigned   ch;
+    size_t   i, n;
+    luma_t   l;
 
-    v = read_pnm(name, &l.w, &l.h, &ch, round8);
-    n = (size_t) l.w * l.h;
+    n = (size_t) w * h;
 
-    if (ch == 1) {
-        l.y = v;
-        return l;
-    }
-
-    for (i = 0; i < n; i++) {
+    for (i = 0; ch == 3 && i < n; i++) {
         v[i] = 0.299 * v[3 * i] + 0.587 * v[3 * i + 1] + 0.114 * v[3 * i + 2];
     }
 
+    l.w = w;
+    l.h = h;
     l.y = v;
 
     return l;
@@ -272,11 +263,30 @@ cmd_cmp(const char *ref_name, const char *out_name)
     size_t    i, n;
     double   *buf, *mx, *my, *sxx, *syy, *sxy, *t, *tmp;
     double    c1, c2, ssim, mse, psnr, vx, vy, cxy, d, er;
+    double   *v, *v8;
+    size_t    k;
     luma_t    a, a8, b;
+    unsigned  w, h, ch;
 
-    a = read_luma(ref_name, 0);
-    a8 = read_luma(ref_name, 1);
-    b = read_luma(out_name, 0);
+    /* the reference as it is and rounded to 8 bits (for the detail) */
+
+    v = read_pnm(ref_name, &w, &h, &ch);
+    k = (size_t) w * h * ch;
+
+    v8 = malloc(sizeof(double) * (k ? k : 1));
+    if (v8 == NULL) {
+        die("malloc");
+    }
+
+    for (i = 0; i < k; i++) {
+        v8[i] = (double) lrint(v[i]);
+    }
+
+    a = luma_of(v, w, h, ch);
+    a8 = luma_of(v8, w, h, ch);
+
+    v = read_pnm(out_name, &w, &h, &ch);
+    b = luma_of(v, w, h, ch);
 
     if (a.w != b.w || a.h != b.h) {
         fprintf(stderr, "tunny-quality: %ux%u vs %ux%u\n", a.w, a.h, b.w,
@@ -771,8 +781,8 @@ cmd_de(const char *ref_name, const char *out_name)
     cmsHPROFILE     srgb, lab;
     cmsHTRANSFORM   xf;
 
-    a = read_pnm(ref_name, &w, &h, &ch, 0);
-    b = read_pnm(out_name, &w2, &h2, &ch2, 0);
+    a = read_pnm(ref_name, &w, &h, &ch);
+    b = read_pnm(out_name, &w2, &h2, &ch2);
 
     if (ch != 3 || ch2 != 3) {
         die("not a P6 file");
