@@ -3,7 +3,8 @@
  *
  * The tunny_pool directive (main context), pool sizing, and the life of
  * the pools in each worker process: started in init_process (after fork,
- * never in the master), stopped in exit_process.
+ * never in the master), stopped in exit_process; then the worker's event
+ * loop scheduling beside them (tunny_event_loop, ngx_tunny_loop.c).
  *
  * Runs in the master (configuration) and in the event loop of each worker
  * process; nothing here runs in a pool thread.
@@ -43,6 +44,9 @@ static uint64_t ngx_tunny_cgroup_limit(const char *file,
     ngx_tunny_cgroup_parse_pt parse);
 static uint64_t ngx_tunny_cgroup_cpus(FILE *f);
 static uint64_t ngx_tunny_cgroup_memory(FILE *f);
+static char *ngx_tunny_event_loop_directive(ngx_conf_t *cf,
+    ngx_command_t *cmd, void *conf);
+static ngx_int_t ngx_tunny_init_module(ngx_cycle_t *cycle);
 static ngx_int_t ngx_tunny_init_process(ngx_cycle_t *cycle);
 static ngx_int_t ngx_tunny_effective_nice(ngx_log_t *log,
     ngx_tunny_pool_conf_t *pcf);
@@ -56,6 +60,13 @@ static ngx_command_t  ngx_tunny_commands[] = {
     { ngx_string("tunny_pool"),
       NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_1MORE,
       ngx_tunny_pool_directive,
+      0,
+      0,
+      NULL },
+
+    { ngx_string("tunny_event_loop"),
+      NGX_MAIN_CONF|NGX_DIRECT_CONF|NGX_CONF_1MORE,
+      ngx_tunny_event_loop_directive,
       0,
       0,
       NULL },
@@ -77,7 +88,7 @@ ngx_module_t  ngx_tunny_module = {
     ngx_tunny_commands,                    /* module directives */
     NGX_CORE_MODULE,                       /* module type */
     NULL,                                  /* init master */
-    NULL,                                  /* init module */
+    ngx_tunny_init_module,                 /* init module */
     ngx_tunny_init_process,                /* init process */
     NULL,                                  /* init thread */
     NULL,                                  /* exit thread */
@@ -117,6 +128,8 @@ ngx_tunny_create_conf(ngx_cycle_t *cycle)
     {
         return NULL;
     }
+
+    ngx_tunny_loop_create_conf(&tcf->loop);
 
     return tcf;
 }
@@ -282,6 +295,16 @@ ngx_tunny_pool_directive(ngx_conf_t *cf, ngx_command_t *cmd, void *conf)
 }
 
 
+static char *
+ngx_tunny_event_loop_directive(ngx_conf_t *cf, ngx_command_t *cmd,
+    void *conf)
+{
+    ngx_tunny_conf_t *tcf = conf;
+
+    return ngx_tunny_loop_directive(cf, &tcf->loop);
+}
+
+
 static ngx_int_t
 ngx_tunny_pool_param(ngx_conf_t *cf, ngx_tunny_pool_conf_t *pcf,
     ngx_str_t *arg)
@@ -355,6 +378,8 @@ ngx_tunny_init_conf(ngx_cycle_t *cycle, void *conf)
     ngx_tunny_pool_conf_t  *pcf, **pcfp;
 
     ccf = (ngx_core_conf_t *) ngx_get_conf(cycle->conf_ctx, ngx_core_module);
+
+    ngx_tunny_loop_init_conf(&tcf->loop);
 
     workers = (ccf->worker_processes > 0) ? ccf->worker_processes : 1;
 
@@ -553,6 +578,23 @@ ngx_tunny_cgroup_memory(FILE *f)
 }
 
 
+/* master, root still: what the workers' event loops will need */
+
+static ngx_int_t
+ngx_tunny_init_module(ngx_cycle_t *cycle)
+{
+    ngx_tunny_conf_t  *tcf;
+
+    tcf = ngx_tunny_get_conf(cycle);
+
+    if (tcf != NULL && tcf->pools.nelts > 0) {
+        ngx_tunny_loop_init_master(cycle, &tcf->loop);
+    }
+
+    return NGX_OK;
+}
+
+
 static ngx_int_t
 ngx_tunny_init_process(ngx_cycle_t *cycle)
 {
@@ -609,7 +651,9 @@ ngx_tunny_init_process(ngx_cycle_t *cycle)
 
     ngx_tunny_stats_ready();
 
-    return NGX_OK;
+    /* after the pool threads started: they must not inherit the policy */
+
+    return ngx_tunny_loop_init_process(cycle, &tcf->loop);
 }
 
 

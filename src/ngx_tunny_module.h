@@ -9,10 +9,12 @@
 #include <ngx_config.h>
 #include <ngx_core.h>
 #include "ngx_tunny_pool.h"
+#include "ngx_tunny_loop.h"
 
 
 typedef struct {
     ngx_array_t                 pools;      /* ngx_tunny_pool_conf_t * */
+    ngx_tunny_loop_conf_t       loop;       /* tunny_event_loop */
 } ngx_tunny_conf_t;
 
 
