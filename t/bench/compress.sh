@@ -100,6 +100,7 @@ done
 cat > "$PREFIX/conf/nginx.conf" <<CONF
 load_module $PREFIX/ngx_tunny_module.so;
 load_module $BROTLI;
+$(bench_user)
 worker_processes 1;
 error_log logs/error.log ${BENCH_LOG_LEVEL:-notice};
 pid logs/nginx.pid;

@@ -288,6 +288,7 @@ nginx_conf() {
 
     cat <<CONF
 $load
+$(bench_user)
 worker_processes $WORKERS;
 error_log logs/error.log notice;
 pid logs/nginx.pid;

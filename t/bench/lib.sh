@@ -79,6 +79,16 @@ wrk_failures() {
 # worker; a pool "burn" of THREADS threads; /burn20, a 20 ms burn job;
 # /1k.txt, a 1 KiB static file; LOCATIONS, more location blocks) and its
 # nginx started; burn_nginx_stop PREFIX stops it
+# the user line of a bench's nginx: workers stay root when the bench runs
+# as root.  A root master normally raises RLIMIT_RTPRIO so that its
+# unprivileged workers may take tunny_event_loop's real-time priority;
+# the root of a container without CAP_SYS_RESOURCE (this VM's) cannot, and
+# such workers keep normal scheduling (each logs why).  Root workers take
+# it with CAP_SYS_NICE, as the unprivileged ones of a normal host do.
+bench_user() {
+    [ "$(id -u)" != 0 ] || echo "user root;"
+}
+
 burn_nginx() {
     local prefix=$1 port=$2 threads=$3 more=${4:-}
     rm -rf "$prefix"
@@ -86,6 +96,7 @@ burn_nginx() {
     head -c 1024 /dev/zero | tr '\0' 'x' > "$prefix/html/1k.txt"
     cat > "$prefix/conf/nginx.conf" <<CONF
 load_module $MODULE;
+$(bench_user)
 worker_processes 1;
 error_log logs/error.log notice;
 pid logs/nginx.pid;
