@@ -165,6 +165,11 @@ out "- the machine meanwhile: $meta{box_busy_pct} % of its CPU time busy",
     " people's work)\n";
 out "- static probe (a 1 KiB file every 5 ms, t/bench/probe.pl):",
     " $meta{probe}\n" if $meta{probe};
+if (($meta{probe_floor} // '') =~ /p50 (\S+) p99 (\S+)/) {
+    out "- the floor, the probe alone on tunny's idle server before the",
+        " rounds (no load, nothing else running): static p50 $1 ms, p99",
+        " $2 ms\n";
+}
 out "- calibration, libjpeg-turbo `djpeg -scale 1/4` of the thumbnail",
     " corpus: $meta{djpeg_ms_before} CPU ms/image before the rounds,",
     " $meta{djpeg_ms_after} after\n";

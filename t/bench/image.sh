@@ -62,7 +62,9 @@
 # requests that the previous run cut off.  Before the rounds every system
 # answers every file of the corpus once (warms the page cache and checks
 # that the three do the same operation: type and WxH of every output agree
-# within 1 px, every output fills the box); djpeg -scale 1/4 of the
+# within 1 px, every output fills the box), and the probe runs alone on
+# tunny's idle server for BENCH_FLOOR_SECONDS (5), the floor of this
+# machine's static p99; djpeg -scale 1/4 of the
 # thumbnail corpus before and after the rounds tells how fast the machine
 # was (a decode every system pays).
 #
@@ -594,6 +596,13 @@ say "bench image: $ROUNDS rounds of [$WORKLOADS], ${DUR}s per system," \
     "sharp: $sharp_info"
 calib_before=$(calibrate)
 say "bench image: calibration: djpeg -scale 1/4 $calib_before CPU ms/image"
+# the floor: the same probe for BENCH_FLOOR_SECONDS (5) on tunny's server
+# with no load at all, what this machine gives the static file when
+# nothing else runs (an idle vCPU is slower to wake than a busy one)
+$PROBE_PRIO perl "$BENCH/probe.pl" "${PORT_OF[tunny]}" /1k.txt \
+    "$PROBE_PERIOD_MS" "${BENCH_FLOOR_SECONDS:-5}" > "$PREFIX/floor.probe"
+say "bench image: floor, the probe alone on an idle tunny:" \
+    "$(cat "$PREFIX/floor.probe")"
 proc_cpu "$PREFIX/proc.before"
 started=$(date +%s)
 read -r box_busy0 box_total0 < <(box_ticks)
@@ -638,6 +647,7 @@ proc_others "$PREFIX/proc.before" "$PREFIX/proc.after" "$$ $ALL_PIDS" \
     printf 'sharp\t%s\n' "$sharp_info"
     printf 'sched\t%s\n' "${sched%; }"
     printf 'probe\t%s\n' "$PROBE_MODE"
+    printf 'probe_floor\t%s\n' "$(cat "$PREFIX/floor.probe")"
     printf 'box_busy_pct\t%s\n' "$(awk -v b=$((box_busy1 - box_busy0)) \
         -v t=$((box_total1 - box_total0)) 'BEGIN { printf "%.1f", b * 100 / t }')"
     printf 'djpeg_ms_before\t%s\n' "$calib_before"
