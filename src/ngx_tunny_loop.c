@@ -42,7 +42,7 @@
 
 
 static ngx_int_t ngx_tunny_loop_realtime(void);
-static void ngx_tunny_loop_arm_watchdog(ngx_tunny_loop_conf_t *lcf,
+static ngx_int_t ngx_tunny_loop_arm_watchdog(ngx_tunny_loop_conf_t *lcf,
     ngx_log_t *log);
 static void ngx_tunny_loop_sigxcpu(int signo);
 static void ngx_tunny_loop_timer_handler(ngx_event_t *ev);
@@ -74,8 +74,8 @@ ngx_tunny_loop_init_conf(ngx_tunny_loop_conf_t *lcf)
     /*
      * realtime by default: measured with "./ngx_tunny_module bench image
      * --hog" (see the README, tunny_event_loop), a static file beside a
-     * saturated pool and a nice-0 hog of another session: p99 0.5 ms
-     * instead of 2.6-4.6 ms, the pool's req/s unchanged
+     * saturated pool and a nice-0 hog of another session: p99 0.61-0.75
+     * ms in every round instead of 2.6-4.6 ms, the pool's share unchanged
      */
 
     ngx_conf_init_value(lcf->realtime, 1);
@@ -243,15 +243,18 @@ ngx_tunny_loop_init_process(ngx_cycle_t *cycle, ngx_tunny_loop_conf_t *lcf)
         return NGX_OK;
     }
 
-    ngx_tunny_loop_arm_watchdog(lcf, cycle->log);
+    if (ngx_tunny_loop_arm_watchdog(lcf, cycle->log) != NGX_OK) {
+        return NGX_OK;
+    }
 
     if (ngx_tunny_loop_realtime() != NGX_OK) {
         err = ngx_errno;
         ngx_log_error(NGX_LOG_NOTICE, cycle->log, err,
                       "tunny_event_loop: sched_setscheduler(SCHED_FIFO %i) "
                       "failed, the event loop keeps normal scheduling "
-                      "(the master must start as root, or give RLIMIT_RTPRIO "
-                      "or CAP_SYS_NICE to the workers)", lcf->priority);
+                      "(a worker that is not root needs an RLIMIT_RTPRIO, "
+                      "which its master raises only with "
+                      "CAP_SYS_RESOURCE, or CAP_SYS_NICE)", lcf->priority);
         return NGX_OK;
     }
 
@@ -295,17 +298,20 @@ ngx_tunny_loop_realtime(void)
  * long without sleeping.  Set again before each promotion: the kernel
  * raises the process's soft limit by a second each time it sends the
  * signal.  The hard limit (SIGKILL) stays where it is, infinite unless
- * the operator set one.
+ * the operator set one.  No watchdog, no real-time loop.
  */
 
-static void
+static ngx_int_t
 ngx_tunny_loop_arm_watchdog(ngx_tunny_loop_conf_t *lcf, ngx_log_t *log)
 {
     rlim_t         us;
     struct rlimit  rl;
 
     if (getrlimit(RLIMIT_RTTIME, &rl) == -1) {
-        return;
+        ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
+                      "tunny_event_loop: getrlimit(RLIMIT_RTTIME) failed, "
+                      "the event loop keeps normal scheduling");
+        return NGX_ERROR;
     }
 
     us = (rlim_t) lcf->limit * 1000;
@@ -313,18 +319,22 @@ ngx_tunny_loop_arm_watchdog(ngx_tunny_loop_conf_t *lcf, ngx_log_t *log)
     if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max <= us) {
         ngx_log_error(NGX_LOG_WARN, log, 0,
                       "tunny_event_loop: the hard RLIMIT_RTTIME (%uL us) is "
-                      "not above limit=%Mms, the kernel kills the worker "
-                      "instead of a SIGXCPU", (uint64_t) rl.rlim_max,
-                      lcf->limit);
-        return;
+                      "not above limit=%Mms (it would kill the worker), "
+                      "the event loop keeps normal scheduling",
+                      (uint64_t) rl.rlim_max, lcf->limit);
+        return NGX_ERROR;
     }
 
     rl.rlim_cur = us;
 
     if (setrlimit(RLIMIT_RTTIME, &rl) == -1) {
         ngx_log_error(NGX_LOG_ALERT, log, ngx_errno,
-                      "tunny_event_loop: setrlimit(RLIMIT_RTTIME) failed");
+                      "tunny_event_loop: setrlimit(RLIMIT_RTTIME) failed, "
+                      "the event loop keeps normal scheduling");
+        return NGX_ERROR;
     }
+
+    return NGX_OK;
 }
 
 
@@ -374,9 +384,9 @@ ngx_tunny_loop_timer_handler(ngx_event_t *ev)
                && ngx_current_msec - ngx_tunny_loop_normal_since
                   >= lcf->retry)
     {
-        ngx_tunny_loop_arm_watchdog(lcf, ev->log);
-
-        if (ngx_tunny_loop_realtime() == NGX_OK) {
+        if (ngx_tunny_loop_arm_watchdog(lcf, ev->log) == NGX_OK
+            && ngx_tunny_loop_realtime() == NGX_OK)
+        {
             ngx_tunny_loop_normal = 0;
 
             ngx_log_error(NGX_LOG_NOTICE, ev->log, 0,
