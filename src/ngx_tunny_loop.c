@@ -2,13 +2,12 @@
  * ngx_tunny_loop: a worker's event loop at a real-time priority while it
  * behaves as an event loop (tunny_event_loop).
  *
- * Why: the pool threads run at nice 19 SCHED_BATCH, yet on EEVDF a thread
- * that has just been given a CPU keeps it for its slice, and nothing looks
- * again before the next tick (4 ms at HZ 250): a loop woken behind a pool
- * thread, behind another session's process (a hog in its own autogroup)
- * or behind another tenant waited up to a tick, a few times in a thousand
- * wake-ups, and set the static p99 (bench sched).  A SCHED_FIFO loop
- * preempts every normal thread the moment it wakes.
+ * Why: the pool threads run at nice 19 SCHED_BATCH, yet a loop woken on a
+ * CPU that a pool thread, another session's process (a hog in its own
+ * autogroup) or a kernel thread held waited up to a tick (4 ms at HZ
+ * 250), a few times in a thousand wake-ups, and that set the static p99
+ * (bench sched; a 100 us EEVDF slice for the loop did not change it).  A
+ * SCHED_FIFO loop preempts every normal thread the moment it wakes.
  *
  * The guard: the kernel's RLIMIT_RTTIME watchdog sends SIGXCPU to a
  * real-time thread that has run "limit" without sleeping; the handler
