@@ -21,7 +21,8 @@
  * thread pools and every thread of the worker block all signals, so the
  * process-directed SIGXCPU reaches the main thread.  The handler only
  * makes one system call and sets ngx_tunny_loop_overran; the loop's timer
- * reads and clears it.  SCHED_RESET_ON_FORK: a thread or process the loop
+ * reads and clears it; both address the thread by ngx_pid, the worker's
+ * pid, which is its main thread's id.  SCHED_RESET_ON_FORK: a thread or process the loop
  * creates later (another module's thread pool) starts as SCHED_OTHER.
  */
 
@@ -49,7 +50,6 @@ static void ngx_tunny_loop_timer_handler(ngx_event_t *ev);
 
 /* the loop's; ngx_tunny_loop_overran is also written by the handler */
 static volatile sig_atomic_t   ngx_tunny_loop_overran;
-static pid_t                   ngx_tunny_loop_tid;
 static ngx_tunny_loop_conf_t  *ngx_tunny_loop_conf;
 static ngx_uint_t              ngx_tunny_loop_normal;
 static ngx_msec_t              ngx_tunny_loop_normal_since;
@@ -228,7 +228,6 @@ ngx_tunny_loop_init_process(ngx_cycle_t *cycle, ngx_tunny_loop_conf_t *lcf)
     }
 
     ngx_tunny_loop_conf = lcf;
-    ngx_tunny_loop_tid = getpid();      /* the main thread's id */
 
     ngx_memzero(&sa, sizeof(struct sigaction));
     sa.sa_handler = ngx_tunny_loop_sigxcpu;
@@ -281,7 +280,7 @@ ngx_tunny_loop_realtime(void)
     ngx_memzero(&sp, sizeof(struct sched_param));
     sp.sched_priority = (int) ngx_tunny_loop_conf->priority;
 
-    if (sched_setscheduler(ngx_tunny_loop_tid,
+    if (sched_setscheduler(ngx_pid,
                            SCHED_FIFO|SCHED_RESET_ON_FORK, &sp)
         == -1)
     {
@@ -351,7 +350,7 @@ ngx_tunny_loop_sigxcpu(int signo)
     err = errno;
 
     ngx_memzero(&sp, sizeof(struct sched_param));
-    (void) sched_setscheduler(ngx_tunny_loop_tid,
+    (void) sched_setscheduler(ngx_pid,
                               SCHED_OTHER|SCHED_RESET_ON_FORK, &sp);
 
     ngx_tunny_loop_overran = 1;

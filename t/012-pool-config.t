@@ -14,14 +14,11 @@ sub pool_threads ($$) {
     my %t;
     for my $dir (glob "/proc/$pid/task/*") {
         my ($tid) = $dir =~ m{/(\d+)$};
-        open my $fh, '<', "$dir/stat" or next;
-        my $stat = <$fh>;
-        close $fh;
-        my ($comm, $rest) = $stat =~ /^\d+ \((.*)\) (.*)$/ or next;
+        my ($comm, @f) = TunnyTest::proc_stat($dir) or next;
         next if $comm ne "tunny:$name";
-        my $nice = (split / /, $rest)[16];
+        my $nice = $f[16];
         my $cpus = '';
-        if (open $fh, '<', "$dir/status") {
+        if (open my $fh, '<', "$dir/status") {
             while (<$fh>) { $cpus = $1 if /^Cpus_allowed_list:\s*(\S+)/ }
             close $fh;
         }

@@ -13,12 +13,7 @@ workers(1);
 
 # policy and real-time priority of a thread (fields 41 and 40 of stat)
 sub sched_of ($) {
-    my ($dir) = @_;
-    open my $fh, '<', "$dir/stat" or return ();
-    my $stat = <$fh> // '';
-    close $fh;
-    my ($comm, $rest) = $stat =~ /^\d+ \((.*)\) (.*)$/ or return ();
-    my @f = split / /, $rest;
+    my ($comm, @f) = TunnyTest::proc_stat($_[0]) or return ();
     return ($comm, $f[38], $f[37]);
 }
 
@@ -87,6 +82,18 @@ sub may_realtime ($) {
 
 add_block_preprocessor(sub {
     my $block = shift;
+    # unless the block says otherwise: one location on the pool p, asked
+    # once
+    $block->set_value('config', <<'CONF') if !defined $block->config;
+    location = /t {
+        tunny_offload p;
+        return 200 "ok\n";
+    }
+CONF
+    if (!defined $block->request) {
+        $block->set_value('request', "GET /t\n");
+        $block->set_value('response_body', "ok\n") if !$block->must_die;
+    }
     $Test::Nginx::Util::WorkerUser =
         ($block->name =~ /unprivileged/ && $> == 0) ? 'nobody nogroup'
                                                      : undef;
@@ -99,11 +106,6 @@ __DATA__
 === TEST 1: by default the loop is SCHED_FIFO 1, the pool threads SCHED_BATCH
 --- post_main_config
     tunny_pool p threads=2;
---- config
-    location = /t {
-        tunny_offload p;
-        return 200 "ok\n";
-    }
 --- init
 my $s = main::worker_sched('p', 2);
 Test::More::is_deeply($s->{pool}, ['3/0', '3/0'],
@@ -119,10 +121,6 @@ if (main::may_realtime(1)) {
         qr/\[notice\] .*tunny_event_loop: sched_setscheduler\(SCHED_FIFO 1\) failed, the event loop keeps normal scheduling/),
         'and the log says why');
 }
---- request
-GET /t
---- response_body
-ok
 
 
 
@@ -134,11 +132,6 @@ normal scheduling.
 --- post_main_config
     tunny_pool p threads=1;
     tunny_event_loop realtime priority=3;
---- config
-    location = /t {
-        tunny_offload p;
-        return 200 "ok\n";
-    }
 --- init
 my $s = main::worker_sched('p', 1);
 if (main::may_raise_rtprio(3)) {
@@ -149,10 +142,6 @@ if (main::may_raise_rtprio(3)) {
         qr/tunny_event_loop: sched_setscheduler\(SCHED_FIFO 3\) failed, the event loop keeps normal scheduling/),
         'and the log says why');
 }
---- request
-GET /t
---- response_body
-ok
 
 
 
@@ -160,18 +149,9 @@ ok
 --- post_main_config
     tunny_pool p threads=1;
     tunny_event_loop normal;
---- config
-    location = /t {
-        tunny_offload p;
-        return 200 "ok\n";
-    }
 --- init
 my $s = main::worker_sched('p', 1);
 Test::More::is($s->{loop}, '0/0', 'the event loop: SCHED_OTHER');
---- request
-GET /t
---- response_body
-ok
 --- no_error_log
 tunny_event_loop
 
@@ -182,10 +162,6 @@ tunny_event_loop
     location = /t {
         return 200 "ok\n";
     }
---- request
-GET /t
---- response_body
-ok
 --- check_body
 my ($w) = TunnyTest::worker_pids();
 my (undef, $p) = main::sched_of("/proc/$w");
@@ -199,13 +175,6 @@ tunny_event_loop
 --- post_main_config
     tunny_pool p threads=1;
     tunny_event_loop realtime priority=100;
---- config
-    location = /t {
-        tunny_offload p;
-        return 200 "ok\n";
-    }
---- request
-GET /t
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*invalid tunny_event_loop "priority=100" \(1\.\.99\)/
@@ -216,13 +185,6 @@ qr/\[emerg\] .*invalid tunny_event_loop "priority=100" \(1\.\.99\)/
 --- post_main_config
     tunny_pool p threads=1;
     tunny_event_loop realtime retry=500ms;
---- config
-    location = /t {
-        tunny_offload p;
-        return 200 "ok\n";
-    }
---- request
-GET /t
 --- must_die
 --- error_log eval
 qr/\[emerg\] .*invalid tunny_event_loop "retry=500ms" \(1s\.\.1h\)/

@@ -236,6 +236,18 @@ sub nginx_pids () {
     return $pid ? ($pid) : ();
 }
 
+# a process's or thread's stat (DIR: /proc/PID or /proc/PID/task/TID):
+# its comm and the fields after it, state first (so field N of proc(5) is
+# at index N - 3); () when it is gone
+sub proc_stat ($) {
+    my ($dir) = @_;
+    open my $fh, '<', "$dir/stat" or return ();
+    my $stat = <$fh> // '';
+    close $fh;
+    my ($comm, $rest) = $stat =~ /^\d+ \((.*)\) (.*)$/ or return ();
+    return ($comm, split / /, $rest);
+}
+
 # processes that run the event loop: the workers of the master, or the
 # single process itself (master_process off)
 sub worker_pids () {
