@@ -279,11 +279,15 @@ void ngx_tunny_image_decoded_whole(ngx_tunny_image_run_t *run);
 unsigned ngx_tunny_image_box_factor(const ngx_tunny_image_run_t *run);
 
 /*
- * The vector kernels of the resampler and the box shrink: on (1) unless a
- * test turns them off (1) to compare them with the scalar ones, before
- * any job runs; ngx_tunny_image_resample.c
+ * The vector kernels of the resampler, the box shrink and the PNG filters:
+ * the highest instruction set they may use (each kernel takes the highest
+ * it has that the CPU runs), AVX2 unless a test or a bench lowers it to
+ * compare them, before any job runs; ngx_tunny_image_resample.c
  */
-void ngx_tunny_image_vector_off(int off);
+#define NGX_TUNNY_IMAGE_VECTOR_NONE  0      /* the scalar kernels */
+#define NGX_TUNNY_IMAGE_VECTOR_SSE2  1
+#define NGX_TUNNY_IMAGE_VECTOR_AVX2  2
+void ngx_tunny_image_vector_max(int level);
 int ngx_tunny_image_vector(void);
 
 int ngx_tunny_image_shrink_init(ngx_tunny_image_run_t *run,

@@ -35,11 +35,11 @@ typedef struct {
 
 
 /*
- * 1: the scalar kernels of the resampler and the box shrink even where
- * vector ones exist (the unit test's comparison); set before any job
- * runs, read-only after
+ * the highest instruction set of the vector kernels (lowered by the unit
+ * test and tunny-cpu for their comparisons); set before any job runs,
+ * read-only after
  */
-static int  ngx_tunny_image_vector_disabled;
+static int  ngx_tunny_image_vector_level = NGX_TUNNY_IMAGE_VECTOR_AVX2;
 
 
 static int ngx_tunny_image_resample_init(ngx_tunny_image_run_t *run,
@@ -398,12 +398,18 @@ ngx_tunny_image_resample_kernels(unsigned ch, ngx_tunny_image_hrow_pt *hrow,
 
     *vrow = ngx_tunny_image_vrow_scalar;
 
-    if (!ngx_tunny_image_vector()) {
-        return;
+    h = NULL;
+    v = NULL;
+
+    if (ngx_tunny_image_vector_level >= NGX_TUNNY_IMAGE_VECTOR_AVX2) {
+        h = ngx_tunny_image_hrow_simd256(ch);
+        v = ngx_tunny_image_vrow_simd256();
     }
 
-    h = ngx_tunny_image_hrow_simd(ch);
-    v = ngx_tunny_image_vrow_simd();
+    if (ngx_tunny_image_vector_level >= NGX_TUNNY_IMAGE_VECTOR_SSE2) {
+        h = h ? h : ngx_tunny_image_hrow_simd(ch);
+        v = v ? v : ngx_tunny_image_vrow_simd();
+    }
 
     *hrow = h ? h : *hrow;
     *vrow = v ? v : *vrow;
@@ -411,16 +417,16 @@ ngx_tunny_image_resample_kernels(unsigned ch, ngx_tunny_image_hrow_pt *hrow,
 
 
 void
-ngx_tunny_image_vector_off(int off)
+ngx_tunny_image_vector_max(int level)
 {
-    ngx_tunny_image_vector_disabled = off;
+    ngx_tunny_image_vector_level = level;
 }
 
 
 int
 ngx_tunny_image_vector(void)
 {
-    return !ngx_tunny_image_vector_disabled;
+    return ngx_tunny_image_vector_level;
 }
 
 

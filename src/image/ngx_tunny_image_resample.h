@@ -1,10 +1,10 @@
 
 /*
  * ngx_tunny_module: what the resampler's driver (ngx_tunny_image_resample.c)
- * and its vector kernels (ngx_tunny_image_resample_simd.c) share: the taps
- * of an axis and the row kernels.  A kernel computes exactly what the
- * scalar one does (integer sums, the same rounding and clamping): the
- * outputs are the same bytes whichever runs.
+ * and its vector kernels (ngx_tunny_image_resample_simd.c and _avx2.c)
+ * share: the taps of an axis and the row kernels.  A kernel computes
+ * exactly what the scalar one does (integer sums, the same rounding and
+ * clamping): the outputs are the same bytes whichever runs.
  */
 
 
@@ -67,9 +67,15 @@ ngx_tunny_image_clamp(int32_t v)
 void ngx_tunny_image_vrow_scalar(const unsigned char *s, size_t sstride,
     const int16_t *w, int count, unsigned char *d, size_t n, int32_t *acc);
 
-/* the kernels of this machine for ch channels (1, 3 or 4), NULL: none */
+/*
+ * the vector kernels for ch channels (1, 3 or 4), NULL where the machine
+ * or the build has none: SSE2 (ngx_tunny_image_resample_simd.c), AVX2
+ * (ngx_tunny_image_resample_avx2.c, a runtime test)
+ */
 ngx_tunny_image_hrow_pt ngx_tunny_image_hrow_simd(unsigned ch);
 ngx_tunny_image_vrow_pt ngx_tunny_image_vrow_simd(void);
+ngx_tunny_image_hrow_pt ngx_tunny_image_hrow_simd256(unsigned ch);
+ngx_tunny_image_vrow_pt ngx_tunny_image_vrow_simd256(void);
 
 
 #endif /* _NGX_TUNNY_IMAGE_RESAMPLE_H_INCLUDED_ */

@@ -3842,8 +3842,8 @@ test_anim(ngx_tunny_image_state_t *st)
 
 
 /*
- * The vector kernels of the resampler and the box shrink against the
- * scalar ones: the same bytes for noise (every clamp of the Lanczos lobes
+ * The vector kernels of the resampler (SSE2, and AVX2 where the CPU has it)
+ * and the box shrink against the scalar ones: the same bytes for noise (every clamp of the Lanczos lobes
  * taken) in 1, 3 and 4 channels, widths under and over a vector block and
  * not multiples of it, shrinks from near 1:1 to 12x (the box shrink on
  * load at 1/12 of 1001x37 and 333x217), a crop window.
@@ -3852,7 +3852,7 @@ test_anim(ngx_tunny_image_state_t *st)
 static void
 test_resample_kernels(ngx_tunny_image_state_t *st)
 {
-    int                        rc, same, ran;
+    int                        rc, same, ran, v;
     size_t                     len, n, i;
     uint32_t                   seed;
     unsigned                   c, s, b, y, ch;
@@ -3906,9 +3906,9 @@ test_resample_kernels(ngx_tunny_image_state_t *st)
                             sizes[s][1] * boxes[b].num / boxes[b].den + 1,
                             0);
 
-                ngx_tunny_image_vector_off(1);
+                ngx_tunny_image_vector_max(NGX_TUNNY_IMAGE_VECTOR_NONE);
                 rc = ngx_tunny_image_pixels(st, png, len, &p, &res, &pix);
-                ngx_tunny_image_vector_off(0);
+                ngx_tunny_image_vector_max(NGX_TUNNY_IMAGE_VECTOR_AVX2);
 
                 if (rc != NGX_TUNNY_IMAGE_OK) {
                     diag("kernels %ux%u ch %u box %u: rc %d %s",
@@ -3925,23 +3925,35 @@ test_resample_kernels(ngx_tunny_image_state_t *st)
                            (size_t) pix.width * pix.channels);
                 }
 
-                rc = ngx_tunny_image_pixels(st, png, len, &p, &res, &pix);
+                for (v = NGX_TUNNY_IMAGE_VECTOR_SSE2;
+                     v <= NGX_TUNNY_IMAGE_VECTOR_AVX2;
+                     v++)
+                {
+                    ngx_tunny_image_vector_max(v);
+                    rc = ngx_tunny_image_pixels(st, png, len, &p, &res, &pix);
+                    ngx_tunny_image_vector_max(NGX_TUNNY_IMAGE_VECTOR_AVX2);
 
-                for (y = 0; rc == NGX_TUNNY_IMAGE_OK && y < pix.height; y++) {
-                    if (memcmp(ref + (size_t) y * pix.width * pix.channels,
-                               pix.data + y * pix.stride,
-                               (size_t) pix.width * pix.channels)
-                        != 0)
+                    for (y = 0; rc == NGX_TUNNY_IMAGE_OK && y < pix.height;
+                         y++)
                     {
-                        diag("kernels %ux%u ch %u box %u: row %u differs",
-                             sizes[s][0], sizes[s][1], ch, b, y);
-                        same = 0;
-                        break;
+                        if (memcmp(ref + (size_t) y * pix.width * pix.channels,
+                                   pix.data + y * pix.stride,
+                                   (size_t) pix.width * pix.channels)
+                            != 0)
+                        {
+                            diag("kernels %ux%u ch %u box %u, %s: row %u "
+                                 "differs", sizes[s][0], sizes[s][1], ch, b,
+                                 v == NGX_TUNNY_IMAGE_VECTOR_SSE2
+                                 ? "SSE2" : "AVX2", y);
+                            same = 0;
+                            break;
+                        }
                     }
+
+                    same = same && rc == NGX_TUNNY_IMAGE_OK;
+                    ran++;
                 }
 
-                same = same && rc == NGX_TUNNY_IMAGE_OK;
-                ran++;
                 free(ref);
             }
 
@@ -3949,8 +3961,9 @@ test_resample_kernels(ngx_tunny_image_state_t *st)
         }
     }
 
-    ok(same && ran == 108, "resampler and box shrink: vector kernels give "
-       "the scalar kernels' bytes (%d cases)", ran);
+    ok(same && ran == 216, "resampler and box shrink: the SSE2 and the AVX2 "
+       "kernels give the scalar kernels' bytes (%d cases%s)", ran,
+       __builtin_cpu_supports("avx2") ? "" : "; no AVX2 here: SSE2 twice");
 }
 
 

@@ -1264,7 +1264,8 @@ test_png_inflate(ngx_tunny_image_state_t *st)
     static const char     *fname[] = { "none", "sub", "up", "avg", "paeth" };
 
     for (v = 0; v < 2; v++) {
-        ngx_tunny_image_vector_off(v);
+        ngx_tunny_image_vector_max(v ? NGX_TUNNY_IMAGE_VECTOR_NONE
+                                     : NGX_TUNNY_IMAGE_VECTOR_AVX2);
 
         for (ct = 0; ct < PNG_N(png_cts); ct++) {
             for (filter = -1; filter <= 4; filter++) {
@@ -1293,7 +1294,7 @@ test_png_inflate(ngx_tunny_image_state_t *st)
         }
     }
 
-    ngx_tunny_image_vector_off(0);
+    ngx_tunny_image_vector_max(NGX_TUNNY_IMAGE_VECTOR_AVX2);
 }
 
 
@@ -1488,9 +1489,9 @@ deflate_case(ngx_tunny_image_state_t *st, const png_spec_t *s, int level,
 
     rc[0] = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &ours);
 
-    ngx_tunny_image_vector_off(1);
+    ngx_tunny_image_vector_max(NGX_TUNNY_IMAGE_VECTOR_NONE);
     rc[1] = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &scalar);
-    ngx_tunny_image_vector_off(0);
+    ngx_tunny_image_vector_max(NGX_TUNNY_IMAGE_VECTOR_AVX2);
 
     p.fast_off = NGX_TUNNY_IMAGE_FAST_DEFLATE;
     rc[2] = ngx_tunny_image_process(st, b.data, b.len, NULL, &p, &spng);

@@ -5,7 +5,8 @@
  * (the module's defaults: JPEG and WebP q80, PNG level 6, AVIF q63 speed
  * 8, colour srgb).
  *
- *   tunny-cpu [-r RUNS] [-s|-F] [-o jpeg|webp|png|avif] fit|crop W H FILE...
+ *   tunny-cpu [-r RUNS] [-s|-F] [-v 0|1|2] [-o jpeg|webp|png|avif]
+ *             fit|crop W H FILE...
  *
  * Each file is processed RUNS times (default 7) after one warm-up; the
  * thread's CPU time (CLOCK_THREAD_CPUTIME_ID: a shared machine adds wall
@@ -13,7 +14,9 @@
  * printed with the shortcuts the job took.  The last line: the median
  * and the mean of the files' medians.  -s: without the exact decode
  * shortcuts (tunny_image_fast off), for the comparison.  -o: the output
- * type (default: the input's, as tunny_image_format's default).
+ * type (default: the input's, as tunny_image_format's default).  -v: the
+ * highest instruction set of the vector kernels (0 scalar, 1 SSE2, 2 AVX2
+ * where the CPU has it, the default), to compare them.
  *
  * -F: the floor of a JPEG job instead, what no JPEG server can go below
  * with libjpeg-turbo: the decode at the smallest DCT scale that covers
@@ -32,6 +35,7 @@
 #include <jpeglib.h>
 
 #include "ngx_tunny_image.h"
+#include "ngx_tunny_image_int.h"
 
 
 static double
@@ -184,7 +188,7 @@ main(int argc, char **argv)
     out = 0;
     floor = 0;
 
-    while ((c = getopt(argc, argv, "r:so:F")) != -1) {
+    while ((c = getopt(argc, argv, "r:so:Fv:")) != -1) {
         switch (c) {
         case 'r':
             runs = atoi(optarg);
@@ -194,6 +198,9 @@ main(int argc, char **argv)
             break;
         case 'F':
             floor = 1;
+            break;
+        case 'v':
+            ngx_tunny_image_vector_max(atoi(optarg));
             break;
         case 'o':
             out = strcmp(optarg, "jpeg") == 0 ? NGX_TUNNY_IMAGE_JPEG
@@ -213,7 +220,7 @@ main(int argc, char **argv)
         || (strcmp(argv[optind], "fit") != 0
             && strcmp(argv[optind], "crop") != 0))
     {
-        fprintf(stderr, "usage: tunny-cpu [-r RUNS] [-s|-F] "
+        fprintf(stderr, "usage: tunny-cpu [-r RUNS] [-s|-F] [-v 0|1|2] "
                         "[-o jpeg|webp|png|avif] fit|crop W H FILE...\n");
         return 2;
     }
