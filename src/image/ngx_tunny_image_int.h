@@ -55,7 +55,7 @@ struct WebPDemuxer;
 #define NGX_TUNNY_IMAGE_BUF_WTS     4       /* resampler weights, accum */
 #define NGX_TUNNY_IMAGE_BUF_ROW     5       /* CMYK rows, a GIF line */
 #define NGX_TUNNY_IMAGE_BUF_OUT     6       /* encoder output */
-#define NGX_TUNNY_IMAGE_BUF_RAW     7       /* a PNG's inflated rows */
+#define NGX_TUNNY_IMAGE_BUF_RAW     7       /* PNG rows inflated, JPEG DCs */
 #define NGX_TUNNY_IMAGE_NBUFS       8
 
 
@@ -213,6 +213,13 @@ int ngx_tunny_image_pixels(ngx_tunny_image_state_t *st,
  * a region decode a part of the frame), before any other step.
  */
 #define NGX_TUNNY_IMAGE_DECODED     0x100
+
+/*
+ * In res->fast beside NGX_TUNNY_IMAGE_FAST_DC: the DC-only decode was the
+ * module's own (ngx_tunny_image_jpeg_dc.c), not libjpeg's without the AC
+ * scans; for the tests (no NGX_TUNNY_IMAGE_FAST_* name shows it)
+ */
+#define NGX_TUNNY_IMAGE_DC_OWN      0x200
 
 int ngx_tunny_image_pixels_fast(ngx_tunny_image_state_t *st,
     const unsigned char *in, size_t len,

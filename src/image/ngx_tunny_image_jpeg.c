@@ -4,8 +4,10 @@
  * libjpeg-turbo: DCT scaling, scanline batches with cancel checkpoints
  * between them, ICC profiles, CMYK/YCCK to RGB (through the embedded
  * profile: ngx_tunny_image_colour.c), setjmp error handling, and two
- * exact shortcuts: the DC-only decode of a progressive JPEG at 1/8, the
- * decode of the region a crop needs.
+ * exact shortcuts: the DC-only decode of a progressive JPEG at 1/8 (by
+ * the module's own decoder where every component's block is one pixel,
+ * ngx_tunny_image_jpeg_dc.c; here libjpeg's without the AC scans
+ * otherwise), the decode of the region a crop needs.
  *
  * Runs in the thread of ngx_tunny_image_process().  libjpeg reports every
  * error by calling error_exit, which longjmp()s back to the one setjmp(),
@@ -25,7 +27,7 @@
 #include <jpeglib.h>
 #include <jerror.h>
 
-#include "ngx_tunny_image_int.h"
+#include "ngx_tunny_image_jpeg.h"
 
 
 #define NGX_TUNNY_IMAGE_LINES       16      /* rows between cancel checks */
@@ -106,11 +108,7 @@ static int ngx_tunny_image_jpeg_call(ngx_tunny_image_jpeg_t *j,
     ngx_tunny_image_jpeg_pt work);
 static int ngx_tunny_image_jpeg_failed(ngx_tunny_image_jpeg_t *j);
 static int ngx_tunny_image_jpeg_scans(j_decompress_ptr dinfo);
-static int ngx_tunny_image_jpeg_budget(j_decompress_ptr dinfo, int scans,
-    uint64_t blocks);
 static int ngx_tunny_image_jpeg_dc_only(ngx_tunny_image_jpeg_t *j);
-static size_t ngx_tunny_image_jpeg_ecs_end(const unsigned char *in,
-    size_t i, size_t len);
 static int ngx_tunny_image_jpeg_region(ngx_tunny_image_jpeg_t *j,
     unsigned *top, unsigned *bottom);
 static int ngx_tunny_image_jpeg_complete(ngx_tunny_image_jpeg_t *j);
@@ -378,7 +376,7 @@ ngx_tunny_image_jpeg_scans(j_decompress_ptr dinfo)
  * the scans so far) are within it, 1: too many scans, 2: too many passes
  */
 
-static int
+int
 ngx_tunny_image_jpeg_budget(j_decompress_ptr dinfo, int scans,
     uint64_t blocks)
 {
@@ -508,6 +506,7 @@ ngx_tunny_image_jpeg_failed(ngx_tunny_image_jpeg_t *j)
 static int
 ngx_tunny_image_jpeg_decompress(ngx_tunny_image_jpeg_t *j)
 {
+    int               rc;
     unsigned          cmyk;
     j_decompress_ptr  dinfo;
 
@@ -519,6 +518,20 @@ ngx_tunny_image_jpeg_decompress(ngx_tunny_image_jpeg_t *j)
     (void) jpeg_read_header(dinfo, TRUE);
 
     if (ngx_tunny_image_jpeg_header(j, &cmyk) != 0) {
+        return -1;
+    }
+
+    /* the module's own DC-only decoder, where it applies */
+
+    rc = ngx_tunny_image_jpeg_dc_decode(j->run, dinfo);
+
+    if (rc == 1) {
+        j->run->res->fast |= NGX_TUNNY_IMAGE_FAST_DC | NGX_TUNNY_IMAGE_DC_OWN;
+        return 0;
+    }
+
+    if (rc < 0) {
+        j->jerr.rc = rc;                        /* res->error set */
         return -1;
     }
 
@@ -539,7 +552,10 @@ ngx_tunny_image_jpeg_decompress(ngx_tunny_image_jpeg_t *j)
 
 
 /*
- * The DC-only decode.  At the DCT scale 1/8 the IDCT of a component whose
+ * The DC-only decode by libjpeg, where the module's own decoder
+ * (ngx_tunny_image_jpeg_dc.c) declined: 4:2:0, whose chroma libjpeg
+ * scales to 2x2 blocks, a file it does not take.  At the DCT scale 1/8
+ * the IDCT of a component whose
  * scaled block is 1x1 reads the DC coefficient alone (jpeg_idct_1x1; a
  * 4:2:0 chroma component is scaled to 2x2 and reads AC coefficients too).
  * In a progressive JPEG a scan with Ss > 0 holds AC coefficients of one
@@ -628,7 +644,7 @@ ngx_tunny_image_jsrc_term(j_decompress_ptr dinfo)
 static int
 ngx_tunny_image_jpeg_dc_only(ngx_tunny_image_jpeg_t *j)
 {
-    int                      c, k, ns, ss, se, ah, al, ci[4], any, scans;
+    int                      c, k, any, scans;
     int                      bits[MAX_COMPONENTS][DCTSIZE2];
     size_t                   i, len, start, l, end;
     unsigned                 m, n, dropped;
@@ -637,6 +653,7 @@ ngx_tunny_image_jpeg_dc_only(ngx_tunny_image_jpeg_t *j)
     j_decompress_ptr         dinfo;
     jpeg_component_info     *comp;
     ngx_tunny_image_jsrc_t  *src;
+    ngx_tunny_image_jscan_t  scan;
 
     dinfo = &j->dinfo;
     in = j->run->in;
@@ -700,34 +717,12 @@ ngx_tunny_image_jpeg_dc_only(ngx_tunny_image_jpeg_t *j)
 
     for ( ;; ) {
 
-        if (i + 1 >= len) {
+        if (ngx_tunny_image_jpeg_marker(in, len, &i, &m, &l) != 0) {
             return 0;                   /* no EOI */
         }
 
-        if (in[i] != 0xff || in[i + 1] == 0xff) {
-            i++;                        /* garbage, fill */
-            continue;
-        }
-
-        m = in[i + 1];
-
         if (m == JPEG_EOI) {
             break;
-        }
-
-        if (m == 0x00 || m == 0x01 || (m >= 0xd0 && m <= 0xd8)) {
-            i += 2;                     /* no length */
-            continue;
-        }
-
-        if (i + 4 > len) {
-            return 0;
-        }
-
-        l = ((size_t) in[i + 2] << 8) | in[i + 3];
-
-        if (l < 2 || i + 2 + l > len) {
-            return 0;
         }
 
         if (m != 0xda) {
@@ -735,46 +730,7 @@ ngx_tunny_image_jpeg_dc_only(ngx_tunny_image_jpeg_t *j)
             continue;
         }
 
-        /* SOS, checked as libjpeg checks it */
-
-        ns = (l >= 3) ? in[i + 4] : 0;
-
-        if (ns < 1 || ns > MAX_COMPS_IN_SCAN || l != (size_t) (6 + 2 * ns)) {
-            return 0;
-        }
-
-        ci[0] = ci[1] = ci[2] = ci[3] = 0;
-
-        for (n = 0; n < (unsigned) ns; n++) {
-            for (c = 0; c < dinfo->num_components; c++) {
-                if (dinfo->comp_info[c].component_id == in[i + 5 + 2 * n]) {
-                    break;
-                }
-            }
-
-            if (c == dinfo->num_components) {
-                return 0;
-            }
-
-            for (k = 0; k < (int) n; k++) {
-                if (ci[k] == c) {
-                    return 0;
-                }
-            }
-
-            ci[n] = c;
-        }
-
-        ss = in[i + 5 + 2 * ns];
-        se = in[i + 6 + 2 * ns];
-        ah = in[i + 7 + 2 * ns] >> 4;
-        al = in[i + 7 + 2 * ns] & 0x0f;
-
-        if ((ss == 0 && se != 0)
-            || (ss != 0 && (se < ss || se > DCTSIZE2 - 1 || ns != 1))
-            || (ah != 0 && al != ah - 1)
-            || al > 13)
-        {
+        if (ngx_tunny_image_jpeg_sos(dinfo, in + i, l, &scan) != 0) {
             return 0;
         }
 
@@ -782,13 +738,13 @@ ngx_tunny_image_jpeg_dc_only(ngx_tunny_image_jpeg_t *j)
 
         scans++;
 
-        for (n = 0; n < (unsigned) ns; n++) {
-            comp = &dinfo->comp_info[ci[n]];
+        for (n = 0; n < (unsigned) scan.ns; n++) {
+            comp = &dinfo->comp_info[scan.ci[n]];
             blocks += (uint64_t) comp->width_in_blocks
                       * comp->height_in_blocks;
 
-            for (k = ss; k <= se; k++) {
-                bits[ci[n]][k] = al;
+            for (k = scan.ss; k <= scan.se; k++) {
+                bits[scan.ci[n]][k] = scan.al;
             }
         }
 
@@ -798,7 +754,9 @@ ngx_tunny_image_jpeg_dc_only(ngx_tunny_image_jpeg_t *j)
 
         end = ngx_tunny_image_jpeg_ecs_end(in, i + 2 + l, len);
 
-        if (ss == 0 || dinfo->comp_info[ci[0]].DCT_scaled_size != 1) {
+        if (scan.ss == 0
+            || dinfo->comp_info[scan.ci[0]].DCT_scaled_size != 1)
+        {
             i = end;
             continue;
         }
@@ -854,7 +812,7 @@ ngx_tunny_image_jpeg_dc_only(ngx_tunny_image_jpeg_t *j)
  * runs are fill), as libjpeg's bit reader finds it; len when none.
  */
 
-static size_t
+size_t
 ngx_tunny_image_jpeg_ecs_end(const unsigned char *in, size_t i, size_t len)
 {
     size_t                k, m;
@@ -884,6 +842,94 @@ ngx_tunny_image_jpeg_ecs_end(const unsigned char *in, size_t i, size_t len)
     }
 
     return len;
+}
+
+
+int
+ngx_tunny_image_jpeg_marker(const unsigned char *in, size_t len, size_t *i,
+    unsigned *m, size_t *l)
+{
+    size_t  k;
+
+    for (k = *i; /* void */ ; k++) {
+        if (k + 1 >= len) {
+            return -1;
+        }
+
+        if (in[k] == 0xff && in[k + 1] != 0xff) {
+            break;                      /* else garbage, fill */
+        }
+    }
+
+    *i = k;
+    *m = in[k + 1];
+    *l = 0;
+
+    if (*m == JPEG_EOI || *m == 0x00 || *m == 0x01
+        || (*m >= 0xd0 && *m <= 0xd8))
+    {
+        return 0;                       /* no length */
+    }
+
+    if (k + 4 > len) {
+        return -1;
+    }
+
+    *l = ((size_t) in[k + 2] << 8) | in[k + 3];
+
+    return (*l < 2 || k + 2 + *l > len) ? -1 : 0;
+}
+
+
+int
+ngx_tunny_image_jpeg_sos(j_decompress_ptr dinfo, const unsigned char *in,
+    size_t l, ngx_tunny_image_jscan_t *scan)
+{
+    int  c, k, n, ns;
+
+    ns = (l >= 3) ? in[4] : 0;
+
+    if (ns < 1 || ns > MAX_COMPS_IN_SCAN || l != (size_t) (6 + 2 * ns)) {
+        return -1;
+    }
+
+    for (n = 0; n < ns; n++) {
+        for (c = 0; c < dinfo->num_components; c++) {
+            if (dinfo->comp_info[c].component_id == in[5 + 2 * n]) {
+                break;
+            }
+        }
+
+        if (c == dinfo->num_components) {
+            return -1;
+        }
+
+        for (k = 0; k < n; k++) {
+            if (scan->ci[k] == c) {
+                return -1;
+            }
+        }
+
+        scan->ci[n] = c;
+        scan->td[n] = in[6 + 2 * n] >> 4;
+    }
+
+    scan->ns = ns;
+    scan->ss = in[5 + 2 * ns];
+    scan->se = in[6 + 2 * ns];
+    scan->ah = in[7 + 2 * ns] >> 4;
+    scan->al = in[7 + 2 * ns] & 0x0f;
+
+    if ((scan->ss == 0 && scan->se != 0)
+        || (scan->ss != 0
+            && (scan->se < scan->ss || scan->se > DCTSIZE2 - 1 || ns != 1))
+        || (scan->ah != 0 && scan->al != scan->ah - 1)
+        || scan->al > 13)
+    {
+        return -1;
+    }
+
+    return 0;
 }
 
 

@@ -1332,38 +1332,51 @@ smooth(unsigned w, unsigned h)
 }
 
 
-static void
-gen_jpeg_fast(void)
-{
-    buf_t           b, d;
-    jopt_t          o;
-    size_t          pos[MAX_MARKERS], hl, keep, len;
-    unsigned        i, n, first, last, mk[MAX_MARKERS];
-    unsigned char  *pix;
+/*
+ * The exact shortcuts' files, in 4:2:0 (prefix "fast-": libjpeg's DC-only
+ * decode, the chroma AC kept) and in 4:4:4 ("fast444-": the module's own
+ * DC decoder); sub: 1 for 4:4:4
+ */
 
-    pix = smooth(3200, 2400);
+static void
+gen_jpeg_fast_one(const unsigned char *pix, int sub444)
+{
+    buf_t           b, d, r;
+    jopt_t          o;
+    size_t          pos[MAX_MARKERS], hl, keep, len, k, data;
+    unsigned        i, n, first, last, mk[MAX_MARKERS], rst;
+    char            name[64], what[160];
+    const char     *pre, *sub;
+
+    pre = sub444 ? "fast444" : "fast";
+    sub = sub444 ? "4:4:4 " : "";
 
     memset(&o, 0, sizeof(o));
     o.quality = 75;
     o.progressive = 1;
+    o.h0 = sub444 ? 1 : 0;
+    o.v0 = sub444 ? 1 : 0;
     b = jpeg(pix, 3200, 2400, 3, JCS_RGB, &o);
-    emitb("fast-prog-3200.jpg", "ok", "progressive 3200x2400 (DC-only "
-          "decode at resize 100)", b);
+    snprintf(name, sizeof(name), "%s-prog-3200.jpg", pre);
+    snprintf(what, sizeof(what), "progressive %s3200x2400 (DC-only decode "
+             "at resize 100)", sub);
+    emitb(name, "ok", what, b);
 
     o.restart = 1;
-    d = jpeg(pix, 3200, 2400, 3, JCS_RGB, &o);
-    emitb("fast-prog-restart.jpg", "ok", "progressive 3200x2400, restart "
-          "markers every MCU row", d);
-    free(d.p);
+    r = jpeg(pix, 3200, 2400, 3, JCS_RGB, &o);
+    snprintf(name, sizeof(name), "%s-prog-restart.jpg", pre);
+    snprintf(what, sizeof(what), "progressive %s3200x2400, restart markers "
+             "every MCU row", sub);
+    emitb(name, "ok", what, r);
 
-    o.restart = 0;
-    o.progressive = 0;
-    d = jpeg(pix, 3200, 2400, 3, JCS_RGB, &o);
-    emitb("fast-base-3200.jpg", "ok", "baseline 3200x2400 (region decode at "
-          "crop 150)", d);
-    free(d.p);
-
-    free(pix);
+    if (!sub444) {
+        o.restart = 0;
+        o.progressive = 0;
+        d = jpeg(pix, 3200, 2400, 3, JCS_RGB, &o);
+        emitb("fast-base-3200.jpg", "ok", "baseline 3200x2400 (region "
+              "decode at crop 150)", d);
+        free(d.p);
+    }
 
     n = jpeg_markers(b, pos, mk);
     first = n;
@@ -1388,8 +1401,10 @@ gen_jpeg_fast(void)
     d.p = xmalloc(d.n);
     memcpy(d.p, b.p, keep);
     memcpy(d.p + keep, b.p + pos[last + 1], b.n - pos[last + 1]);
-    emitb("fast-prog-ac-cut.jpg", "any", "progressive 3200x2400, half of "
-          "the last (luma AC) scan missing", d);
+    snprintf(name, sizeof(name), "%s-prog-ac-cut.jpg", pre);
+    snprintf(what, sizeof(what), "progressive %s3200x2400, half of the last "
+             "(luma AC) scan missing", sub);
+    emitb(name, "any", what, d);
     free(d.p);
 
     /* the first (DC) scan once more after the last: DC imprecise again */
@@ -1401,16 +1416,81 @@ gen_jpeg_fast(void)
     memcpy(d.p + pos[last + 1], b.p + pos[first], len);
     memcpy(d.p + pos[last + 1] + len, b.p + pos[last + 1],
            b.n - pos[last + 1]);
-    emitb("fast-prog-dc-late.jpg", "any", "progressive 3200x2400, its first "
-          "DC scan repeated after the last scan", d);
+    snprintf(name, sizeof(name), "%s-prog-dc-late.jpg", pre);
+    snprintf(what, sizeof(what), "progressive %s3200x2400, its first DC scan "
+             "repeated after the last scan", sub);
+    emitb(name, "any", what, d);
+    free(d.p);
+
+    /* the DC scan's data garbled in its middle (no 0xFF made) */
+
+    d.n = b.n;
+    d.p = xmalloc(d.n);
+    memcpy(d.p, b.p, b.n);
+    data = pos[first] + 2 + rd_be16(b.p + pos[first] + 2);
+
+    for (k = data + (pos[first + 1] - data) / 2;
+         k < pos[first + 1] && k < data + (pos[first + 1] - data) / 2 + 48;
+         k++)
+    {
+        if (d.p[k] != 0xff && d.p[k] != 0x00) {
+            d.p[k] = (unsigned char) ((d.p[k] * 37 + 11) % 0xfe + 1);
+        }
+    }
+
+    snprintf(name, sizeof(name), "%s-prog-dc-garbled.jpg", pre);
+    snprintf(what, sizeof(what), "progressive %s3200x2400, 48 bytes of its "
+             "DC scan garbled", sub);
+    emitb(name, "any", what, d);
+    free(d.p);
+
+    /* the restart markers of the first scan out of order: RST1 first */
+
+    d.n = r.n;
+    d.p = xmalloc(d.n);
+    memcpy(d.p, r.p, r.n);
+    rst = 0;
+
+    for (k = 0; k + 1 < d.n; k++) {
+        if (d.p[k] == 0xff && d.p[k + 1] == 0xd0 && rst == 0) {
+            d.p[k + 1] = 0xd1;
+            rst = 1;
+
+        } else if (d.p[k] == 0xff && d.p[k + 1] == 0xd1 && rst == 1) {
+            d.p[k + 1] = 0xd0;
+            break;
+        }
+    }
+
+    snprintf(name, sizeof(name), "%s-prog-rst-swapped.jpg", pre);
+    snprintf(what, sizeof(what), "progressive %s3200x2400, its first two "
+             "restart markers swapped", sub);
+    emitb(name, "any", what, d);
     free(d.p);
 
     /* without its EOI: the DC-only decode steps aside */
 
-    emit("fast-prog-no-eoi.jpg", "ok", "progressive 3200x2400 without its "
-         "EOI", b.p, pos[last + 1]);
+    snprintf(name, sizeof(name), "%s-prog-no-eoi.jpg", pre);
+    snprintf(what, sizeof(what), "progressive %s3200x2400 without its EOI",
+             sub);
+    emit(name, "ok", what, b.p, pos[last + 1]);
 
+    free(r.p);
     free(b.p);
+}
+
+
+static void
+gen_jpeg_fast(void)
+{
+    unsigned char  *pix;
+
+    pix = smooth(3200, 2400);
+
+    gen_jpeg_fast_one(pix, 0);
+    gen_jpeg_fast_one(pix, 1);
+
+    free(pix);
 }
 
 

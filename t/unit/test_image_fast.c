@@ -540,7 +540,7 @@ params_init(ngx_tunny_image_params_t *p, unsigned ops, unsigned w,
 
 static void
 dc_case(ngx_tunny_image_state_t *st, const blob_t *prog, const blob_t *base,
-    unsigned box, int expect, const char *what)
+    unsigned box, int expect, int own, const char *what)
 {
     out_t                     fast, slow, ref;
     ngx_tunny_image_params_t  p;
@@ -557,6 +557,10 @@ dc_case(ngx_tunny_image_state_t *st, const blob_t *prog, const blob_t *base,
 
     ok(!!(fast.fast & NGX_TUNNY_IMAGE_FAST_DC) == expect,
        "%s: DC-only decode %s", what, expect ? "taken" : "not taken");
+
+    ok(!!(fast.fast & NGX_TUNNY_IMAGE_DC_OWN) == (expect && own),
+       "%s: %s", what, (expect && own) ? "by the module's own decoder"
+                                       : "not by the module's own decoder");
 
     ok(!(slow.fast & NGX_TUNNY_IMAGE_FAST_DC), "%s: off when not allowed",
        what);
@@ -598,6 +602,7 @@ test_dc_only(ngx_tunny_image_state_t *st)
     }  kinds[] = {
         { 1024, 768, 3, 2, 2, "4:2:0" },
         { 1000, 751, 3, 2, 1, "4:2:2" },
+        { 1000, 751, 3, 1, 2, "4:4:0" },
         { 997, 640, 3, 1, 1, "4:4:4" },
         { 1031, 777, 1, 1, 1, "grey" },
     };
@@ -622,9 +627,14 @@ test_dc_only(ngx_tunny_image_state_t *st)
                          s.w, s.h, r ? ", restart markers" : "",
                          script_name[k]);
 
-                /* 1024 / 32 = 32: need 128 = 1024 / 8 */
+                /*
+                 * 1024 / 32 = 32: need 128 = 1024 / 8; the module's own
+                 * decoder where every component scales to 1x1 (all but
+                 * 4:2:0, whose chroma libjpeg scales to 2x2)
+                 */
                 dc_case(st, &prog, k != SCRIPT_AC_SHORT ? &base : NULL,
-                        s.w / 32, k != SCRIPT_AC_SHORT, what);
+                        s.w / 32, k != SCRIPT_AC_SHORT,
+                        kinds[i].hs == 1 || kinds[i].vs == 1, what);
 
                 free(prog.data);
             }
@@ -645,7 +655,8 @@ test_dc_only(ngx_tunny_image_state_t *st)
 
     base = encode(&s, 99);
     prog = progressive(&base, SCRIPT_SIMPLE, 0);
-    dc_case(st, &prog, &base, 200, 0, "4:2:0 at fit 200 (DCT 2/8 or more)");
+    dc_case(st, &prog, &base, 200, 0, 0,
+            "4:2:0 at fit 200 (DCT 2/8 or more)");
     free(prog.data);
     free(base.data);
 }

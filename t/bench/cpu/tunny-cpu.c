@@ -11,7 +11,8 @@
  * Each file is processed RUNS times (default 7) after one warm-up; the
  * thread's CPU time (CLOCK_THREAD_CPUTIME_ID: a shared machine adds wall
  * time, not CPU time) of every run is taken, and the file's median
- * printed with the shortcuts the job took.  The last line: the median
+ * printed with the shortcuts the job took ("dc (own)": the DC-only decode
+ * by the module's own decoder).  The last line: the median
  * and the mean of the files' medians.  -s: without the exact decode
  * shortcuts (tunny_image_fast off), for the comparison.  -o: the output
  * type (default: the input's, as tunny_image_format's default).  -v: the
@@ -285,8 +286,9 @@ main(int argc, char **argv)
         qsort(ms, (size_t) runs, sizeof(double), cmp_double);
         med[k++] = ms[runs / 2];
 
-        printf("%s %ux%u %.2f ms%s%s\n", argv[i], res.width, res.height,
+        printf("%s %ux%u %.2f ms%s%s%s\n", argv[i], res.width, res.height,
                ms[runs / 2], (res.fast & NGX_TUNNY_IMAGE_FAST_DC) ? " dc" : "",
+               (res.fast & NGX_TUNNY_IMAGE_DC_OWN) ? " (own)" : "",
                (res.fast & NGX_TUNNY_IMAGE_FAST_REGION) ? " region" : "");
 
         free(in);
