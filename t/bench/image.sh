@@ -25,6 +25,10 @@
 #   prog     progressive copies of the thumb corpus (jpegtran -progressive:
 #            the same coefficients) -> fit 256x256, JPEG quality 80; not
 #            in the default list
+#   small, prog-small
+#            the thumb corpus and its progressive copies -> fit 48x48 (a
+#            shrink past 32x: DCT 1/8, tunny's DC-only decode of the
+#            progressive files), JPEG quality 80; not in the default list
 #   webp     the thumb corpus -> fit 512x512, WebP quality 80 (image_filter
 #            cannot make WebP from JPEG: not measured)
 #   big-hog  big while one nice-0 busy loop (started and killed here)
@@ -153,6 +157,11 @@ workload_all() {
                     "tunny sharp image_filter" ;;
         prog)  echo "/prog/ $BUILD/bench-corpus-prog 256 JPEG" \
                     "tunny sharp image_filter" ;;
+        small) echo "/small/ $BUILD/bench-corpus 48 JPEG" \
+                    "tunny sharp image_filter" ;;
+        prog-small)
+               echo "/prog-small/ $BUILD/bench-corpus-prog 48 JPEG" \
+                    "tunny sharp image_filter" ;;
         big|big-hog)
                echo "/big/ $BUILD/bench-photos 1024 JPEG" \
                     "tunny sharp image_filter" ;;
@@ -163,7 +172,8 @@ workload_all() {
                     "tunny sharp image_filter" ;;
         avif)  echo "/avif/ $BUILD/bench-corpus 512 AVIF tunny sharp" ;;
         *) say "bench image: unknown workload '$1'" \
-               "(thumb prog big webp anim png avif big-hog)"
+               "(thumb prog small prog-small big webp anim png avif" \
+               "big-hog)"
            return 1 ;;
     esac
 }
@@ -304,6 +314,8 @@ http {
         location = /1k.txt { root $PREFIX/html; }
 $(op /thumb/ "$BUILD/bench-corpus" 256 jpeg)
 $(op /prog/ "$BUILD/bench-corpus-prog" 256 jpeg)
+$(op /small/ "$BUILD/bench-corpus" 48 jpeg)
+$(op /prog-small/ "$BUILD/bench-corpus-prog" 48 jpeg)
 $(op /big/ "$BUILD/bench-photos" 1024 jpeg)
 $(op /webp/ "$BUILD/bench-corpus" 512 webp)
 $(op /anim/ "$BUILD/bench-anim" 256 webp)
@@ -322,6 +334,11 @@ sharp_conf() {
       "width": 256, "height": 256, "options": { "quality": 80 } },
     { "prefix": "/prog/", "dir": "$BUILD/bench-corpus-prog",
       "format": "jpeg", "width": 256, "height": 256,
+      "options": { "quality": 80 } },
+    { "prefix": "/small/", "dir": "$BUILD/bench-corpus", "format": "jpeg",
+      "width": 48, "height": 48, "options": { "quality": 80 } },
+    { "prefix": "/prog-small/", "dir": "$BUILD/bench-corpus-prog",
+      "format": "jpeg", "width": 48, "height": 48,
       "options": { "quality": 80 } },
     { "prefix": "/big/", "dir": "$BUILD/bench-photos", "format": "jpeg",
       "width": 1024, "height": 1024, "options": { "quality": 80 } },
