@@ -18,14 +18,16 @@
  *
  * Taken only where that is simple and exact, else libjpeg decodes (0 is
  * returned before any output exists): Huffman coding, 8 bits, grey or
- * YCbCr with every component sampled 1x1 (4:4:4: no upsampling), the
- * whole frame (not a crop's region), quantisation tables before the first
- * scan (below 32768), every DC scan's table defined in the file, a
- * progression libjpeg accepts without a warning, restart markers in their
- * order, no code or bit missing, an EOI, the scan budget, and every
- * coefficient complete at the end (libjpeg smooths no block then).  What
- * it cannot see, as ngx_tunny_image_jpeg_dc_only(): damage inside the AC
- * scans it skips.
+ * YCbCr where every component's block is one pixel at 1/8 (4:4:4, 4:2:2,
+ * 4:4:0: at 1/8 libjpeg upsamples by replication, not "fancy"; in 4:2:0
+ * it scales the chroma to 2x2 blocks, which need their AC), the whole
+ * frame (not a crop's region), quantisation tables before the first scan
+ * (below 32768), every DC scan's table defined in the file, a progression
+ * libjpeg accepts without a warning, restart markers in their order, no
+ * code or bit missing, only markers libjpeg takes between the scans, an
+ * EOI, the scan budget, and every coefficient complete at the end
+ * (libjpeg smooths no block then).  What it cannot see, as
+ * ngx_tunny_image_jpeg_dc_only(): damage inside the AC scans it skips.
  *
  * Runs in the thread of ngx_tunny_image_process().
  */
@@ -377,12 +379,18 @@ ngx_tunny_image_dc_walk(ngx_tunny_image_dc_t *dc)
                 dc->restart = ((unsigned) in[i + 4] << 8) | in[i + 5];
                 break;
 
-            case 0xdb:                                  /* DQT */
-            case 0xcc:                                  /* DAC */
-                return NGX_TUNNY_IMAGE_DC_NO;
+            case 0x00:                          /* garbage to libjpeg */
+            case 0x01:                          /* TEM */
+            case 0xdc:                          /* DNL, skipped by libjpeg */
+            case 0xfe:                          /* COM */
+                break;
 
             default:
-                if (m >= 0xc0 && m <= 0xcf) {           /* another SOF */
+
+                /* APPn and RSTn pass; DQT, SOI, SOF, DAC, unknown: not */
+
+                if (!(m >= 0xe0 && m <= 0xef) && !(m >= 0xd0 && m <= 0xd7))
+                {
                     return NGX_TUNNY_IMAGE_DC_NO;
                 }
             }
