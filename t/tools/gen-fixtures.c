@@ -1863,7 +1863,54 @@ write_colour_fixtures(void)
         o.icc = icc[0];
         o.icc_len = n[0];
         write_jpeg("noise-adobe.jpg", noise, 320, 240, 3, JCS_RGB, &o);
+
         free(noise);
+    }
+
+    /*
+     * 256x256, red across, green 255 to 192 and blue 0 to 63 down: near
+     * sRGB's green-yellow edge, where lcms2 moves the pixels of sRGB
+     * under another name by 1 (its primaries rounded); with that
+     * profile, sRGB's primaries at gamma 2.2, and none
+     */
+
+    {
+        size_t          near_len[2];
+        jpeg_opts_t     o;
+        unsigned char  *grad, *near[2];
+
+        grad = malloc(256 * 256 * 3);
+        near[0] = icc_save(icc_srgb_table(ctx), &near_len[0]);
+        near[1] = icc_save(icc_srgb22(ctx), &near_len[1]);
+
+        if (grad == NULL || near[0] == NULL || near[1] == NULL) {
+            die("gradient fixtures");
+        }
+
+        for (y = 0; y < 256; y++) {
+            for (x = 0; x < 256; x++) {
+                p = grad + (y * 256 + x) * 3;
+                p[0] = (unsigned char) x;
+                p[1] = (unsigned char) (255 - y / 4);
+                p[2] = (unsigned char) (y / 4);
+            }
+        }
+
+        memset(&o, 0, sizeof(o));
+        o.quality = 95;
+        write_jpeg("green-plain.jpg", grad, 256, 256, 3, JCS_RGB, &o);
+
+        o.icc = near[0];
+        o.icc_len = near_len[0];
+        write_jpeg("green-srgb-table.jpg", grad, 256, 256, 3, JCS_RGB, &o);
+
+        o.icc = near[1];
+        o.icc_len = near_len[1];
+        write_jpeg("green-srgb22.jpg", grad, 256, 256, 3, JCS_RGB, &o);
+
+        free(near[0]);
+        free(near[1]);
+        free(grad);
     }
 
     /* 64x32: the left half opaque red, the right half transparent black */

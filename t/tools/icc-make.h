@@ -12,6 +12,13 @@
  *                   press model (dot gain, impure inks), deliberately
  *                   unlike the plain inversion so a test tells them apart
  *   icc_gray18()    a grey profile, gamma 1.8
+ *   icc_srgb_table() sRGB under another name, as HP's profile of most
+ *                   cameras' files: D65, the sRGB tone curve as a table
+ *                   of 1024, red x and green y 0.0002 off (a vendor's
+ *                   rounding); lcms2 converts it to its own sRGB moving
+ *                   1.3% of the samples, by 1 (HP's: 1.1%)
+ *   icc_srgb22()    sRGB's primaries with a gamma of 2.2: close to sRGB,
+ *                   not sRGB (darks differ by up to 7 levels)
  *   icc_save()      the bytes of a profile, malloc()ed
  *
  * Header-only (static functions): each tool includes it once.
@@ -122,6 +129,63 @@ icc_gray18(cmsContext ctx)
     cmsFreeToneCurve(g);
 
     return h;
+}
+
+
+ICC_UNUSED static cmsHPROFILE
+icc_srgb_table(cmsContext ctx)
+{
+    int               i;
+    double            v;
+    cmsMLU           *desc;
+    cmsHPROFILE       h;
+    cmsToneCurve     *t, *curves[3];
+    cmsCIExyYTRIPLE   p;
+    cmsUInt16Number   tab[1024];
+
+    static const cmsCIExyY  d65 = { 0.3127, 0.3290, 1.0 };
+
+    for (i = 0; i < 1024; i++) {
+        v = i / 1023.0;
+        v = (v <= 0.04045) ? v / 12.92 : pow((v + 0.055) / 1.055, 2.4);
+        tab[i] = (cmsUInt16Number) (v * 65535 + 0.5);
+    }
+
+    p.Red.x = 0.6402;
+    p.Red.y = 0.33;
+    p.Red.Y = 1.0;
+    p.Green.x = 0.30;
+    p.Green.y = 0.6002;
+    p.Green.Y = 1.0;
+    p.Blue.x = 0.15;
+    p.Blue.y = 0.06;
+    p.Blue.Y = 1.0;
+
+    t = cmsBuildTabulatedToneCurve16(ctx, 1024, tab);
+    curves[0] = curves[1] = curves[2] = t;
+
+    h = cmsCreateRGBProfileTHR(ctx, &d65, &p, curves);
+    cmsFreeToneCurve(t);
+
+    desc = cmsMLUalloc(ctx, 1);
+    if (h != NULL && desc != NULL
+        && cmsMLUsetASCII(desc, "en", "US", "sRGB, tabulated (tunny test)"))
+    {
+        (void) cmsWriteTag(h, cmsSigProfileDescriptionTag, desc);
+    }
+
+    cmsMLUfree(desc);
+
+    return h;
+}
+
+
+ICC_UNUSED static cmsHPROFILE
+icc_srgb22(cmsContext ctx)
+{
+    static const double  prim[6] = { 0.64, 0.33, 0.30, 0.60, 0.15, 0.06 };
+
+    return icc_rgb(ctx, 0.3127, 0.3290, prim, 2.2);
 }
 
 

@@ -385,6 +385,114 @@ test_colour_charts(ngx_tunny_image_state_t *st)
 }
 
 
+/* a 256x256 JPEG to 240x240 with the colour mode: pixels, malloc()ed */
+
+static unsigned char *
+colour_grad(ngx_tunny_image_state_t *st, const char *name, int colour)
+{
+    int                        rc;
+    size_t                     n;
+    unsigned                   y;
+    blob_t                     b;
+    unsigned char             *copy;
+    ngx_tunny_image_pix_t      pix;
+    ngx_tunny_image_params_t   p;
+    ngx_tunny_image_result_t   res;
+
+    b = load(name);
+    params_init(&p, NGX_TUNNY_IMAGE_OP_RESIZE, 240, 240, 0);
+    p.colour = colour;
+
+    rc = ngx_tunny_image_pixels(st, b.data, b.len, &p, &res, &pix);
+    free(b.data);
+
+    if (rc != NGX_TUNNY_IMAGE_OK || pix.width != 240 || pix.height != 240
+        || pix.channels != 3)
+    {
+        diag("%s: rc %d \"%s\"", name, rc, res.error);
+        return NULL;
+    }
+
+    n = 240 * 3;
+    copy = malloc(n * 240);
+
+    for (y = 0; copy != NULL && y < 240; y++) {
+        memcpy(copy + y * n, pix.data + y * pix.stride, n);
+    }
+
+    return copy;
+}
+
+
+/*
+ * sRGB under another name (sRGB's primaries and a tabulated sRGB curve,
+ * as HP's profile in most cameras' files): the pixels stay as they are,
+ * where lcms2's transform would move some by 1; sRGB's primaries with a
+ * gamma of 2.2 are converted
+ */
+
+static void
+test_colour_srgb_named(ngx_tunny_image_state_t *st)
+{
+    int             d, maxd;
+    size_t          i, moved, diff22;
+    cmsContext      ctx;
+    cmsHPROFILE     in, out;
+    cmsHTRANSFORM   xf;
+    unsigned char  *plain, *table, *g22, *conv;
+
+    plain = colour_grad(st, "green-plain.jpg", NGX_TUNNY_IMAGE_COLOUR_SRGB);
+    table = colour_grad(st, "green-srgb-table.jpg",
+                         NGX_TUNNY_IMAGE_COLOUR_SRGB);
+    g22 = colour_grad(st, "green-srgb22.jpg", NGX_TUNNY_IMAGE_COLOUR_SRGB);
+    conv = malloc(240 * 240 * 3);
+
+    if (plain == NULL || table == NULL || g22 == NULL || conv == NULL) {
+        ok(0, "sRGB under another name: the gradients decode");
+        goto done;
+    }
+
+    /* what lcms2 would make of the plain pixels through that profile */
+
+    ctx = cmsCreateContext(NULL, NULL);
+    in = icc_srgb_table(ctx);
+    out = cmsCreate_sRGBProfileTHR(ctx);
+    xf = cmsCreateTransformTHR(ctx, in, TYPE_RGB_8, out, TYPE_RGB_8,
+                               INTENT_PERCEPTUAL, 0);
+    cmsDoTransform(xf, plain, conv, 240 * 240);
+    cmsDeleteTransform(xf);
+    cmsCloseProfile(in);
+    cmsCloseProfile(out);
+    cmsDeleteContext(ctx);
+
+    moved = 0;
+    maxd = 0;
+    diff22 = 0;
+
+    for (i = 0; i < 240 * 240 * 3; i++) {
+        d = abs(conv[i] - plain[i]);
+        moved += (d != 0);
+        maxd = d > maxd ? d : maxd;
+        diff22 += (g22[i] != plain[i]);
+    }
+
+    ok(memcmp(table, plain, 240 * 240 * 3) == 0 && moved > 0 && maxd <= 1,
+       "srgb: sRGB under another name leaves the pixels as they are "
+       "(lcms2 would move %zu samples by up to %d)", moved, maxd);
+
+    ok(diff22 > 240 * 240 / 2,
+       "srgb: sRGB's primaries with gamma 2.2 are converted (%zu samples "
+       "changed)", diff22);
+
+done:
+
+    free(plain);
+    free(table);
+    free(g22);
+    free(conv);
+}
+
+
 /* the cost of the transform cache: the first job builds, the next reuse */
 
 static void
@@ -585,6 +693,7 @@ static void
 test_colour(ngx_tunny_image_state_t *st)
 {
     test_colour_charts(st);
+    test_colour_srgb_named(st);
     test_colour_cache();
     test_colour_hostile(st);
     test_background(st);
