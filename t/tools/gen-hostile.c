@@ -1333,6 +1333,23 @@ smooth(unsigned w, unsigned h)
 
 
 /*
+ * A file of the exact shortcuts' set: PRE-SUFFIX.jpg, described as
+ * "progressive SUB3200x2400" and the rest
+ */
+
+static void
+emit_fast(const char *pre, const char *sub, const char *suffix,
+    const char *expect, const char *rest, buf_t b)
+{
+    char  name[64], what[160];
+
+    snprintf(name, sizeof(name), "%s-%s.jpg", pre, suffix);
+    snprintf(what, sizeof(what), "progressive %s3200x2400%s", sub, rest);
+    emitb(name, expect, what, b);
+}
+
+
+/*
  * The exact shortcuts' files, in 4:2:0 (prefix "fast-": libjpeg's DC-only
  * decode, the chroma AC kept) and in 4:4:4 ("fast444-": the module's own
  * DC decoder); sub: 1 for 4:4:4
@@ -1345,7 +1362,6 @@ gen_jpeg_fast_one(const unsigned char *pix, int sub444)
     jopt_t          o;
     size_t          pos[MAX_MARKERS], hl, keep, len, k, data;
     unsigned        i, n, first, last, mk[MAX_MARKERS], rst;
-    char            name[64], what[160];
     const char     *pre, *sub;
 
     pre = sub444 ? "fast444" : "fast";
@@ -1357,17 +1373,13 @@ gen_jpeg_fast_one(const unsigned char *pix, int sub444)
     o.h0 = sub444 ? 1 : 0;
     o.v0 = sub444 ? 1 : 0;
     b = jpeg(pix, 3200, 2400, 3, JCS_RGB, &o);
-    snprintf(name, sizeof(name), "%s-prog-3200.jpg", pre);
-    snprintf(what, sizeof(what), "progressive %s3200x2400 (DC-only decode "
-             "at resize 100)", sub);
-    emitb(name, "ok", what, b);
+    emit_fast(pre, sub, "prog-3200", "ok",
+              " (DC-only decode at resize 100)", b);
 
     o.restart = 1;
     r = jpeg(pix, 3200, 2400, 3, JCS_RGB, &o);
-    snprintf(name, sizeof(name), "%s-prog-restart.jpg", pre);
-    snprintf(what, sizeof(what), "progressive %s3200x2400, restart markers "
-             "every MCU row", sub);
-    emitb(name, "ok", what, r);
+    emit_fast(pre, sub, "prog-restart", "ok",
+              ", restart markers every MCU row", r);
 
     if (!sub444) {
         o.restart = 0;
@@ -1401,10 +1413,8 @@ gen_jpeg_fast_one(const unsigned char *pix, int sub444)
     d.p = xmalloc(d.n);
     memcpy(d.p, b.p, keep);
     memcpy(d.p + keep, b.p + pos[last + 1], b.n - pos[last + 1]);
-    snprintf(name, sizeof(name), "%s-prog-ac-cut.jpg", pre);
-    snprintf(what, sizeof(what), "progressive %s3200x2400, half of the last "
-             "(luma AC) scan missing", sub);
-    emitb(name, "any", what, d);
+    emit_fast(pre, sub, "prog-ac-cut", "any",
+              ", half of the last (luma AC) scan missing", d);
     free(d.p);
 
     /* the first (DC) scan once more after the last: DC imprecise again */
@@ -1416,10 +1426,8 @@ gen_jpeg_fast_one(const unsigned char *pix, int sub444)
     memcpy(d.p + pos[last + 1], b.p + pos[first], len);
     memcpy(d.p + pos[last + 1] + len, b.p + pos[last + 1],
            b.n - pos[last + 1]);
-    snprintf(name, sizeof(name), "%s-prog-dc-late.jpg", pre);
-    snprintf(what, sizeof(what), "progressive %s3200x2400, its first DC scan "
-             "repeated after the last scan", sub);
-    emitb(name, "any", what, d);
+    emit_fast(pre, sub, "prog-dc-late", "any",
+              ", its first DC scan repeated after the last scan", d);
     free(d.p);
 
     /* the DC scan's data garbled in its middle (no 0xFF made) */
@@ -1438,10 +1446,8 @@ gen_jpeg_fast_one(const unsigned char *pix, int sub444)
         }
     }
 
-    snprintf(name, sizeof(name), "%s-prog-dc-garbled.jpg", pre);
-    snprintf(what, sizeof(what), "progressive %s3200x2400, 48 bytes of its "
-             "DC scan garbled", sub);
-    emitb(name, "any", what, d);
+    emit_fast(pre, sub, "prog-dc-garbled", "any",
+              ", 48 bytes of its DC scan garbled", d);
     free(d.p);
 
     /* the restart markers of the first scan out of order: RST1 first */
@@ -1462,18 +1468,15 @@ gen_jpeg_fast_one(const unsigned char *pix, int sub444)
         }
     }
 
-    snprintf(name, sizeof(name), "%s-prog-rst-swapped.jpg", pre);
-    snprintf(what, sizeof(what), "progressive %s3200x2400, its first two "
-             "restart markers swapped", sub);
-    emitb(name, "any", what, d);
+    emit_fast(pre, sub, "prog-rst-swapped", "any",
+              ", its first two restart markers swapped", d);
     free(d.p);
 
     /* without its EOI: the DC-only decode steps aside */
 
-    snprintf(name, sizeof(name), "%s-prog-no-eoi.jpg", pre);
-    snprintf(what, sizeof(what), "progressive %s3200x2400 without its EOI",
-             sub);
-    emit(name, "ok", what, b.p, pos[last + 1]);
+    d.p = b.p;
+    d.n = pos[last + 1];
+    emit_fast(pre, sub, "prog-no-eoi", "ok", " without its EOI", d);
 
     free(r.p);
     free(b.p);
