@@ -139,17 +139,31 @@ typedef struct {
 } spec_t;
 
 
+static blob_t encode_pixels(const spec_t *s, unsigned char *p);
+
+
 static blob_t
 encode(const spec_t *s, unsigned seed)
+{
+    blob_t          b;
+    unsigned char  *p;
+
+    p = photo(s->w, s->h, s->comps, seed);
+    b = encode_pixels(s, p);
+    free(p);
+
+    return b;
+}
+
+
+static blob_t
+encode_pixels(const spec_t *s, unsigned char *p)
 {
     int                           i;
     blob_t                        b;
     JSAMPROW                      row;
-    unsigned char                *p;
     struct jpeg_error_mgr         jerr;
     struct jpeg_compress_struct   c;
-
-    p = photo(s->w, s->h, s->comps, seed);
 
     b.data = NULL;
     b.len = 0;
@@ -191,7 +205,6 @@ encode(const spec_t *s, unsigned seed)
 
     jpeg_finish_compress(&c);
     jpeg_destroy_compress(&c);
-    free(p);
 
     return b;
 }
@@ -659,6 +672,142 @@ test_dc_only(ngx_tunny_image_state_t *st)
             "4:2:0 at fit 200 (DCT 2/8 or more)");
     free(prog.data);
     free(base.data);
+}
+
+
+/*
+ * Long DC codes: a grey 512x512 of nearly flat blocks whose DC
+ * differences fall in the 12 categories, each half as often as the one
+ * before, so that the optimal DC table libjpeg writes for the progressive
+ * copy is a chain of codes of 1 to 12 bits.  The module's decoder reads
+ * codes of up to 11 bits with their difference bits at once; this file
+ * also has codes whose difference bits do not fit (categories 6 and up)
+ * and a code longer than 11 bits (category 11).
+ */
+
+static int
+dc_longest(const blob_t *b, int *longest)
+{
+    unsigned long  i, end, k;
+    int            l, n;
+
+    *longest = 0;
+
+    for (i = 2; i + 4 <= b->len; i += 2 + (b->data[i + 2] << 8)
+                                      + b->data[i + 3])
+    {
+        if (b->data[i] != 0xff || b->data[i + 1] == 0xda) {
+            break;
+        }
+
+        if (b->data[i + 1] != 0xc4) {
+            continue;
+        }
+
+        end = i + 2 + (b->data[i + 2] << 8) + b->data[i + 3];
+
+        for (k = i + 4; k + 17 <= end && k + 17 <= b->len; ) {
+            n = 0;
+
+            for (l = 1; l <= 16; l++) {
+                n += b->data[k + l];
+
+                if ((b->data[k] >> 4) == 0 && b->data[k + l]) {
+                    *longest = l > *longest ? l : *longest;
+                }
+            }
+
+            k += 17 + (unsigned long) n;
+        }
+    }
+
+    return *longest;
+}
+
+
+static void
+test_dc_long_codes(ngx_tunny_image_state_t *st)
+{
+    int             d, k, m, nd, left[12], longest;
+    blob_t          base, prog;
+    spec_t          s;
+    unsigned        bx, by, x, y, i, t, v, rem, r;
+    unsigned char  *p, *q;
+
+    p = malloc(512 * 512);
+    if (p == NULL) {
+        printf("Bail out! out of memory\n");
+        exit(1);
+    }
+
+    for (k = 0; k < 12; k++) {
+        left[k] = 1 << (11 - k);
+    }
+
+    /* first -1016 (from the predictor 0), then +2032: category 11 */
+
+    d = -1016;
+    r = 12345;
+    left[10]--;
+    left[11]--;
+
+    for (i = 0; i < 64 * 64; i++) {
+        if (i == 1) {
+            d = 1016;
+
+        } else if (i > 1) {
+            /* a category still owed, at random */
+
+            do {
+                r = r * 1103515245 + 12345;
+                k = (int) ((r >> 16) % 11);
+            } while (left[k] == 0 && (left[0] + left[1] + left[2] + left[3]
+                                      + left[4] + left[5] + left[6] + left[7]
+                                      + left[8] + left[9] + left[10]) > 0);
+
+            left[k] -= left[k] > 0;
+            m = k ? (1 << (k - 1)) + (int) ((r >> 8) % (1U << (k - 1))) : 0;
+            nd = d > 0 ? d - m : d + m;
+            d = nd < -1016 ? -1016 : (nd > 1016 ? 1016 : nd);
+        }
+
+        /* a block whose pixels sum to 64 * 128 + 8 * d: its DC is d */
+
+        bx = i % 64;
+        by = i / 64;
+        t = (unsigned) (64 * 128 + 8 * d);
+        v = t / 64;
+        rem = t % 64;
+
+        for (y = 0; y < 8; y++) {
+            q = p + (by * 8 + y) * 512 + bx * 8;
+
+            for (x = 0; x < 8; x++) {
+                q[x] = (unsigned char) (v + (y * 8 + x < rem));
+            }
+        }
+    }
+
+    memset(&s, 0, sizeof(spec_t));
+    s.w = 512;
+    s.h = 512;
+    s.comps = 1;
+    s.quality = 100;
+
+    base = encode_pixels(&s, p);
+    prog = progressive(&base, SCRIPT_DC_EACH, 0);
+
+    (void) dc_longest(&prog, &longest);
+
+    ok(longest >= 12,
+       "long DC codes: the progressive file's DC table has codes of up to "
+       "%d bits", longest);
+
+    dc_case(st, &prog, &base, 512 / 32, 1, 1, "grey 512x512, long DC codes");
+
+    free(prog.data);
+    free(base.data);
+    free(p);
 }
 
 
@@ -1666,6 +1815,7 @@ main(int argc, char **argv)
     }
 
     test_dc_only(st);
+    test_dc_long_codes(st);
 
     if (argc > 1) {
         test_dc_fixtures(st, argv[1]);
