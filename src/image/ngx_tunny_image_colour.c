@@ -437,12 +437,13 @@ ngx_tunny_image_colour_build(ngx_tunny_image_colour_t *c,
 /*
  * Whether a transform to sRGB moves no sample by more than 1: the
  * source's profile is sRGB under another name (HP's "sRGB IEC61966-2.1"
- * of most cameras' and editors' files, Apple's, Google's, Elle Stone's),
+ * of most cameras' and editors' files, Elle Stone's; others' as close),
  * and converting would cost more than a big photo's decode (lcms2's
  * 8-bit path, about 15 ns a pixel) to change nothing a viewer could see;
  * such pixels are left as they are (within 1 of the conversion).
- * Tested once per cached transform (about 37,000 pixels, 10% of its
- * build): each level of each channel alone and of grey (the tone curves;
+ * Tested once per cached transform (37,097 pixels, about 0.8 ms at
+ * lcms2's 21 ns a pixel against 4-6 ms for the build; a profile that is
+ * not sRGB fails within the first rows): each level of each channel alone and of grey (the tone curves;
  * a grey transform has nothing else), then a 33^3 grid 8 levels apart
  * (the matrix or colour table, which lcms2 interpolates between nodes as
  * far apart).  A profile made to change only pixels between the tested
