@@ -1863,7 +1863,6 @@ write_colour_fixtures(void)
         o.icc = icc[0];
         o.icc_len = n[0];
         write_jpeg("noise-adobe.jpg", noise, 320, 240, 3, JCS_RGB, &o);
-
         free(noise);
     }
 
